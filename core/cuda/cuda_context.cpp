@@ -1,0 +1,69 @@
+#include "core/cuda/cuda_context.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include "core/cuda/cuda_check.h"
+
+namespace ember::cuda {
+
+namespace {
+
+struct Context {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  int sm_count = 0;
+};
+
+// Created once and deliberately never destroyed: tensors freed during static destruction
+// still need the stream, and the driver reclaims everything at exit.
+Context& context() {
+  static Context* ctx = [] {
+    auto* c = new Context();
+    EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    EMBER_CUBLAS_CHECK(cublasCreate(&c->cublas));
+    EMBER_CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream));
+    int device = 0;
+    EMBER_CUDA_CHECK(cudaGetDevice(&device));
+    EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device));
+    return c;
+  }();
+  return *ctx;
+}
+
+}  // namespace
+
+cudaStream_t stream() { return context().stream; }
+cublasHandle_t cublas_handle() { return context().cublas; }
+int multiprocessor_count() { return context().sm_count; }
+void set_device(int index) { EMBER_CUDA_CHECK(cudaSetDevice(index)); }
+
+bool sync_after_launch() {
+#ifdef EMBER_CUDA_SYNC_CHECK_DEFAULT
+  static const bool enabled = true;
+#else
+  static const bool enabled = [] {
+    const char* env = std::getenv("EMBER_CUDA_SYNC");
+    return env != nullptr && env[0] == '1';
+  }();
+#endif
+  return enabled;
+}
+
+void check_launch(cudaError_t err, const char* expr, const char* file, int line) {
+  if (err == cudaSuccess && sync_after_launch()) err = cudaStreamSynchronize(stream());
+  if (err != cudaSuccess)
+    throw_error(file, line,
+                fmt::format("CUDA error {} ({}) in {}", cudaGetErrorName(err), cudaGetErrorString(err), expr));
+}
+
+void log_if_error(cudaError_t err, const char* expr, const char* file, int line) {
+  if (err != cudaSuccess)
+    std::fprintf(stderr, "ember: CUDA error %s (%s) in %s at %s:%d (ignored in a destructor)\n", cudaGetErrorName(err),
+                 cudaGetErrorString(err), expr, file, line);
+}
+
+const char* cublas_status_string(cublasStatus_t status) { return cublasGetStatusString(status); }
+
+}  // namespace ember::cuda

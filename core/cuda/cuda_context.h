@@ -1,0 +1,18 @@
+// Per-process CUDA state of ember: the stream every op is queued on and the cuBLAS handle.
+// One stream (not the legacy default stream) so that a training step can be captured into
+// a CUDA graph and so that stream-ordered allocation stays ordered with the work.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+namespace ember::cuda {
+
+// ember's stream on the current device (created on first use; device 0 unless changed).
+cudaStream_t stream();
+cublasHandle_t cublas_handle();
+int multiprocessor_count();
+// Makes `index` the current device of this thread.
+void set_device(int index);
+
+}  // namespace ember::cuda

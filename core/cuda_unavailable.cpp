@@ -1,0 +1,25 @@
+// The CUDA entry points of a CPU-only build (EMBER_CUDA=OFF): report "not built" clearly.
+#include "core/allocator.h"
+#include "core/backend.h"
+#include "core/cuda_hooks.h"
+#include "core/error.h"
+
+namespace ember {
+
+namespace {
+[[noreturn]] void no_cuda() {
+  EMBER_FAIL("this build of ember has no CUDA support (configured with EMBER_CUDA=OFF); use the CPU");
+}
+}  // namespace
+
+bool cuda_built() { return false; }
+Backend& cuda_backend() { no_cuda(); }
+Allocator& cuda_allocator(int) { no_cuda(); }
+
+namespace detail {
+int cuda_device_count_impl() { return 0; }
+std::string cuda_device_name_impl(int) { no_cuda(); }
+void cuda_copy_bytes(void*, Device, const void*, Device, size_t) { no_cuda(); }
+}  // namespace detail
+
+}  // namespace ember

@@ -1,0 +1,60 @@
+// Builds the StridedLayout that the CPU loops and CUDA kernels walk (kernels/strided_index.h)
+// from tensors of one shape, dropping size-1 dims and merging dims that are adjacent in
+// memory for every operand, so a contiguous op becomes a 1-d walk.
+#pragma once
+
+#include <array>
+
+#include "core/tensor.h"
+#include "kernels/strided_index.h"
+
+namespace ember {
+
+template <int N>
+kernels::StridedLayout<N> make_strided_layout(const std::array<const Tensor*, N>& operands) {
+  const Shape& sizes = operands[0]->sizes();
+  for (const Tensor* t : operands)
+    EMBER_CHECK(t->sizes() == sizes, "internal: strided operands of shapes {} and {}", shape_str(t->sizes()),
+                shape_str(sizes));
+  kernels::StridedLayout<N> layout;
+  int nd = 0;
+  int64_t dims[64];
+  int64_t strides[N][64];
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] == 1) continue;
+    EMBER_CHECK(nd < 64, "tensor with more than 64 dims");
+    dims[nd] = sizes[d];
+    for (int k = 0; k < N; ++k) strides[k][nd] = operands[k]->strides()[d];
+    ++nd;
+  }
+  // Merge dim d into the dim before it when every operand steps over d contiguously.
+  int out = 0;
+  for (int d = 0; d < nd; ++d) {
+    bool merge = out > 0;
+    for (int k = 0; k < N && merge; ++k) merge = strides[k][out - 1] == strides[k][d] * dims[d];
+    if (merge) {
+      layout.sizes[out - 1] *= dims[d];
+      for (int k = 0; k < N; ++k) layout.strides[k][out - 1] = strides[k][d];
+      continue;
+    }
+    EMBER_CHECK(out < kernels::kMaxDims, "elementwise op over {} non-mergeable dims (at most {})", nd,
+                kernels::kMaxDims);
+    layout.sizes[out] = dims[d];
+    for (int k = 0; k < N; ++k) layout.strides[k][out] = strides[k][d];
+    ++out;
+  }
+  layout.ndim = out;
+  return layout;
+}
+
+// True when every operand is walked with stride 1 over one flat range.
+template <int N>
+bool is_flat(const kernels::StridedLayout<N>& layout) {
+  if (layout.ndim == 0) return true;
+  if (layout.ndim != 1) return false;
+  for (int k = 0; k < N; ++k)
+    if (layout.strides[k][0] != 1) return false;
+  return true;
+}
+
+}  // namespace ember

@@ -1,0 +1,175 @@
+// Tensor: a handle to Storage + sizes/strides/offset/dtype, with autograd metadata.
+//
+// Copying a Tensor copies the handle (like torch.Tensor in Python): both refer to the same
+// TensorImpl. Views (view, reshape of contiguous data, permute, transpose, slice, expand)
+// make a new TensorImpl that shares the Storage. Outputs of ops are always contiguous.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/storage.h"
+
+namespace ember {
+
+using Shape = std::vector<int64_t>;
+struct Node;
+struct TensorImpl;
+
+std::string shape_str(const Shape& shape);  // "[2, 3]"
+int64_t shape_numel(const Shape& shape);
+Shape contiguous_strides(const Shape& shape);
+
+class TensorOptions {
+ public:
+  TensorOptions() = default;
+  TensorOptions(DType dtype) : dtype_(dtype) {}    // NOLINT: implicit on purpose
+  TensorOptions(Device device) : device_(device) {}  // NOLINT: implicit on purpose
+  TensorOptions dtype(DType d) const { auto o = *this; o.dtype_ = d; return o; }
+  TensorOptions device(Device d) const { auto o = *this; o.device_ = d; return o; }
+  TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
+  DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
+  bool requires_grad() const { return requires_grad_; }
+
+ private:
+  DType dtype_ = DType::Float32;
+  Device device_ = Device::cpu();
+  bool requires_grad_ = false;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined: defined() is false
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& shared_impl() const { return impl_; }
+  bool same(const Tensor& other) const { return impl_ == other.impl_; }
+
+  // --- metadata
+  const Shape& sizes() const;
+  const Shape& strides() const;
+  int64_t size(int dim) const;    // negative dims count from the end
+  int64_t stride(int dim) const;
+  int dim() const;
+  int64_t numel() const;
+  int64_t offset() const;         // in elements, into storage
+  DType dtype() const;
+  Device device() const;
+  TensorOptions options() const;  // dtype + device (no requires_grad)
+  bool is_contiguous() const;
+  const std::shared_ptr<Storage>& storage() const;
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
+
+  // Pointer to the first element (storage + offset). Checks T against dtype().
+  template <class T> T* data() const;
+  void* raw_data() const;
+
+  // --- views (share storage; differentiable)
+  Tensor view(const Shape& shape) const;     // one dim may be -1; needs compatible strides
+  Tensor reshape(const Shape& shape) const;  // a view when possible, else a copy
+  Tensor flatten(int start_dim = 0, int end_dim = -1) const;
+  Tensor permute(const std::vector<int>& dims) const;
+  Tensor transpose(int dim0, int dim1) const;
+  Tensor t() const { return transpose(0, 1); }
+  Tensor slice(int dim, int64_t start, int64_t end, int64_t step = 1) const;
+  Tensor select(int dim, int64_t index) const;  // slice + drop the dim
+  Tensor unsqueeze(int dim) const;
+  Tensor squeeze(int dim) const;
+  Tensor expand(const Shape& shape) const;      // broadcast view: stride 0 on expanded dims
+
+  // --- copies
+  Tensor contiguous() const;  // self if already contiguous
+  Tensor clone() const;       // always a new contiguous copy (differentiable)
+  Tensor to(Device device) const;  // self if already there (differentiable)
+  Tensor to(DType dtype) const;    // self if already that type (not differentiable)
+  Tensor detach() const;      // shares storage, no autograd history
+
+  // --- in-place (never recorded by autograd; refused on tensors that need grad in grad mode)
+  Tensor& fill_(double value);
+  Tensor& zero_() { return fill_(0.0); }
+  Tensor& copy_(const Tensor& src);  // broadcasts src, converts dtype, crosses devices
+  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& mul_(double value);
+
+  // --- values
+  double item() const;  // one element, any dtype, synchronises with the device
+  template <class T> T item() const { return static_cast<T>(item()); }
+  template <class T> std::vector<T> to_vector() const;  // row-major copy to the host
+
+  // --- autograd
+  bool requires_grad() const;
+  Tensor& set_requires_grad(bool requires_grad);
+  bool is_leaf() const;  // no grad_fn
+  const Tensor& grad() const;  // undefined until a backward reaches it
+  Tensor& mutable_grad();
+  void set_grad(const Tensor& grad);
+  const std::shared_ptr<Node>& grad_fn() const;
+  void set_grad_fn(std::shared_ptr<Node> fn);
+  // Backpropagates from this tensor. A non-scalar needs `gradient` of the same shape.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+
+  // Re-homes this tensor's data into `storage` at `offset` keeping sizes (contiguous
+  // strides). Used by flat parameter buffers; the caller copies the values.
+  void set_storage(std::shared_ptr<Storage> storage, int64_t offset);
+
+  // --- convenience forwarding to the free functions in core/ops.h
+  Tensor sum() const;
+  Tensor mean() const;
+  Tensor sum(const std::vector<int>& dims, bool keepdim = false) const;
+  Tensor mean(const std::vector<int>& dims, bool keepdim = false) const;
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+struct AutogradMeta {
+  bool requires_grad = false;
+  Tensor grad;
+  std::shared_ptr<Node> grad_fn;
+  std::weak_ptr<Node> grad_accumulator;  // shared by every use of this leaf in one graph
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape sizes;
+  Shape strides;
+  int64_t offset = 0;
+  DType dtype = DType::Float32;
+  AutogradMeta autograd;
+};
+
+// --- factories
+Tensor empty(const Shape& shape, TensorOptions options = {});
+Tensor zeros(const Shape& shape, TensorOptions options = {});
+Tensor ones(const Shape& shape, TensorOptions options = {});
+Tensor full(const Shape& shape, double value, TensorOptions options = {});
+Tensor empty_like(const Tensor& t);
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor arange(int64_t end, TensorOptions options = DType::Int64);
+Tensor arange(double start, double end, double step, TensorOptions options = DType::Int64);
+Tensor scalar_tensor(double value, TensorOptions options = {});
+// A tensor holding a copy of `values` with `shape` (numel must match).
+template <class T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options = DTypeOf<T>::value);
+// A view over existing storage (no copy).
+Tensor make_view(const std::shared_ptr<Storage>& storage, DType dtype, const Shape& sizes,
+                 const Shape& strides, int64_t offset);
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::string to_string(const Tensor& t);
+
+// Copies host bytes in/out of a tensor's storage (any device), `nbytes` from element 0 of a
+// contiguous tensor. Synchronous.
+void copy_from_host(const Tensor& dst, const void* src, size_t nbytes);
+void copy_to_host(void* dst, const Tensor& src, size_t nbytes);
+
+}  // namespace ember

@@ -1,0 +1,170 @@
+// Elementwise CUDA kernels: unary, binary (broadcasting through strides), copy with dtype
+// conversion, fill, arange. Each op is a template parameter so the per-element switch in
+// kernels/elementwise_ops.h folds away. Two bodies per op: a flat one for contiguous
+// operands (no index math) and a strided one (kernels/strided_index.h).
+// Bytes moved: one read per input and one write per element; these kernels are
+// bandwidth-bound and rarely on ember's hot path (layers and optimisers have their own).
+#include <cstdint>
+
+#include "kernels/elementwise.h"
+#include "kernels/launch.cuh"
+
+namespace ember::kernels {
+
+namespace {
+
+template <int N>
+bool flat(const StridedLayout<N>& layout) {
+  if (layout.ndim == 0) return true;
+  if (layout.ndim != 1) return false;
+  for (int k = 0; k < N; ++k)
+    if (layout.strides[k][0] != 1) return false;
+  return true;
+}
+
+// One kernel body for every elementwise op: f(offsets) over n items.
+template <int N, bool Flat, class F>
+__global__ void __launch_bounds__(kBlock) elementwise_kernel(F f, StridedLayout<N> layout, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_stride()) {
+    int64_t off[N];
+    if constexpr (Flat) {
+      for (int k = 0; k < N; ++k) off[k] = i;
+    } else {
+      strided_offsets(layout, i, off);
+    }
+    f(off);
+  }
+}
+
+template <int N, class F>
+cudaError_t launch_elementwise(F f, const StridedLayout<N>& layout, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  if (flat(layout)) elementwise_kernel<N, true><<<grid_for(n), kBlock, 0, stream>>>(f, layout, n);
+  else elementwise_kernel<N, false><<<grid_for(n), kBlock, 0, stream>>>(f, layout, n);
+  return cudaGetLastError();
+}
+
+template <class T, UnaryOp Op>
+struct UnaryFn {
+  T* out;
+  const T* in;
+  T s;
+  __device__ void operator()(const int64_t* off) const { out[off[0]] = apply_unary(Op, in[off[1]], s); }
+};
+
+template <class T, BinaryOp Op>
+struct ArithFn {
+  T* out;
+  const T* a;
+  const T* b;
+  T alpha;
+  __device__ void operator()(const int64_t* off) const { out[off[0]] = apply_binary_arith(Op, a[off[1]], b[off[2]], alpha); }
+};
+
+template <class T, BinaryOp Op>
+struct CompareFn {
+  uint8_t* out;
+  const T* a;
+  const T* b;
+  __device__ void operator()(const int64_t* off) const { out[off[0]] = apply_comparison(Op, a[off[1]], b[off[2]]); }
+};
+
+template <class D, class S>
+struct CopyFn {
+  D* dst;
+  const S* src;
+  __device__ void operator()(const int64_t* off) const { dst[off[0]] = static_cast<D>(src[off[1]]); }
+};
+
+template <class T>
+struct FillFn {
+  T* dst;
+  T value;
+  __device__ void operator()(const int64_t* off) const { dst[off[0]] = value; }
+};
+
+template <class T>
+struct ArangeFn {
+  T* out;
+  double start, step;
+  __device__ void operator()(const int64_t* off) const { out[off[0]] = static_cast<T>(start + double(off[0]) * step); }
+};
+
+}  // namespace
+
+template <class T>
+cudaError_t launch_unary(UnaryOp op, T* out, const T* in, T scalar, const StridedLayout<2>& layout, int64_t n,
+                         cudaStream_t stream) {
+  switch (op) {
+#define EMBER_UNARY_CASE(OP) \
+  case UnaryOp::OP: return launch_elementwise(UnaryFn<T, UnaryOp::OP>{out, in, scalar}, layout, n, stream);
+    EMBER_UNARY_CASE(Neg) EMBER_UNARY_CASE(Exp) EMBER_UNARY_CASE(Log) EMBER_UNARY_CASE(Sqrt)
+    EMBER_UNARY_CASE(Rsqrt) EMBER_UNARY_CASE(Abs) EMBER_UNARY_CASE(Sign) EMBER_UNARY_CASE(Relu)
+    EMBER_UNARY_CASE(Square) EMBER_UNARY_CASE(Reciprocal) EMBER_UNARY_CASE(Pow)
+    EMBER_UNARY_CASE(AddScalar) EMBER_UNARY_CASE(MulScalar)
+#undef EMBER_UNARY_CASE
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <class T>
+cudaError_t launch_binary(BinaryOp op, void* out, const T* a, const T* b, T alpha, const StridedLayout<3>& layout,
+                          int64_t n, cudaStream_t stream) {
+  T* o = static_cast<T*>(out);
+  uint8_t* m = static_cast<uint8_t*>(out);
+  switch (op) {
+#define EMBER_ARITH_CASE(OP) \
+  case BinaryOp::OP: return launch_elementwise(ArithFn<T, BinaryOp::OP>{o, a, b, alpha}, layout, n, stream);
+#define EMBER_COMPARE_CASE(OP) \
+  case BinaryOp::OP: return launch_elementwise(CompareFn<T, BinaryOp::OP>{m, a, b}, layout, n, stream);
+    EMBER_ARITH_CASE(Add) EMBER_ARITH_CASE(Sub) EMBER_ARITH_CASE(Mul) EMBER_ARITH_CASE(Div)
+    EMBER_ARITH_CASE(Maximum) EMBER_ARITH_CASE(Minimum) EMBER_ARITH_CASE(ThresholdBackward)
+    EMBER_COMPARE_CASE(Eq) EMBER_COMPARE_CASE(Ne) EMBER_COMPARE_CASE(Lt) EMBER_COMPARE_CASE(Le)
+    EMBER_COMPARE_CASE(Gt) EMBER_COMPARE_CASE(Ge)
+#undef EMBER_ARITH_CASE
+#undef EMBER_COMPARE_CASE
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <class D, class S>
+cudaError_t launch_copy(D* dst, const S* src, const StridedLayout<2>& layout, int64_t n, cudaStream_t stream) {
+  return launch_elementwise(CopyFn<D, S>{dst, src}, layout, n, stream);
+}
+
+template <class T>
+cudaError_t launch_fill(T* dst, T value, const StridedLayout<1>& layout, int64_t n, cudaStream_t stream) {
+  return launch_elementwise(FillFn<T>{dst, value}, layout, n, stream);
+}
+
+template <class T>
+cudaError_t launch_arange(T* out, double start, double step, int64_t n, cudaStream_t stream) {
+  StridedLayout<1> layout;
+  layout.ndim = 1;
+  layout.sizes[0] = n;
+  layout.strides[0][0] = 1;
+  return launch_elementwise(ArangeFn<T>{out, start, step}, layout, n, stream);
+}
+
+#define EMBER_FLOATING_INSTANTIATE(T)                                                                     \
+  template cudaError_t launch_unary<T>(UnaryOp, T*, const T*, T, const StridedLayout<2>&, int64_t, cudaStream_t);
+EMBER_FLOATING_INSTANTIATE(float)
+EMBER_FLOATING_INSTANTIATE(double)
+
+#define EMBER_ALL_INSTANTIATE(T)                                                                              \
+  template cudaError_t launch_binary<T>(BinaryOp, void*, const T*, const T*, T, const StridedLayout<3>&, int64_t, \
+                                        cudaStream_t);                                                        \
+  template cudaError_t launch_fill<T>(T*, T, const StridedLayout<1>&, int64_t, cudaStream_t);                \
+  template cudaError_t launch_arange<T>(T*, double, double, int64_t, cudaStream_t);                          \
+  template cudaError_t launch_copy<T, float>(T*, const float*, const StridedLayout<2>&, int64_t, cudaStream_t); \
+  template cudaError_t launch_copy<T, double>(T*, const double*, const StridedLayout<2>&, int64_t, cudaStream_t); \
+  template cudaError_t launch_copy<T, int64_t>(T*, const int64_t*, const StridedLayout<2>&, int64_t, cudaStream_t); \
+  template cudaError_t launch_copy<T, int32_t>(T*, const int32_t*, const StridedLayout<2>&, int64_t, cudaStream_t); \
+  template cudaError_t launch_copy<T, uint8_t>(T*, const uint8_t*, const StridedLayout<2>&, int64_t, cudaStream_t);
+EMBER_ALL_INSTANTIATE(float)
+EMBER_ALL_INSTANTIATE(double)
+EMBER_ALL_INSTANTIATE(int64_t)
+EMBER_ALL_INSTANTIATE(int32_t)
+EMBER_ALL_INSTANTIATE(uint8_t)
+
+}  // namespace ember::kernels

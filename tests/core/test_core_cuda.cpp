@@ -1,0 +1,204 @@
+// CUDA backend against the CPU backend: every op on fresh random inputs of awkward shapes
+// (one element, odd sizes, non-contiguous views, empty), forward and backward, with every
+// new CUDA allocation poisoned with NaN so an unwritten element fails.
+//
+// Tolerances: elementwise float ops use the shared rule, so they differ only by the device's
+// libm (exp/log/pow within 2 ulp): atol 1e-6, rtol 1e-5. Reductions, GEMM and softmax sum in
+// a different order than the CPU's double accumulators: atol 1e-5, rtol 1e-4.
+#include <cmath>
+#include <functional>
+
+#include <gtest/gtest.h>
+
+#include "core/autograd/grad_mode.h"
+#include "core/backend.h"
+#include "core/ops.h"
+#include "tests/support/compare.h"
+#include "tests/support/gpu_test.h"
+
+namespace ember {
+namespace {
+
+using testing::all_close;
+using V = std::vector<Tensor>;
+using Op = std::function<Tensor(const V&)>;
+
+class CudaVsCpu : public testing::GpuTest {
+ protected:
+  Tensor random(const Shape& shape, double low = -2, double high = 2, DType dtype = DType::Float32) {
+    Generator g(seed_++);
+    Tensor t = empty(shape, dtype);
+    return uniform_(t, low, high, &g);
+  }
+
+  // Runs op on CPU inputs and on CUDA copies; compares outputs and, for differentiable
+  // float ops, the gradients of sum(out * w) for a random w.
+  void check(const char* name, const Op& op, V inputs, double atol, double rtol, bool backward = true) {
+    SCOPED_TRACE(name);
+    V cpu_in, gpu_in;
+    for (const Tensor& t : inputs) {
+      Tensor c = t.clone(), g = t.to(Device::cuda());
+      if (backward && is_floating(t.dtype())) c.set_requires_grad(true), g.set_requires_grad(true);
+      cpu_in.push_back(c);
+      gpu_in.push_back(g);
+    }
+    Tensor want = op(cpu_in), got = op(gpu_in);
+    ASSERT_EQ(got.device(), Device::cuda());
+    EXPECT_TRUE(all_close(got, want, atol, rtol));
+    if (!backward || !want.requires_grad() || want.numel() == 0) return;
+    Tensor w = random(want.sizes(), 0.5, 1.5, want.dtype());
+    sum(want * w).backward();
+    sum(got * w.to(Device::cuda())).backward();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!cpu_in[i].grad().defined()) continue;
+      ASSERT_TRUE(gpu_in[i].grad().defined()) << "input " << i;
+      EXPECT_TRUE(all_close(gpu_in[i].grad(), cpu_in[i].grad(), atol, rtol)) << "gradient of input " << i;
+    }
+  }
+
+  uint64_t seed_ = 1000;
+};
+
+const std::vector<Shape> kAwkward = {{1}, {3}, {255}, {1027}, {4 * 256 + 3}, {7, 13}, {2, 3, 5, 7}, {0, 4}};
+
+TEST_F(CudaVsCpu, ElementwiseBinary) {
+  for (const Shape& s : kAwkward) {
+    Tensor a = random(s), b = random(s, 0.5, 2.0);
+    check("add", [](const V& x) { return add(x[0], x[1], 0.3); }, {a, b}, 1e-6, 1e-5);
+    check("sub", [](const V& x) { return x[0] - x[1]; }, {a, b}, 1e-6, 1e-5);
+    check("mul", [](const V& x) { return x[0] * x[1]; }, {a, b}, 1e-6, 1e-5);
+    check("div", [](const V& x) { return x[0] / x[1]; }, {a, b}, 1e-6, 1e-5);
+    check("maximum", [](const V& x) { return maximum(x[0], x[1]); }, {a, b}, 1e-6, 1e-5);
+    check("lt", [](const V& x) { return lt(x[0], x[1]); }, {a, b}, 0, 0, false);
+    check("eq int64", [](const V& x) { return eq(x[0], x[1]); }, {a.to(DType::Int64), b.to(DType::Int64)}, 0, 0);
+  }
+}
+
+TEST_F(CudaVsCpu, BroadcastingAndStridedOperands) {
+  Tensor a = random({5, 1, 7}), b = random({3, 1}), m = random({9, 6});
+  check("broadcast add", [](const V& x) { return x[0] + x[1]; }, {a, b}, 1e-6, 1e-5);
+  check("broadcast mul", [](const V& x) { return x[0] * x[1]; }, {a, b}, 1e-6, 1e-5);
+  check("transposed", [](const V& x) { return x[0].t() * 2.0 + x[0].t(); }, {m}, 1e-6, 1e-5);
+  check("sliced", [](const V& x) { return x[0].slice(0, 1, 9, 2).slice(1, 0, 5, 3) + 1.0; }, {m}, 1e-6, 1e-5);
+  check("scalar", [](const V& x) { return x[0] * x[1]; }, {random({}), random({4, 3})}, 1e-6, 1e-5);
+}
+
+TEST_F(CudaVsCpu, Unary) {
+  for (const Shape& s : kAwkward) {
+    Tensor a = random(s), p = random(s, 0.1, 3.0);
+    check("exp", [](const V& x) { return exp(x[0]); }, {a}, 1e-6, 1e-5);
+    check("log", [](const V& x) { return log(x[0]); }, {p}, 1e-6, 1e-5);
+    check("sqrt", [](const V& x) { return sqrt(x[0]); }, {p}, 1e-6, 1e-5);
+    check("pow", [](const V& x) { return pow(x[0], 1.5); }, {p}, 1e-6, 1e-5);
+    check("relu", [](const V& x) { return relu(x[0]); }, {a}, 1e-6, 1e-5);
+    check("abs neg square", [](const V& x) { return abs(-square(x[0])); }, {a}, 1e-6, 1e-5);
+  }
+}
+
+TEST_F(CudaVsCpu, Reductions) {
+  for (const Shape& s : {Shape{1}, Shape{1027}, Shape{7, 13}, Shape{3, 300, 5}, Shape{2, 3, 5, 7}}) {
+    Tensor a = random(s);
+    check("sum", [](const V& x) { return sum(x[0]); }, {a}, 1e-5, 1e-4);
+    check("mean last", [](const V& x) { return mean(x[0], {-1}); }, {a}, 1e-5, 1e-4);
+    check("sum first keepdim", [](const V& x) { return sum(x[0], {0}, true); }, {a}, 1e-5, 1e-4);
+    check("max last", [](const V& x) { return max(x[0], -1).values; }, {a}, 0, 0);
+    check("argmax first", [](const V& x) { return argmax(x[0], 0); }, {a}, 0, 0, false);
+  }
+  Tensor b = random({4, 6, 5});
+  check("sum 0,2", [](const V& x) { return sum(x[0], {0, 2}); }, {b}, 1e-5, 1e-4);
+  check("sum int64", [](const V& x) { return sum(x[0], {1}); }, {b.to(DType::Int64)}, 0, 0);
+  check("max ties", [](const V& x) { return argmax(x[0], 1); }, {from_vector<float>({1, 3, 3, 2, NAN, 5}, {2, 3})}, 0, 0,
+        false);
+}
+
+TEST_F(CudaVsCpu, Matmul) {
+  check("2d", [](const V& x) { return matmul(x[0], x[1]); }, {random({7, 33}), random({33, 5})}, 1e-5, 1e-4);
+  check("transposed", [](const V& x) { return matmul(x[1].t(), x[0].t()); }, {random({7, 33}), random({33, 5})}, 1e-5,
+        1e-4);
+  check("batched", [](const V& x) { return matmul(x[0], x[1]); }, {random({3, 4, 9}), random({3, 9, 2})}, 1e-5, 1e-4);
+  check("broadcast", [](const V& x) { return matmul(x[0], x[1]); }, {random({3, 4, 9}), random({9, 2})}, 1e-5, 1e-4);
+  check("1x1", [](const V& x) { return matmul(x[0], x[1]); }, {random({1, 1}), random({1, 1})}, 1e-6, 1e-5);
+  check("double", [](const V& x) { return matmul(x[0], x[1]); },
+        {random({5, 6}, -1, 1, DType::Float64), random({6, 7}, -1, 1, DType::Float64)}, 1e-12, 1e-12);
+}
+
+TEST_F(CudaVsCpu, SoftmaxAndCrossEntropy) {
+  for (const Shape& s : {Shape{1, 1}, Shape{5, 10}, Shape{3, 1001}, Shape{257, 3}}) {
+    Tensor x = random(s, -4, 4);
+    check("log_softmax", [](const V& v) { return log_softmax(v[0], -1); }, {x}, 1e-5, 1e-4);
+    check("log_softmax dim0", [](const V& v) { return log_softmax(v[0], 0); }, {x}, 1e-5, 1e-4);
+    std::vector<int64_t> t;
+    for (int64_t i = 0; i < s[0]; ++i) t.push_back((i * 7) % s[1]);
+    Tensor targets = from_vector<int64_t>(t, {s[0]});
+    for (double eps : {0.0, 0.1}) {
+      check("cross_entropy", [&](const V& v) { return cross_entropy(v[0], v[1], eps); }, {x, targets}, 1e-5, 1e-4);
+    }
+    check("count_correct", [](const V& v) { return count_correct(v[0], v[1]); }, {x, targets}, 0, 0, false);
+  }
+}
+
+TEST_F(CudaVsCpu, OutOfRangeTargetGivesNaNLossOnTheGpu) {
+  Tensor x = random({2, 3}).to(Device::cuda());
+  Tensor t = from_vector<int64_t>({0, 7}, {2}).to(Device::cuda());
+  EXPECT_TRUE(std::isnan(cross_entropy(x, t).item()));
+}
+
+TEST_F(CudaVsCpu, RandomStreamsAreIdentical) {
+  for (int64_t n : {1, 3, 4, 1023, (1 << 20) + 5}) {
+    Generator a(99), b(99);
+    Tensor cu = rand({n}, Device::cuda(), &a), cc = rand({n}, {}, &b);
+    EXPECT_BIT_EQUAL(cu, cc) << "uniform n=" << n;
+    Tensor nu = randn({n}, TensorOptions(Device::cuda()).dtype(DType::Float64), &a);
+    Tensor nc = randn({n}, DType::Float64, &b);
+    // Box-Muller in double: device and host libm agree to 2 ulp of double.
+    EXPECT_TRUE(all_close(nu, nc, 1e-14, 1e-14)) << "normal n=" << n;
+    Tensor fu = randn({n}, Device::cuda(), &a), fc = randn({n}, {}, &b);
+    // Rounded once to float: equal except where double results straddle a float rounding point.
+    EXPECT_TRUE(all_close(fu, fc, 0, 1.2e-7)) << "normal float n=" << n;
+  }
+}
+
+TEST_F(CudaVsCpu, CopiesAcrossDevicesAndDtypes) {
+  Tensor a = random({37, 5});
+  Tensor g = a.to(Device::cuda());
+  EXPECT_BIT_EQUAL(g, a);
+  EXPECT_BIT_EQUAL(g.t().contiguous(), a.t().contiguous());
+  EXPECT_BIT_EQUAL(g.to(DType::Int32), a.to(DType::Int32));
+  Tensor dst = zeros({5, 37}, Device::cuda());
+  dst.copy_(a.t());  // CPU strided source into a CUDA tensor
+  EXPECT_BIT_EQUAL(dst, a.t().contiguous());
+  Tensor host = zeros({37, 5});
+  host.copy_(g);
+  EXPECT_BIT_EQUAL(host, a);
+  EXPECT_THROW(add(a, g), Error);
+  EXPECT_EQ(arange(1027, TensorOptions(Device::cuda()).dtype(DType::Int64)).to_vector<int64_t>(),
+            arange(1027).to_vector<int64_t>());
+  EXPECT_EQ(full({3}, 2.5, Device::cuda()).to_vector<float>(), (std::vector<float>{2.5, 2.5, 2.5}));
+}
+
+TEST_F(CudaVsCpu, GradientsCrossDevices) {
+  Tensor x = random({4}).set_requires_grad(true);
+  sum(x.to(Device::cuda()) * 3.0).backward();
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_EQ(x.grad().device(), Device::cpu());
+  EXPECT_EQ(x.grad().to_vector<float>(), std::vector<float>(4, 3.f));
+}
+
+TEST_F(CudaVsCpu, CachingAllocatorReusesMemoryAndCountsPeak) {
+  Allocator& a = cuda_allocator(0);
+  backend_for(Device::cuda()).synchronize();
+  const AllocatorStats before = a.stats();
+  for (int i = 0; i < 50; ++i) {
+    Tensor t = empty({1 << 20}, Device::cuda());  // 4 MiB, freed each iteration
+    t.fill_(1.0);
+  }
+  const AllocatorStats after = a.stats();
+  EXPECT_EQ(after.current_bytes, before.current_bytes);
+  EXPECT_GE(after.peak_bytes, before.current_bytes + (4 << 20));
+  EXPECT_EQ(after.allocations, before.allocations + 50);
+  // The pool grows at most once for this pattern: the freed block is reused.
+  EXPECT_LE(after.backend_allocations - before.backend_allocations, 1);
+}
+
+}  // namespace
+}  // namespace ember
