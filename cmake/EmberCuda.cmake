@@ -2,7 +2,9 @@
 # CUDA language, picks architectures and finds the CUDA toolkit and cuDNN.
 include(CheckLanguage)
 set(EMBER_HAS_CUDA OFF)
-if(NOT EMBER_CUDA STREQUAL "OFF")
+if(EMBER_CUDA STREQUAL "OFF")
+  message(STATUS "ember: CPU-only configuration (EMBER_CUDA=OFF)")
+else()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     set(EMBER_HAS_CUDA ON)

@@ -1,0 +1,36 @@
+#include "apps/common/app_main.h"
+
+#include <cstdio>
+#include <exception>
+
+#include "core/error.h"
+
+namespace ember::apps {
+
+int run_main(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  const std::string name = app.get_name().empty() ? "ember" : app.get_name();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: %s (see --help)\n", name.c_str(), e.what());
+    return kExitUsage;
+  }
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), e.message().c_str());
+    return kExitUsage;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.message().c_str());
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    return kExitError;
+  }
+}
+
+}  // namespace ember::apps
