@@ -45,8 +45,11 @@ class AllocationCounter {
   std::atomic<int64_t> current_{0}, peak_{0}, allocations_{0}, backend_allocations_{0};
 };
 
-// 64-byte aligned host memory (a cache line, and enough for AVX-512 loads).
+// 64-byte aligned host memory (a cache line, and enough for AVX-512 loads), caching freed
+// blocks for reuse (Note [CPU caching allocator] in cpu_allocator.cpp).
 Allocator& cpu_allocator();
+// Returns the CPU allocator's cached free blocks to the system.
+void release_cached_cpu_memory();
 // The CUDA caching allocator of `device` (throws in a CPU-only build).
 Allocator& cuda_allocator(int device_index = 0);
 Allocator& allocator_for(Device device);

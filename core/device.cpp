@@ -1,11 +1,10 @@
 #include "core/device.h"
 
-#include <omp.h>
-
 #include <fmt/format.h>
 
 #include "core/cuda_hooks.h"
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace ember {
 
@@ -35,7 +34,7 @@ void check_device_usable(Device device) {
 }
 
 std::string device_name(Device device) {
-  if (device.is_cpu()) return fmt::format("CPU ({} threads)", omp_get_max_threads());
+  if (device.is_cpu()) return fmt::format("CPU ({} threads)", num_threads());
   check_device_usable(device);
   return detail::cuda_device_name_impl(device.index);
 }

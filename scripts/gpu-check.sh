@@ -120,7 +120,7 @@ step_test() {
 step_sanitize() {
   # compute-sanitizer memcheck over every GPU suite (test binaries whose name ends in _cuda).
   local rc=0 bin
-  for bin in "$BUILD_DIR"/tests/test_*_cuda; do
+  for bin in "$BUILD_DIR"/tests/*/test_*_cuda; do
     [ -x "$bin" ] || continue
     echo "-- memcheck $(basename "$bin")"
     compute-sanitizer --tool memcheck --error-exitcode 3 --leak-check no "$bin" --gtest_brief=1 || rc=1

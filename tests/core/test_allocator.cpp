@@ -1,10 +1,13 @@
-// The CPU allocator: alignment, statistics, poisoning.
-#include <cstdint>
+// The CPU allocator (alignment, statistics, caching, poisoning) and the thread count.
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 
 #include <gtest/gtest.h>
 
 #include "core/ops.h"
+#include "core/parallel.h"
+#include "tests/support/compare.h"
 
 namespace ember {
 namespace {
@@ -43,6 +46,61 @@ TEST(CpuAllocator, PoisoningFillsNewMemoryWithNaN) {
   Tensor t = empty({5});
   set_allocation_poisoning(false);
   for (float v : t.to_vector<float>()) EXPECT_TRUE(std::isnan(v));
+}
+
+}  // namespace
+}  // namespace ember
+
+namespace ember {
+namespace {
+
+TEST(CpuAllocator, FreedBlocksAreReusedWithoutSystemAllocations) {
+  Allocator& a = cpu_allocator();
+  { DataPtr warm = a.allocate(123457); }
+  const AllocatorStats before = a.stats();
+  for (int i = 0; i < 20; ++i) {
+    DataPtr p = a.allocate(123457);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p.get()) % kCpuAlignment, 0u);
+  }
+  const AllocatorStats after = a.stats();
+  EXPECT_EQ(after.allocations, before.allocations + 20);
+  if (std::getenv("EMBER_CPU_CACHE_MB") == nullptr && !EMBER_TEST_SANITIZE_BUILD) {
+    EXPECT_EQ(after.backend_allocations, before.backend_allocations) << "a cached block should have been reused";
+  }
+  release_cached_cpu_memory();
+}
+
+TEST(CpuAllocator, ReusedBlocksArePoisonedToo) {
+  { Tensor t = ones({1000}); }  // leaves a block of this size class in the cache
+  set_allocation_poisoning(true);
+  Tensor u = empty({1000});
+  set_allocation_poisoning(false);
+  for (float v : u.to_vector<float>()) ASSERT_TRUE(std::isnan(v));
+}
+
+}  // namespace
+}  // namespace ember
+
+
+namespace ember {
+namespace {
+
+TEST(Parallel, ThreadCountIsSettableAndResultsDoNotDependOnIt) {
+  const int before = num_threads();
+  EXPECT_GE(before, 1);
+  Generator g(3);
+  Tensor x = rand({300001}, DType::Float64, &g);
+  set_num_threads(1);
+  EXPECT_EQ(num_threads(), 1);
+  const double one = sum(x * x).item();
+  const auto m1 = matmul(x.slice(0, 0, 300 * 1000).view({300, 1000}), x.slice(0, 0, 1000 * 7).view({1000, 7}));
+  set_num_threads(2);
+  EXPECT_EQ(num_threads(), 2);
+  EXPECT_EQ(sum(x * x).item(), one);  // each output element is reduced by one thread
+  EXPECT_TRUE(testing::all_close(
+      matmul(x.slice(0, 0, 300 * 1000).view({300, 1000}), x.slice(0, 0, 1000 * 7).view({1000, 7})), m1, 1e-12, 1e-12));
+  set_num_threads(0);
+  EXPECT_EQ(num_threads(), before);
 }
 
 }  // namespace
