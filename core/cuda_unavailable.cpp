@@ -3,6 +3,7 @@
 #include "core/backend.h"
 #include "core/cuda_hooks.h"
 #include "core/error.h"
+#include "core/readback_impl.h"
 
 namespace ember {
 
@@ -20,6 +21,7 @@ namespace detail {
 int cuda_device_count_impl() { return 0; }
 std::string cuda_device_name_impl(int) { no_cuda(); }
 void cuda_copy_bytes(void*, Device, const void*, Device, size_t) { no_cuda(); }
+std::unique_ptr<AsyncReadback::Impl> make_cuda_readback() { no_cuda(); }
 }  // namespace detail
 
 }  // namespace ember

@@ -13,6 +13,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/ops.h"
+#include "core/readback.h"
 #include "tests/support/compare.h"
 #include "tests/support/gpu_test.h"
 
@@ -198,6 +199,21 @@ TEST_F(CudaVsCpu, CachingAllocatorReusesMemoryAndCountsPeak) {
   EXPECT_EQ(after.allocations, before.allocations + 50);
   // The pool grows at most once for this pattern: the freed block is reused.
   EXPECT_LE(after.backend_allocations - before.backend_allocations, 1);
+}
+
+}  // namespace
+}  // namespace ember
+
+
+namespace ember {
+namespace {
+
+TEST_F(CudaVsCpu, AsyncReadbackOfDeviceScalars) {
+  AsyncReadback r;
+  Tensor a = full({}, 3.0, Device::cuda()), b = sum(arange(4, TensorOptions(Device::cuda()).dtype(DType::Int64)));
+  r.post({a, b});
+  a.fill_(7.0);  // queued after the copy: must not show
+  EXPECT_EQ(r.take(), (std::vector<double>{3.0, 6.0}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
+#include "core/readback.h"
 #include "tests/support/compare.h"
 
 namespace ember {
@@ -173,6 +174,28 @@ TEST(Tensor, SetStorageRehomesData) {
   EXPECT_EQ(p.storage(), storage);
   EXPECT_EQ(p.offset(), 4);
   EXPECT_THROW(p.set_storage(storage, 11), Error);  // 11 + 6 > 16
+}
+
+}  // namespace
+}  // namespace ember
+
+
+namespace ember {
+namespace {
+
+TEST(AsyncReadback, ReturnsPostedValuesInOrder) {
+  AsyncReadback r;
+  EXPECT_FALSE(r.has_value());
+  EXPECT_THROW(r.take(), Error);
+  Tensor loss = scalar_tensor(2.5), count = sum(arange(5));
+  r.post({loss, count});
+  {
+    NoGradGuard no_grad;
+    loss.fill_(-1.0);  // later changes do not affect what was posted
+  }
+  EXPECT_EQ(r.take(), (std::vector<double>{2.5, 10.0}));
+  EXPECT_FALSE(r.has_value());
+  EXPECT_THROW(r.post({zeros({2})}), Error);
 }
 
 }  // namespace
