@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "apps/common/gnuplot.h"
+#include "apps/ember-train/energy.h"
 #include "apps/ember-train/history.h"
 #include "apps/ember-train/plots.h"
 
@@ -58,6 +59,54 @@ TEST(TrainOutputs, FiguresAreValidPngs) {
   EXPECT_TRUE(is_png(dir / "training_metrics.png"));
   EXPECT_TRUE(is_png(dir / "test_accuracy.png"));
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ember::train
+
+
+namespace ember::train {
+namespace {
+
+void write(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+TEST(Energy, RaplSumsPackagesAndHandlesWrapAround) {
+  const auto root = std::filesystem::temp_directory_path() / "ember-fake-powercap";
+  std::filesystem::remove_all(root);
+  write(root / "intel-rapl:0" / "energy_uj", "900\n");
+  write(root / "intel-rapl:0" / "max_energy_range_uj", "1000\n");
+  write(root / "intel-rapl:1" / "energy_uj", "5000\n");
+  write(root / "intel-rapl:1" / "max_energy_range_uj", "1000000\n");
+  write(root / "intel-rapl:0:0" / "energy_uj", "123\n");  // a subzone (core): part of package 0, not added
+  write(root / "intel-rapl:0:0" / "max_energy_range_uj", "1000\n");
+  auto meter = make_rapl_meter(root.string());
+  ASSERT_EQ(meter->source(), "rapl");
+  EXPECT_TRUE(meter->available());
+  write(root / "intel-rapl:0" / "energy_uj", "100\n");  // wrapped: 900 -> 1000 -> 100 is 200 uJ
+  write(root / "intel-rapl:1" / "energy_uj", "7000\n");  // 2000 uJ
+  meter->sample();
+  EXPECT_DOUBLE_EQ(meter->joules(), 2200e-6);
+  write(root / "intel-rapl:0" / "energy_uj", "400\n");  // 300 uJ more
+  meter->sample();
+  EXPECT_DOUBLE_EQ(meter->joules(), 2500e-6);
+  std::filesystem::remove_all(root);
+}
+
+TEST(Energy, UnavailableSaysWhy) {
+  auto none = make_rapl_meter("/nonexistent/powercap");
+  EXPECT_FALSE(none->available());
+  EXPECT_NE(none->source().find("unavailable: no RAPL counters"), std::string::npos) << none->source();
+  none->sample();
+  EXPECT_EQ(none->joules(), 0.0);
+  const auto empty = std::filesystem::temp_directory_path() / "ember-empty-powercap";
+  std::filesystem::create_directories(empty);
+  EXPECT_NE(make_rapl_meter(empty.string())->source().find("no RAPL package zones"), std::string::npos);
+  // Without an NVIDIA driver NVML is unavailable and says so; with one it must be "nvml".
+  auto nvml = make_nvml_meter(0);
+  EXPECT_TRUE(nvml->source() == "nvml" || nvml->source().rfind("unavailable: ", 0) == 0) << nvml->source();
 }
 
 }  // namespace
