@@ -24,7 +24,7 @@ enum class BinaryOp : int {
   Eq, Ne, Lt, Le, Gt, Ge,
 };
 
-EMBER_HD bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+EMBER_HD constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 
 template <class T>
 EMBER_HD T apply_unary(UnaryOp op, T x, T s) {

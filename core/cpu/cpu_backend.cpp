@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/cpu/cpu_loops.h"
 #include "core/strided_layout.h"
 #include "kernels/elementwise_ops.h"
 #include "kernels/philox.h"
@@ -16,27 +17,21 @@ namespace ember {
 
 namespace {
 
-constexpr int64_t kParallelGrain = 32768;  // below this many elements a loop stays on one thread
+using cpu::kChunk;
+using cpu::kParallelGrain;
 
 template <class T> using AccOf = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
-template <int N, class F>
-void for_each_offset(const kernels::StridedLayout<N>& layout, int64_t n, F&& f) {
-  if (is_flat(layout)) {
-#pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t off[N];
-      for (int k = 0; k < N; ++k) off[k] = i;
-      f(off);
-    }
-    return;
-  }
-#pragma omp parallel for if (n > kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off[N];
-    kernels::strided_offsets(layout, i, off);
-    f(off);
-  }
+// Sum of n contiguous values in a fixed order (eight interleaved partial sums, so the
+// compiler can vectorise without reassociating): the result depends on the data only.
+template <class T>
+AccOf<T> sum_contiguous(const T* x, int64_t n) {
+  AccOf<T> acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
+  for (; i < n; ++i) acc[0] += x[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 class CpuBackend final : public Backend {
@@ -47,9 +42,8 @@ class CpuBackend final : public Backend {
       using D = typename decltype(dt)::type;
       dispatch_dtype(src.dtype(), [&](auto st) {
         using S = typename decltype(st)::type;
-        D* d = static_cast<D*>(dst.raw_data());
-        const S* s = static_cast<const S*>(src.raw_data());
-        for_each_offset(layout, dst.numel(), [&](const int64_t* off) { d[off[0]] = static_cast<D>(s[off[1]]); });
+        cpu::map2(layout, dst.numel(), static_cast<D*>(dst.raw_data()), static_cast<const S*>(src.raw_data()),
+                  [](S x) { return static_cast<D>(x); });
       });
     });
   }
@@ -58,9 +52,8 @@ class CpuBackend final : public Backend {
     const auto layout = make_strided_layout<1>({&dst});
     dispatch_dtype(dst.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      T* d = static_cast<T*>(dst.raw_data());
       const T v = static_cast<T>(value);
-      for_each_offset(layout, dst.numel(), [&](const int64_t* off) { d[off[0]] = v; });
+      cpu::map1(layout, dst.numel(), static_cast<T*>(dst.raw_data()), [v] { return v; });
     });
   }
 
@@ -68,11 +61,12 @@ class CpuBackend final : public Backend {
     const auto layout = make_strided_layout<2>({&out, &in});
     dispatch_floating(in.dtype(), "unary op", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      T* o = static_cast<T*>(out.raw_data());
-      const T* x = static_cast<const T*>(in.raw_data());
       const T s = static_cast<T>(scalar);
-      for_each_offset(layout, out.numel(),
-                      [&](const int64_t* off) { o[off[0]] = kernels::apply_unary(op, x[off[1]], s); });
+      cpu::dispatch_unary(op, [&](auto op_tag) {
+        constexpr UnaryOp kOp = decltype(op_tag)::value;
+        cpu::map2(layout, out.numel(), static_cast<T*>(out.raw_data()), static_cast<const T*>(in.raw_data()),
+                  [s](T x) { return kernels::apply_unary(kOp, x, s); });
+      });
     });
   }
 
@@ -82,18 +76,17 @@ class CpuBackend final : public Backend {
       using T = typename decltype(tag)::type;
       const T* x = static_cast<const T*>(a.raw_data());
       const T* y = static_cast<const T*>(b.raw_data());
-      if (kernels::is_comparison(op)) {
-        uint8_t* o = static_cast<uint8_t*>(out.raw_data());
-        for_each_offset(layout, out.numel(), [&](const int64_t* off) {
-          o[off[0]] = kernels::apply_comparison(op, x[off[1]], y[off[2]]);
-        });
-      } else {
-        T* o = static_cast<T*>(out.raw_data());
-        const T al = static_cast<T>(alpha);
-        for_each_offset(layout, out.numel(), [&](const int64_t* off) {
-          o[off[0]] = kernels::apply_binary_arith(op, x[off[1]], y[off[2]], al);
-        });
-      }
+      const T al = static_cast<T>(alpha);
+      cpu::dispatch_binary(op, [&](auto op_tag) {
+        constexpr BinaryOp kOp = decltype(op_tag)::value;
+        if constexpr (kernels::is_comparison(kOp)) {
+          cpu::map3(layout, out.numel(), static_cast<uint8_t*>(out.raw_data()), x, y,
+                    [](T u, T v) { return kernels::apply_comparison(kOp, u, v); });
+        } else {
+          cpu::map3(layout, out.numel(), static_cast<T*>(out.raw_data()), x, y,
+                    [al](T u, T v) { return kernels::apply_binary_arith(kOp, u, v, al); });
+        }
+      });
     });
   }
 
@@ -103,28 +96,11 @@ class CpuBackend final : public Backend {
       using T = typename decltype(tag)::type;
       const T* x = static_cast<const T*>(in.raw_data());
       T* o = static_cast<T*>(out.raw_data());
-      int64_t* idx = indices.defined() ? indices.data<int64_t>() : nullptr;
-#pragma omp parallel for if (outer * n * inner > kParallelGrain)
-      for (int64_t p = 0; p < outer; ++p) {
-        const T* base = x + p * n * inner;
-        if (op == ReduceOp::Sum) {
-          std::vector<AccOf<T>> acc(static_cast<size_t>(inner), AccOf<T>(0));
-          for (int64_t r = 0; r < n; ++r)
-            for (int64_t i = 0; i < inner; ++i) acc[i] += base[r * inner + i];
-          for (int64_t i = 0; i < inner; ++i) o[p * inner + i] = static_cast<T>(acc[i]);
-        } else {
-          for (int64_t i = 0; i < inner; ++i) {
-            T best = base[i];
-            int64_t best_r = 0;
-            for (int64_t r = 1; r < n; ++r) {
-              const T v = base[r * inner + i];
-              if (best != best) break;               // NaN already wins
-              if (v > best || v != v) best = v, best_r = r;  // first maximum; NaN wins
-            }
-            o[p * inner + i] = best;
-            if (idx) idx[p * inner + i] = best_r;
-          }
-        }
+      if (op == ReduceOp::Sum) {
+        if (inner == 1) sum_rows(o, x, outer, n);
+        else sum_columns(o, x, outer, n, inner);
+      } else {
+        max_columns(o, indices.defined() ? indices.data<int64_t>() : nullptr, x, outer, n, inner);
       }
     });
   }
@@ -247,6 +223,70 @@ class CpuBackend final : public Backend {
   void synchronize() override {}
 
  private:
+  // out[p] = sum of row p (n contiguous values). Long rows are cut into fixed chunks summed
+  // in parallel and then added in order, so the result is the same for any thread count.
+  template <class T>
+  static void sum_rows(T* out, const T* x, int64_t rows, int64_t n) {
+    if (n <= kChunk) {
+#pragma omp parallel for schedule(static) if (rows * n > kParallelGrain)
+      for (int64_t p = 0; p < rows; ++p) out[p] = static_cast<T>(sum_contiguous(x + p * n, n));
+      return;
+    }
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<AccOf<T>> partial(static_cast<size_t>(rows * chunks));
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < rows * chunks; ++t) {
+      const int64_t p = t / chunks, start = (t % chunks) * kChunk;
+      partial[t] = sum_contiguous(x + p * n + start, std::min(kChunk, n - start));
+    }
+    for (int64_t p = 0; p < rows; ++p) {
+      AccOf<T> total = 0;
+      for (int64_t c = 0; c < chunks; ++c) total += partial[p * chunks + c];
+      out[p] = static_cast<T>(total);
+    }
+  }
+
+  // out[p, i] = sum_r x[p, r, i]: tasks over (p, a chunk of i), each summing its columns
+  // over r in order (vectorised along i).
+  template <class T>
+  static void sum_columns(T* out, const T* x, int64_t outer, int64_t n, int64_t inner) {
+    constexpr int64_t kColumns = 512;
+    const int64_t chunks = (inner + kColumns - 1) / kColumns;
+#pragma omp parallel for schedule(static) if (outer * n * inner > kParallelGrain)
+    for (int64_t t = 0; t < outer * chunks; ++t) {
+      const int64_t p = t / chunks, i0 = (t % chunks) * kColumns, w = std::min(kColumns, inner - i0);
+      AccOf<T> acc[kColumns];
+      for (int64_t i = 0; i < w; ++i) acc[i] = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        const T* row = x + (p * n + r) * inner + i0;
+#pragma omp simd
+        for (int64_t i = 0; i < w; ++i) acc[i] += row[i];
+      }
+      for (int64_t i = 0; i < w; ++i) out[p * inner + i0 + i] = static_cast<T>(acc[i]);
+    }
+  }
+
+  // First maximum along r (NaN counts as the maximum, as in torch).
+  template <class T>
+  static void max_columns(T* out, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner) {
+#pragma omp parallel for schedule(static) if (outer * n * inner > kParallelGrain)
+    for (int64_t t = 0; t < outer * inner; ++t) {
+      const int64_t p = t / inner, i = t % inner;
+      const T* base = x + p * n * inner + i;
+      T best = base[0];
+      int64_t best_r = 0;
+      for (int64_t r = 1; r < n && best == best; ++r) {  // stop at the first NaN
+        const T v = base[r * inner];
+        if (v > best || v != v) {
+          best = v;
+          best_r = r;
+        }
+      }
+      out[t] = best;
+      if (idx) idx[t] = best_r;
+    }
+  }
+
   template <class T>
   static double log_sum_exp(const T* row, int64_t cols) {
     double m = -INFINITY;
