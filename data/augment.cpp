@@ -1,6 +1,7 @@
 #include "data/augment.h"
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "data/cuda_hooks.h"
 #include "data/parse.h"
 
@@ -13,8 +14,11 @@ using kernels::kImageChannels;
 using kernels::kImageSide;
 
 // The CPU executor: the CUDA kernel's loop nest, one image per OpenMP iteration.
+// The thread count is passed explicitly: the loader's worker thread does not inherit the
+// caller's omp_set_num_threads (an OpenMP ICV is per thread).
 void augment_batch_cpu(const kernels::AugmentBatchArgs& a) {
-#pragma omp parallel for schedule(static)
+  const int threads = num_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t b = 0; b < a.count; ++b) {
     const int64_t position = a.first + b;
     const int64_t src = a.order[position];

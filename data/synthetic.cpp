@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "kernels/augment_rule.h"
 
 namespace ember::data {
@@ -96,7 +97,8 @@ Dataset make_synthetic_split(int64_t n, uint64_t seed, SyntheticSplit split) {
   Dataset d = empty_dataset(n);
   auto* images = d.images.data<uint8_t>();
   auto* labels = d.labels.data<int64_t>();
-#pragma omp parallel for schedule(static)
+  const int threads = num_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t i = 0; i < n; ++i) {
     labels[i] = i % kNumClasses;
     synthetic_image(seed, split, i, static_cast<int>(labels[i]), images + i * kernels::kImageBytes);
