@@ -95,8 +95,8 @@ void augment_batch(const BatchSource& src, int64_t first, int64_t count, const k
   EMBER_CHECK(src.table.defined() && src.table.dtype() == DType::Float32 &&
                   src.table.numel() == kernels::kNormalizeTableSize && src.table.is_contiguous() &&
                   src.table.device() == device,
-              "augment_batch: the normalisation table must be {} contiguous floats on {}",
-              kernels::kNormalizeTableSize, device.str());
+              "augment_batch: the normalisation table must be {} contiguous floats on {}", kernels::kNormalizeTableSize,
+              device.str());
   EMBER_CHECK(first >= 0 && count >= 0 && first + count <= src.order.numel(),
               "augment_batch: positions [{}, {}) outside an order of {}", first, first + count, src.order.numel());
   EMBER_CHECK(out_images.dtype() == DType::Float32 && out_images.is_contiguous() && out_images.device() == device &&

@@ -36,8 +36,8 @@ File open_file(const std::string& path, const char* mode) {
 int64_t count_records(const std::string& path) {
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
-  EMBER_CHECK(fs::exists(status), "{}: file missing (a CIFAR-10 folder holds data_batch_1..5.bin and test_batch.bin); {}",
-              path, kHowToGet);
+  EMBER_CHECK(fs::exists(status),
+              "{}: file missing (a CIFAR-10 folder holds data_batch_1..5.bin and test_batch.bin); {}", path, kHowToGet);
   EMBER_CHECK(fs::is_regular_file(status), "{}: cannot read: not a regular file", path);
   const uintmax_t bytes = fs::file_size(path, ec);
   EMBER_CHECK(!ec, "{}: cannot read: {}", path, ec.message());
@@ -137,8 +137,8 @@ std::string find_cifar10_dir(const std::string& dir) {
   if (fs::exists(join(dir, first), ec)) return dir;
   const std::string sub = join(dir, "cifar-10-batches-bin");
   if (fs::exists(join(sub, first), ec)) return sub;
-  EMBER_FAIL("{}: no CIFAR-10 data there ({} not found in it or in its cifar-10-batches-bin/); {}", dir,
-             first, kHowToGet);
+  EMBER_FAIL("{}: no CIFAR-10 data there ({} not found in it or in its cifar-10-batches-bin/); {}", dir, first,
+             kHowToGet);
 }
 
 DataSplits load_cifar10(const std::string& dir, int64_t limit_train, int64_t limit_test) {

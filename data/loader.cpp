@@ -15,9 +15,12 @@ Loader::Loader(const Dataset& data, LoaderOptions options) : options_(std::move(
   check_dataset(data, "Loader");
   source_.data = to_device(data, options_.device);
   source_.table = normalize_table(options_.normalize, options_.device);
-  if (!options_.prefetch) producer_ = detail::make_inline_producer();
-  else if (options_.device.is_cuda()) producer_ = detail::make_stream_producer();
-  else producer_ = detail::make_thread_producer();
+  if (!options_.prefetch)
+    producer_ = detail::make_inline_producer();
+  else if (options_.device.is_cuda())
+    producer_ = detail::make_stream_producer();
+  else
+    producer_ = detail::make_thread_producer();
 }
 
 Loader::~Loader() {

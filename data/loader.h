@@ -42,9 +42,9 @@ struct LoaderOptions {
   bool drop_last = false;  // drop the last batch when it is smaller than batch_size
   Augment augment = Augment::None;
   Normalization normalize = Normalization::half();
-  uint64_t seed = 0;       // shuffle and augmentation streams
+  uint64_t seed = 0;  // shuffle and augmentation streams
   Device device = Device::cpu();
-  bool prefetch = true;    // make the next batch while the caller uses this one
+  bool prefetch = true;  // make the next batch while the caller uses this one
 };
 
 struct Batch {

@@ -9,7 +9,9 @@ namespace ember::data {
 namespace {
 
 // std::sto* accept leading blanks; a spec string should not.
-bool starts_cleanly(const std::string& text) { return !text.empty() && !std::isspace(static_cast<unsigned char>(text[0])); }
+bool starts_cleanly(const std::string& text) {
+  return !text.empty() && !std::isspace(static_cast<unsigned char>(text[0]));
+}
 
 }  // namespace
 

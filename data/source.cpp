@@ -22,7 +22,8 @@ int64_t limited(int64_t n, int64_t limit) { return limit < 0 ? n : std::min(n, l
 DataSplits load_data(const std::string& spec, int64_t limit_train, int64_t limit_test, uint64_t synthetic_seed) {
   EMBER_USAGE_CHECK(!spec.empty(), "empty data source: give a CIFAR-10 folder, synthetic or synthetic:NTRAIN,NTEST");
   const std::string prefix = std::string(kSynthetic) + ":";
-  if (spec != kSynthetic && spec.compare(0, prefix.size(), prefix) != 0) return load_cifar10(spec, limit_train, limit_test);
+  if (spec != kSynthetic && spec.compare(0, prefix.size(), prefix) != 0)
+    return load_cifar10(spec, limit_train, limit_test);
   int64_t n_train = kSyntheticDefaultTrain, n_test = kSyntheticDefaultTest;
   if (spec != kSynthetic) {
     const std::vector<std::string> counts = split(spec.substr(prefix.size()), ',');

@@ -17,11 +17,11 @@ using kernels::kImagePlane;
 using kernels::kImageSide;
 
 constexpr double kPi = 3.14159265358979323846;
-constexpr int kParamCounters = 4;  // Philox counters of per-image parameters: 16 words
+constexpr int kParamCounters = 4;       // Philox counters of per-image parameters: 16 words
 constexpr double kNoiseAmplitude = 24;  // triangular noise in [-24, 24]: std about 10 grey levels
 
 // Colour axes the stripes swing along, one per class (normalised when used).
-constexpr double kAxes[kNumClasses][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1},  {1, 1, 0},  {0, 1, 1},
+constexpr double kAxes[kNumClasses][3] = {{1, 0, 0}, {0, 1, 0},  {0, 0, 1},  {1, 1, 0},  {0, 1, 1},
                                           {1, 0, 1}, {1, -1, 0}, {0, 1, -1}, {1, 0, -1}, {1, 1, 1}};
 
 // The 16 uniform [0, 1) numbers that fix one image's layout.
@@ -48,7 +48,7 @@ void synthetic_image(uint64_t seed, SyntheticSplit split, int64_t index, int lab
   EMBER_CHECK(label >= 0 && label < kNumClasses, "synthetic_image: label {} outside 0-9", label);
   ParamDraws p(seed, split, index);
   // Class cues, each jittered per image.
-  const double angle = (label % 5) * kPi / 5 + p.next(-1, 1) * kPi / 36;      // +-5 degrees
+  const double angle = (label % 5) * kPi / 5 + p.next(-1, 1) * kPi / 36;    // +-5 degrees
   const double period = (label < 5 ? 4.0 : 7.5) * (1 + p.next(-0.1, 0.1));  // pixels
   double axis[3], norm = 0;
   for (int c = 0; c < 3; ++c) {
@@ -81,7 +81,7 @@ void synthetic_image(uint64_t seed, SyntheticSplit split, int64_t index, int lab
           const int xx = x + k;
           const double stripes = sin_x[xx] * cos_y[y] + cos_x[xx] * sin_y[y];
           const double dist = std::hypot(xx - cx, y - cy);
-          const double inside = std::clamp(radius - dist + 0.5, 0.0, 1.0);  // 1-pixel soft edge
+          const double inside = std::clamp(radius - dist + 0.5, 0.0, 1.0);             // 1-pixel soft edge
           const double noise = ((r.w[k] & 0xFFFFu) + (r.w[k] >> 16)) / 65535.0 - 1.0;  // triangular [-1, 1]
           const double v = inside * (disc[c] + amplitude * stripes * axis[c]) + (1 - inside) * background[c] +
                            kNoiseAmplitude * noise;

@@ -121,8 +121,8 @@ struct AugmentBatchArgs {
   int64_t count = 0;                // samples in the batch
   const float* table = nullptr;     // kNormalizeTableSize floats (fill_normalize_table)
   AugmentParams params;
-  float* out_images = nullptr;      // [count, 3, 32, 32], 16-byte aligned
-  int64_t* out_labels = nullptr;    // [count]
+  float* out_images = nullptr;    // [count, 3, 32, 32], 16-byte aligned
+  int64_t* out_labels = nullptr;  // [count]
 };
 
 // (v / 255 - mean) / std in double, rounded once to float: the reference value of each entry.

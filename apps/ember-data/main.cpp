@@ -6,14 +6,14 @@
 //       histogram and the per-channel pixel statistics
 //   ember-data bench [--device cpu|cuda] [--batch B] [--images N] [--json FILE]
 //       loader throughput in images/s: the batch executor alone and the Loader end to end
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "apps/common/app_main.h"
@@ -116,18 +116,16 @@ int run_bench(const Options& o) {
 
   // 1. The batch executor alone (one kernel per batch on a GPU), cycling through an epoch.
   const std::vector<int64_t> order = data::epoch_order(o.images, 0, 0);
-  const data::BatchSource src = {data::to_device(host, device),
-                                 from_vector(order, {o.images}).to(device), data::normalize_table(norm, device)};
+  const data::BatchSource src = {data::to_device(host, device), from_vector(order, {o.images}).to(device),
+                                 data::normalize_table(norm, device)};
   const auto params = data::augment_params(augment, 0, 0);
   Tensor images = empty({o.batch, 3, 32, 32}, TensorOptions(DType::Float32).device(device));
   Tensor labels = empty({o.batch}, TensorOptions(DType::Int64).device(device));
   const int64_t batches = o.images / o.batch;
   int64_t next = 0;
   const double executor = images_per_second(
-      [&] {
-        data::augment_batch(src, (next++ % batches) * o.batch, o.batch, params, images, labels);
-      },
-      o.batch, o.seconds, sync);
+      [&] { data::augment_batch(src, (next++ % batches) * o.batch, o.batch, params, images, labels); }, o.batch,
+      o.seconds, sync);
 
   // 2. The Loader end to end: shuffle, prefetch, a fresh batch per step.
   data::LoaderOptions lo;
@@ -156,11 +154,15 @@ int run_bench(const Options& o) {
   if (!o.json.empty()) {
     const std::string tag = fmt::format("{}_{}_b{}", where, data::augment_name(augment), o.batch);
     nlohmann::json j;
-    j["benchmarks"] = nlohmann::json::array(
-        {{{"name", "data_augment_batch_" + tag}, {"unit", "images_per_s"}, {"ember", executor},
-          {"device", device_name(device)}, {"target", device.is_cuda() ? 1e6 : 0.0}},
-         {{"name", "data_loader_" + tag}, {"unit", "images_per_s"}, {"ember", end_to_end},
-          {"device", device_name(device)}}});
+    j["benchmarks"] = nlohmann::json::array({{{"name", "data_augment_batch_" + tag},
+                                              {"unit", "images_per_s"},
+                                              {"ember", executor},
+                                              {"device", device_name(device)},
+                                              {"target", device.is_cuda() ? 1e6 : 0.0}},
+                                             {{"name", "data_loader_" + tag},
+                                              {"unit", "images_per_s"},
+                                              {"ember", end_to_end},
+                                              {"device", device_name(device)}}});
     std::ofstream f(o.json);
     f << j.dump(1) << "\n";
     EMBER_CHECK(f.good(), "{}: cannot write", o.json);
@@ -178,7 +180,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   CLI::App* syn = app.add_subcommand("synthetic", "Write synthetic data as CIFAR-10 binary files");
-  syn->add_option("--out", o.out, "Folder to write data_batch_1..5.bin, test_batch.bin, batches.meta.txt into")->required();
+  syn->add_option("--out", o.out, "Folder to write data_batch_1..5.bin, test_batch.bin, batches.meta.txt into")
+      ->required();
   syn->add_option("--train", o.train, "Train images (split over the five data batches)")->check(CLI::NonNegativeNumber);
   syn->add_option("--test", o.test, "Test images")->check(CLI::NonNegativeNumber);
   syn->add_option("--seed", o.seed, "Generator seed (the same seed writes the same bytes)");

@@ -39,9 +39,18 @@ data::Dataset patterned_dataset(int64_t n, uint64_t salt) {
   for (int64_t i = 0; i < n; ++i) {
     lb[i] = (i * 7 + static_cast<int64_t>(salt)) % 10;
     for (int j = 0; j < kernels::kImageBytes; ++j)
-      px[i * kernels::kImageBytes + j] = static_cast<uint8_t>((i * 131 + j * 17 + static_cast<int64_t>(salt) * 29 + j / 97) & 0xFF);
+      px[i * kernels::kImageBytes + j] =
+          static_cast<uint8_t>((i * 131 + j * 17 + static_cast<int64_t>(salt) * 29 + j / 97) & 0xFF);
   }
   return d;
+}
+
+std::vector<data::Batch> epoch_batches(data::Loader& loader, int64_t epoch) {
+  loader.start_epoch(epoch);
+  std::vector<data::Batch> out;
+  data::Batch b;
+  while (loader.next(b)) out.push_back(b);
+  return out;
 }
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {

@@ -2,13 +2,14 @@
 // ember's writer, the real mini subset's location, and checks on one-line error messages.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "data/dataset.h"
+#include "data/loader.h"
 
 namespace ember::testing {
 
@@ -28,6 +29,8 @@ class TempDir {
 
 // A data set whose bytes encode (sample, byte index) and whose label is label_of(i).
 data::Dataset patterned_dataset(int64_t n, uint64_t salt = 0);
+// Every batch of epoch `epoch` (start_epoch, then next() until it says no).
+std::vector<data::Batch> epoch_batches(data::Loader& loader, int64_t epoch);
 // Writes `bytes` to `path` as they are.
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> read_bytes(const std::string& path);

@@ -1,10 +1,10 @@
 // The augmentation and normalisation rules (kernels/augment_rule.h) against an independent
 // transcription (pad into a 40x40 array, cut the window, mirror it), their random draws, and
 // the CPU batch executor with its argument checks.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "data/augment.h"
 #include "tests/data/data_test_util.h"
@@ -31,7 +31,8 @@ std::vector<uint8_t> reference_crop_flip(const std::vector<uint8_t>& img, int dy
   std::vector<uint8_t> padded(3 * kPadded * kPadded, 0), out(kernels::kImageBytes);
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < kSide; ++y)
-      for (int x = 0; x < kSide; ++x) padded[(c * kPadded + y + kPad) * kPadded + x + kPad] = img[(c * kSide + y) * kSide + x];
+      for (int x = 0; x < kSide; ++x)
+        padded[(c * kPadded + y + kPad) * kPadded + x + kPad] = img[(c * kSide + y) * kSide + x];
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < kSide; ++y)
       for (int x = 0; x < kSide; ++x) {
@@ -72,8 +73,10 @@ TEST(AugmentRule, ValuesComeFromTheImageOrThePadding) {
   const std::multiset<uint8_t> pool(img.begin(), img.end());
   int padding = 0;
   for (uint8_t v : out) {
-    if (v == 0) ++padding;
-    else EXPECT_TRUE(pool.count(v) > 0);
+    if (v == 0)
+      ++padding;
+    else
+      EXPECT_TRUE(pool.count(v) > 0);
   }
   // Window rows 0-3 and (before the flip) columns 36-39 lie on the padding: 4*32 + 28*4 per channel.
   EXPECT_EQ(padding, 3 * (4 * 32 + 28 * 4));
@@ -181,7 +184,8 @@ TEST(AugmentBatch, StandardAugmentationMatchesTheReference) {
     const std::vector<uint8_t> img(px.begin() + order[b] * 3072, px.begin() + (order[b] + 1) * 3072);
     const auto want = reference_crop_flip(img, d.dy, d.dx, d.flip);
     for (int j = 0; j < kernels::kImageBytes; ++j)
-      ASSERT_EQ(out[b * 3072 + j], static_cast<float>((want[j] / 255.0 - 0.5) / 0.5)) << "sample " << b << " byte " << j;
+      ASSERT_EQ(out[b * 3072 + j], static_cast<float>((want[j] / 255.0 - 0.5) / 0.5))
+          << "sample " << b << " byte " << j;
   }
 }
 
@@ -189,7 +193,8 @@ TEST(AugmentBatch, ChecksItsArguments) {
   const data::BatchSource src = make_source(3, {0, 1, 2}, data::Normalization::half());
   const auto p = data::augment_params(data::Augment::None, 0, 0);
   Tensor images = empty({2, 3, 32, 32}), labels = empty({2}, DType::Int64);
-  EXPECT_TRUE(throws_with<Error>([&] { data::augment_batch(src, 2, 2, p, images, labels); }, {"outside an order of 3"}));
+  EXPECT_TRUE(
+      throws_with<Error>([&] { data::augment_batch(src, 2, 2, p, images, labels); }, {"outside an order of 3"}));
   EXPECT_TRUE(throws_with<Error>([&] { data::augment_batch(src, 0, 3, p, images, labels); }, {"out_images"}));
   EXPECT_TRUE(throws_with<Error>([&] { data::augment_batch(src, 0, 2, p, images, empty({2})); }, {"out_labels"}));
   data::BatchSource bad = src;

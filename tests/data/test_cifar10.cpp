@@ -1,8 +1,8 @@
 // The CIFAR-10 binary reader and writer: exact bytes in and out, subsets, every error case
 // (one line naming the file, no crash), and the real mini subset.
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "data/cifar10.h"
 #include "data/source.h"
@@ -149,8 +149,8 @@ TEST(Cifar10Reader, UnreadableFileIsAnError) {
   write_folder(tmp.path(), {1, 1, 1, 1, 1}, 1);
   fs::remove(tmp.file("data_batch_3.bin"));
   fs::create_directories(tmp.file("data_batch_3.bin"));  // a folder where the file should be
-  EXPECT_TRUE(throws_with<Error>([&] { data::load_cifar10(tmp.path()); },
-                                 {tmp.file("data_batch_3.bin"), "cannot read"}));
+  EXPECT_TRUE(
+      throws_with<Error>([&] { data::load_cifar10(tmp.path()); }, {tmp.file("data_batch_3.bin"), "cannot read"}));
 }
 
 TEST(Cifar10Writer, FolderRoundTripAndErrors) {

@@ -3,9 +3,9 @@
 // new CUDA allocation is poisoned with NaN, so an unwritten element fails. Tolerance: none -
 // both devices read the same precomputed normalisation table and the same Philox draws, so
 // any difference is a bug.
-#include <random>
-
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include "core/backend.h"
 #include "core/ops.h"
@@ -24,6 +24,7 @@ using data::Batch;
 using data::Loader;
 using data::LoaderOptions;
 using testing::bit_equal;
+using testing::epoch_batches;
 
 class DataCuda : public testing::GpuTest {
  protected:
@@ -36,14 +37,6 @@ class DataCuda : public testing::GpuTest {
     auto* lb = d.labels.data<int64_t>();
     for (int64_t i = 0; i < n; ++i) lb[i] = static_cast<int64_t>(rng() % 10);
     return d;
-  }
-
-  static std::vector<Batch> epoch(Loader& loader, int64_t e) {
-    loader.start_epoch(e);
-    std::vector<Batch> out;
-    Batch b;
-    while (loader.next(b)) out.push_back(b);
-    return out;
   }
 };
 
@@ -58,8 +51,8 @@ TEST_F(DataCuda, KernelMatchesCpuOnAwkwardBatches) {
     const data::BatchSource cuda = {data::to_device(host, gpu), cpu.order.to(gpu), data::normalize_table(norm, gpu)};
     for (data::Augment aug : {data::Augment::None, data::Augment::Standard}) {
       // Batch sizes around the kernel's block and grid sizes; starts that are not multiples.
-      for (auto [first, count] : std::vector<std::pair<int64_t, int64_t>>{
-               {0, 1}, {5, 3}, {17, 255}, {100, 257}, {0, n}, {n - 2, 2}}) {
+      for (auto [first, count] :
+           std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {5, 3}, {17, 255}, {100, 257}, {0, n}, {n - 2, 2}}) {
         SCOPED_TRACE(std::string(norm_text) + " " + data::augment_name(aug) + " first " + std::to_string(first) +
                      " count " + std::to_string(count));
         const auto params = data::augment_params(aug, 77, 4);
@@ -81,8 +74,9 @@ TEST_F(DataCuda, LoaderMatchesCpuWithAndWithoutPrefetch) {
     bool drop_last;
     data::Augment augment;
   };
-  for (const Case& c : {Case{1, 1, false, data::Augment::Standard}, Case{3, 2, false, data::Augment::None},
-                        Case{1027, 256, false, data::Augment::Standard}, Case{700, 128, true, data::Augment::Standard}}) {
+  for (const Case& c :
+       {Case{1, 1, false, data::Augment::Standard}, Case{3, 2, false, data::Augment::None},
+        Case{1027, 256, false, data::Augment::Standard}, Case{700, 128, true, data::Augment::Standard}}) {
     SCOPED_TRACE("n " + std::to_string(c.n) + " batch " + std::to_string(c.batch));
     const data::Dataset d = data::make_synthetic_split(c.n, 2, data::SyntheticSplit::Train);
     LoaderOptions o;
@@ -98,7 +92,8 @@ TEST_F(DataCuda, LoaderMatchesCpuWithAndWithoutPrefetch) {
     Loader plain(d, o);
     for (int64_t e : {0, 1, 7}) {
       // Every batch is held to the end: later batches must not overwrite earlier ones.
-      const auto want = epoch(cpu, e), got = epoch(prefetched, e), got_plain = epoch(plain, e);
+      const auto want = epoch_batches(cpu, e), got = epoch_batches(prefetched, e);
+      const auto got_plain = epoch_batches(plain, e);
       ASSERT_EQ(got.size(), want.size());
       ASSERT_EQ(got_plain.size(), want.size());
       for (size_t i = 0; i < want.size(); ++i) {
@@ -133,7 +128,7 @@ TEST_F(DataCuda, BatchesAreReadyForWorkQueuedOnEmbersStream) {
     g = Batch();  // the batch's memory goes back to the pool (ordered on ember's stream)
     busy = matmul(busy, busy) * (1.0 / 1024);
   }
-  const auto want = epoch(cpu, 3);
+  const auto want = epoch_batches(cpu, 3);
   ASSERT_EQ(copies.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(bit_equal(copies[i], want[i].images)) << "batch " << i;
 }
@@ -159,7 +154,7 @@ TEST_F(DataCuda, AbandonedAndDestroyedLoadersAreSafe) {
   // A loader over a data set already on the GPU uses it without a copy.
   Loader on_gpu(data::to_device(d, Device::cuda()), o);
   EXPECT_EQ(on_gpu.data().images.device(), Device::cuda());
-  EXPECT_EQ(epoch(on_gpu, 0).size(), 10u);
+  EXPECT_EQ(epoch_batches(on_gpu, 0).size(), 10u);
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // Shuffle (a permutation, reproducible per seed, different per epoch) and the Loader on the
 // CPU: batch counts with and without the partial batch, every sample once per epoch,
 // reproducibility, prefetch giving the same batches as no prefetch, and its misuse errors.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <numeric>
-
-#include <gtest/gtest.h>
 
 #include "data/loader.h"
 #include "data/shuffle.h"
@@ -18,6 +18,7 @@ namespace {
 using data::Batch;
 using data::Loader;
 using data::LoaderOptions;
+using testing::epoch_batches;
 using testing::throws_with;
 using V = std::vector<int64_t>;
 
@@ -64,14 +65,6 @@ LoaderOptions options(int64_t batch, bool drop_last, data::Augment augment = dat
   o.augment = augment;
   o.seed = 17;
   return o;
-}
-
-std::vector<Batch> epoch_batches(Loader& loader, int64_t epoch) {
-  loader.start_epoch(epoch);
-  std::vector<Batch> out;
-  Batch b;
-  while (loader.next(b)) out.push_back(b);
-  return out;
 }
 
 TEST(Loader, PartialLastBatchKeptOrDropped) {

@@ -1,9 +1,9 @@
 // Synthetic data: deterministic per seed, balanced, and the property that matters for a
 // stand-in of CIFAR-10: classes cannot be told apart from one pixel, but can from local
 // structure (a hand-made texture feature and a nearest-centroid rule stand in for a ResNet).
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "data/synthetic.h"
 #include "tests/support/compare.h"
@@ -65,7 +65,8 @@ std::array<double, kFeatures> texture_features(const uint8_t* img) {
   const double trace = g[0][0] + g[1][1] + g[2][2], n = 31 * 31;
   double variance = 0;
   for (int c = 0; c < 3; ++c) variance += sum2[c] / n - (sum[c] / n) * (sum[c] / n);
-  return {g[0][0] / trace, g[1][1] / trace, g[2][2] / trace, g[0][1] / trace, g[0][2] / trace, g[1][2] / trace,
+  return {g[0][0] / trace,           g[1][1] / trace,       g[2][2] / trace,
+          g[0][1] / trace,           g[0][2] / trace,       g[1][2] / trace,
           (jxx - jyy) / (jxx + jyy), 2 * jxy / (jxx + jyy), std::log(trace / n / (variance + 1))};
 }
 

@@ -1,9 +1,9 @@
 // scripts/get-cifar10.sh without the official host (offline failure, checksum failure, a
 // complete run from a local file:// archive, idempotence) and the ember-data program (its
 // subcommands and exit codes).
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "data/cifar10.h"
 #include "data/synthetic.h"
@@ -59,7 +59,8 @@ class GetCifar10Local : public ::testing::Test {
     splits_ = data::make_synthetic(7, 3, 5);
     data::write_cifar10_dir(tmp_.file("src/cifar-10-batches-bin"), splits_);
     std::string out;
-    ASSERT_EQ(run_command("tar -czf " + archive() + " -C " + tmp_.file("src") + " cifar-10-batches-bin", &out), 0) << out;
+    ASSERT_EQ(run_command("tar -czf " + archive() + " -C " + tmp_.file("src") + " cifar-10-batches-bin", &out), 0)
+        << out;
     ASSERT_EQ(run_command("md5sum " + archive() + " | cut -d' ' -f1", &md5_), 0);
     md5_.erase(md5_.find_last_not_of('\n') + 1);
   }
@@ -108,7 +109,8 @@ class EmberDataApp : public ::testing::Test {
 TEST_F(EmberDataApp, SyntheticThenCheck) {
   TempDir tmp;
   std::string out;
-  ASSERT_EQ(run_command(kApp + " synthetic --out " + tmp.file("syn") + " --train 23 --test 4 --seed 2", &out), 0) << out;
+  ASSERT_EQ(run_command(kApp + " synthetic --out " + tmp.file("syn") + " --train 23 --test 4 --seed 2", &out), 0)
+      << out;
   const data::DataSplits got = data::load_cifar10(tmp.file("syn"));
   EXPECT_BIT_EQUAL(got.train.images, data::make_synthetic(23, 4, 2).train.images);
   ASSERT_EQ(run_command(kApp + " check " + tmp.file("syn"), &out), 0) << out;
