@@ -1,0 +1,29 @@
+// Launchers of the fused optimiser kernels (kernels/optim_step.cu, kernels/optim_clip.cu).
+// Each returns the launch's cudaError_t; optim/ wraps it in EMBER_CUDA_LAUNCH_CHECK.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "kernels/optim_flat.h"
+
+namespace ember::kernels {
+
+// One optimiser step over every segment of args: ONE kernel launch. All pointers are device
+// pointers (Note [flat buffer alignment]); the hyperparameters travel as kernel arguments.
+cudaError_t launch_fused_step(const FusedStepArgs& args, cudaStream_t stream);
+
+// Blocks the gradient-norm reduction uses at most (the workspace holds one double each).
+constexpr int kMaxNormBlocks = 1024;
+// Workspace of launch_grad_norm: kMaxNormBlocks doubles then one counter, zeroed before the
+// first use (the kernel leaves the counter at zero again).
+constexpr int64_t kGradNormWorkspaceBytes = kMaxNormBlocks * 8 + 8;
+
+// norm[0] = sqrt(sum of grad[i]^2) over n elements (double accumulation, deterministic for a
+// given n and device). grad must be 16-byte aligned.
+cudaError_t launch_grad_norm(const float* grad, int64_t n, float* norm, void* workspace, cudaStream_t stream);
+// grad *= min(1, max_norm / (norm[0] + 1e-6)), norm read on the device (no host sync).
+cudaError_t launch_clip_by_norm(float* grad, int64_t n, const float* norm, float max_norm, cudaStream_t stream);
+
+}  // namespace ember::kernels

@@ -1,0 +1,105 @@
+// The CPU executor of the fused optimiser step: one pass over each segment of the flat
+// buffers, calling the same per-element rule as the CUDA kernel (kernels/optim_rules.h).
+// Threads split each segment into contiguous chunks and each chunk is an `omp simd` loop
+// (the rules are branch-free so that it vectorises: see kernels/optim_rules.h). This file is
+// compiled with -fno-math-errno so that sqrt vectorises too; results are unchanged (errno is
+// never read).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <omp.h>
+
+#include "core/error.h"
+#include "optim/executor.h"
+
+namespace ember::optim::detail {
+
+namespace {
+
+using kernels::FusedStepArgs;
+using kernels::OptimSegment;
+
+constexpr int64_t kParallelGrain = 1 << 15;  // elements below which a loop stays on one thread
+
+// Elements [begin, end) of one segment, vectorised.
+template <class Rule, unsigned kSlots>
+void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a, int64_t begin, int64_t end) {
+  float* __restrict__ param = a.param;
+  const float* __restrict__ grad = a.grad;
+  float* __restrict__ s0 = a.state[0];
+  float* __restrict__ s1 = a.state[1];
+  float* __restrict__ s2 = a.state[2];
+  const auto s = step;  // a local copy: visibly loop-invariant
+#pragma omp simd
+  for (int64_t i = begin; i < end; ++i) {
+    // A missing slot is a zero the rule computes with and never uses.
+    float x = 0.0f, y = 0.0f, z = 0.0f;
+    if constexpr ((kSlots & 1u) != 0) x = s0[i];
+    if constexpr ((kSlots & 2u) != 0) y = s1[i];
+    if constexpr ((kSlots & 4u) != 0) z = s2[i];
+    float p = param[i];
+    Rule::apply(s, p, grad[i], x, y, z);
+    param[i] = p;
+    if constexpr ((kSlots & 1u) != 0) s0[i] = x;
+    if constexpr ((kSlots & 2u) != 0) s1[i] = y;
+    if constexpr ((kSlots & 4u) != 0) s2[i] = z;
+  }
+}
+
+// One segment: each thread takes one contiguous chunk (a multiple of 16 elements, so chunks
+// start on cache-line boundaries of the 64-byte-aligned buffers).
+template <class Rule, unsigned kSlots>
+void step_segment(const typename Rule::template Step<float>& step, const FusedStepArgs& a, const OptimSegment& seg) {
+  const int64_t n = seg.end - seg.begin;
+#pragma omp parallel if (n > kParallelGrain)
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
+    const int64_t begin = seg.begin + std::min(n, t * chunk), end = seg.begin + std::min(n, (t + 1) * chunk);
+    step_range<Rule, kSlots>(step, a, begin, end);
+  }
+}
+
+}  // namespace
+
+void cpu_fused_step(const FusedStepArgs& a) {
+  EMBER_CHECK(a.num_groups >= 1 && a.num_groups <= kernels::kMaxOptimGroups, "optimizer step: {} groups",
+              a.num_groups);
+  const bool capturable = a.device_step != nullptr;
+  const int64_t step = capturable ? static_cast<int64_t>(a.device_step[0]) + 1 : a.step;
+  const bool known = kernels::dispatch_optim_rule(a.algorithm, a.state_slots, [&](auto rule, auto slots) {
+    using Rule = decltype(rule);
+    std::vector<typename Rule::template Step<float>> steps;
+    for (int g = 0; g < a.num_groups; ++g)
+      steps.push_back(Rule::template make_step<float>(a.hyper[g], step, capturable ? a.device_lr[g] : a.hyper[g].lr));
+    for (int s = 0; s < a.num_segments; ++s)
+      step_segment<Rule, decltype(slots)::value>(steps[a.segments[s].group], a, a.segments[s]);
+  });
+  EMBER_CHECK(known, "optimizer step: state slots {:#x} are not a layout of this optimizer", a.state_slots);
+  if (capturable) a.device_step[0] += 1;
+}
+
+float cpu_grad_norm(const float* grad, int64_t n) {
+  // Per-thread partial sums added in thread order: the same result for the same thread count.
+  std::vector<double> partial(static_cast<size_t>(omp_get_max_threads()), 0.0);
+#pragma omp parallel if (n > kParallelGrain)
+  {
+    double acc = 0;
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) acc += double(grad[i]) * double(grad[i]);
+    partial[static_cast<size_t>(omp_get_thread_num())] = acc;
+  }
+  double total = 0;
+  for (double p : partial) total += p;
+  return static_cast<float>(std::sqrt(total));
+}
+
+void cpu_clip_by_norm(float* grad, int64_t n, float norm, float max_norm) {
+  const float coef = max_norm / (norm + 1e-6f);
+  const float scale = coef > 1.0f ? 1.0f : coef;  // NaN stays NaN, as torch.clamp's
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) grad[i] *= scale;
+}
+
+}  // namespace ember::optim::detail

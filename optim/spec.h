@@ -1,0 +1,67 @@
+// Spec strings: the one place where optimiser and LR-schedule descriptions are parsed,
+// validated and printed. Every app takes its optimisers as NAME[:key=value,...]:
+//
+//   sgd:lr=0.01,momentum=0.9,nesterov=true
+//   adam:lr=1e-3,beta1=0.9,beta2=0.999,amsgrad=true
+//   cosine:warmup=500,eta_min=1e-5          (an LR schedule)
+//
+// Names and keys are torch.optim's (betas split into beta1 and beta2), and so are the
+// defaults and the argument checks. `nag` is sgd with nesterov=true and momentum 0.9 by
+// default. Every optimiser also takes `capturable` (torch's name for keeping the step count
+// and learning rate on the device, so that a step can be captured in a CUDA graph).
+// Anything unknown or out of range is an ember::UsageError whose message lists what is
+// valid.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/optim_rules.h"
+#include "optim/lr_schedule.h"
+
+namespace ember::optim {
+
+using Algorithm = kernels::OptimAlgorithm;
+using Hyperparameters = kernels::OptimHyper;
+
+struct OptimizerSpec {
+  std::string name = "sgd";  // as written: one of optimizer_names()
+  Algorithm algorithm = Algorithm::Sgd;
+  Hyperparameters hyper;     // torch's defaults for `name`, then the spec's keys
+  bool capturable = false;
+};
+
+// NAME[:key=value,...]; whitespace around tokens is ignored.
+OptimizerSpec parse_optimizer_spec(const std::string& text);
+// Applies "key=value,..." to one parameter group's hyperparameters of optimiser `name`
+// (e.g. a group override "lr=0.1,weight_decay=0") and validates the result.
+Hyperparameters parse_group_options(const std::string& name, const Hyperparameters& base, const std::string& options);
+// NAME:key=value,... with every key of the optimiser (numbers in shortest round-trip form);
+// parse_optimizer_spec of it gives the same spec back.
+std::string format_optimizer_spec(const std::string& name, const Hyperparameters& hyper, bool capturable = false);
+std::string format_optimizer_spec(const OptimizerSpec& spec);
+
+// torch's constructor checks for `name`'s arguments (lr >= 0, 0 <= beta < 1, nesterov needs
+// momentum > 0 and dampening 0, ...): throws UsageError naming the argument.
+void validate_hyperparameters(const std::string& name, const Hyperparameters& hyper);
+
+const std::vector<std::string>& optimizer_names();
+// The keys `name` accepts, in canonical order (capturable last). Throws for an unknown name.
+std::vector<std::string> optimizer_keys(const std::string& name);
+Algorithm algorithm_of(const std::string& name);
+const char* algorithm_name(Algorithm algorithm);  // "sgd", "rmsprop", ..., "adamw"
+Hyperparameters default_hyperparameters(const std::string& name);
+
+// A group's hyperparameters as {key: value} over the optimiser's keys (checkpoint metadata),
+// and back (validated; keys missing from the object keep `base`'s values).
+nlohmann::json hyperparameters_to_json(const std::string& name, const Hyperparameters& hyper);
+Hyperparameters hyperparameters_from_json(const std::string& name, const Hyperparameters& base,
+                                          const nlohmann::json& json);
+
+// KIND[:key=value,...] with KIND constant, step, cosine or onecycle (see lr_schedule.h).
+LrSchedule parse_lr_schedule(const std::string& text);
+std::string format_lr_schedule(const LrSchedule& schedule);
+
+}  // namespace ember::optim

@@ -1,0 +1,72 @@
+// Shared by the optimiser suites: every option combination of every optimiser as a spec
+// string, and reproducible gradient sequences that include zero gradients.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace ember::testing {
+
+// Every combination of each optimiser's options (weight decay on/off, maximize, momentum,
+// dampening, nesterov, centered, amsgrad, lr_decay, initial accumulator, and a smoothing
+// constant on each side of 0.5 for the optimisers whose rules use torch's lerp).
+inline std::vector<std::string> all_option_specs() {
+  std::vector<std::string> specs;
+  const char* bools[] = {"false", "true"};
+  for (const char* max : bools)
+    for (const char* wd : {"0", "0.05"}) {
+      // SGD: momentum x dampening x nesterov (nesterov only where torch allows it).
+      for (const char* momentum : {"0", "0.9"})
+        for (const char* dampening : {"0", "0.3"})
+          for (const char* nesterov : bools) {
+            if (std::string(nesterov) == "true" && (std::string(momentum) == "0" || std::string(dampening) != "0"))
+              continue;
+            specs.push_back(std::string("sgd:lr=0.05,momentum=") + momentum + ",dampening=" + dampening +
+                            ",nesterov=" + nesterov + ",weight_decay=" + wd + ",maximize=" + max);
+          }
+      for (const char* alpha : {"0.99", "0.3"})
+        for (const char* momentum : {"0", "0.5"})
+          for (const char* centered : bools)
+            specs.push_back(std::string("rmsprop:lr=0.01,alpha=") + alpha + ",momentum=" + momentum +
+                            ",centered=" + centered + ",weight_decay=" + wd + ",maximize=" + max);
+      for (const char* lr_decay : {"0", "0.1"})
+        for (const char* init : {"0", "0.5"})
+          specs.push_back(std::string("adagrad:lr=0.05,lr_decay=") + lr_decay + ",initial_accumulator_value=" + init +
+                          ",weight_decay=" + wd + ",maximize=" + max);
+      for (const char* rho : {"0.9", "0.4"})
+        specs.push_back(std::string("adadelta:lr=1,rho=") + rho + ",weight_decay=" + wd + ",maximize=" + max);
+      for (const char* name : {"adam", "adamw"})
+        for (const char* beta1 : {"0.9", "0.3"})
+          for (const char* amsgrad : bools)
+            specs.push_back(std::string(name) + ":lr=0.01,beta1=" + beta1 + ",beta2=0.999,amsgrad=" + amsgrad +
+                            ",weight_decay=" + wd + ",maximize=" + max);
+    }
+  return specs;
+}
+
+// steps x n gradients (float-representable): element 0 is always zero, every step with
+// step % 7 == 3 is all zeros, the rest mixes magnitudes from 1e-4 to 1e2.
+inline std::vector<std::vector<float>> gradient_sequence(int steps, int n, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> scale(-4, 2);
+  std::vector<std::vector<float>> grads(static_cast<size_t>(steps), std::vector<float>(static_cast<size_t>(n), 0.0f));
+  for (int t = 0; t < steps; ++t) {
+    if (t % 7 == 3) continue;
+    for (int i = 1; i < n; ++i) grads[t][i] = unit(gen) * std::pow(10.0f, float(scale(gen)));
+  }
+  return grads;
+}
+
+inline std::vector<float> initial_values(int n, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> unit(-2.0f, 2.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = unit(gen);
+  return v;
+}
+
+}  // namespace ember::testing
