@@ -187,11 +187,12 @@ TEST(Loader, RestartingAnEpochMidwayAndMisuse) {
   abandoned.start_epoch(2);
 }
 
-TEST(Loader, CudaDeviceWithoutCudaIsAClearError) {
-  if (cuda_available()) GTEST_SKIP() << "a GPU is usable here: the CUDA loader is tested in test_data_cuda";
+TEST(Loader, UnusableCudaDeviceIsAClearError) {
+  // Runs everywhere (a skip would fail gpu-check.sh): a CPU-only build, a machine without a
+  // GPU, and a GPU machine asked for a device it does not have.
   LoaderOptions o = options(4, false);
-  o.device = Device::cuda();
-  const char* expected = cuda_built() ? "no CUDA GPU" : "no CUDA support";
+  o.device = Device::cuda(cuda_available() ? 99 : 0);
+  const char* expected = !cuda_built() ? "no CUDA support" : !cuda_available() ? "no CUDA GPU" : "cuda:99 requested";
   EXPECT_TRUE(throws_with<Error>([&] { Loader l(testing::patterned_dataset(4), o); }, {expected}));
 }
 
