@@ -1,0 +1,122 @@
+#include "apps/ember-train/config.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace ember::train {
+
+std::vector<std::string> TrainConfig::seed_optimizers() {
+  return {"sgd:lr=0.01,momentum=0.9", "adam:lr=0.001", "rmsprop:lr=0.001", "adagrad:lr=0.01"};
+}
+
+void add_flags(CLI::App& app, TrainConfig& c) {
+  app.add_option("--data", c.data,
+                 "CIFAR-10 binary folder (data_batch_1..5.bin, test_batch.bin), 'synthetic[:NTRAIN,NTEST]', or 'auto': "
+                 "data/cifar-10-batches-bin, else the real slice in ../shared/data/cifar10-mini, else synthetic")
+      ->capture_default_str();
+  app.add_option("--arch", c.arch, "resnet18 (torchvision's stem, the seed's model) or resnet18-cifar (3x3 stem)")
+      ->check(CLI::IsMember({"resnet18", "resnet18-cifar"}))
+      ->capture_default_str();
+  app.add_option("--optimizer", c.optimizers,
+                 "optimiser spec NAME[:key=value,...], repeatable (e.g. sgd:lr=0.01,momentum=0.9 or adam:lr=1e-3); "
+                 "default: the seed's sgd:lr=0.01,momentum=0.9 adam:lr=0.001 rmsprop:lr=0.001 adagrad:lr=0.01");
+  app.add_option("--epochs", c.epochs, "epochs per optimiser")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--batch-size", c.batch_size, "images per training batch")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20))
+      ->capture_default_str();
+  app.add_option("--device", c.device, "auto (a GPU when there is one, else the CPU), cuda, cuda:N or cpu")
+      ->capture_default_str();
+  app.add_option("--seed", c.seed, "seed of the initial weights, the batch order and augmentation")->capture_default_str();
+  app.add_option("--augment", c.augment, "none, or standard: random 32x32 crop of the 4-pixel-padded image + horizontal flip")
+      ->check(CLI::IsMember({"none", "standard"}))
+      ->capture_default_str();
+  app.add_option("--normalize", c.normalize, "half (mean 0.5, std 0.5, the seed's) or cifar (CIFAR-10's channel statistics)")
+      ->check(CLI::IsMember({"half", "cifar"}))
+      ->capture_default_str();
+  app.add_option("--lr-schedule", c.lr_schedule,
+                 "none (each optimiser's lr throughout), cosine (to 0 over the run) or onecycle")
+      ->check(CLI::IsMember({"none", "cosine", "onecycle"}))
+      ->capture_default_str();
+  app.add_option("--warmup-epochs", c.warmup_epochs, "linear warm-up from 0 to the lr over this many epochs (fractions ok)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--label-smoothing", c.label_smoothing, "label smoothing of the cross-entropy loss, in [0, 1)")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->capture_default_str();
+  app.add_flag("--freeze-backbone", c.freeze_backbone,
+               "train only the final fully-connected layer (the seed's 'retrained the final layer'); optimiser state "
+               "is kept for fc only");
+  app.add_option("--log-every", c.log_every, "average training loss and accuracy over this many batches per point")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--limit-train", c.limit_train, "use only the first N training images")->check(CLI::NonNegativeNumber);
+  app.add_option("--limit-test", c.limit_test, "use only the first N test images")->check(CLI::NonNegativeNumber);
+  app.add_option("--out", c.out, "output folder (default runs/<date-time>)");
+  app.add_option("--resume", c.resume, "continue the interrupted run in this folder (its saved configuration is used)");
+  app.add_flag("--print-model", c.print_model, "print the model's layers and parameter counts before training");
+  app.add_flag("--quiet,-q", c.quiet, "no progress lines: only warnings, errors and the final table");
+  app.add_flag("--save-models", c.save_models,
+               "write each optimiser's final weights to model-<k>.safetensors (torchvision names; loads in PyTorch)");
+  app.add_option("--threads", c.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)")
+      ->check(CLI::Range(0, 4096));
+}
+
+void validate(const TrainConfig& c) {
+  EMBER_USAGE_CHECK(!(c.warmup_epochs > 0) || c.warmup_epochs < c.epochs,
+                    "--warmup-epochs {} must be shorter than --epochs {}", c.warmup_epochs, c.epochs);
+  EMBER_USAGE_CHECK(c.device == "auto" || c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0,
+                    "--device '{}' is not one of auto, cpu, cuda, cuda:N", c.device);
+}
+
+nlohmann::json to_json(const TrainConfig& c) {
+  return {{"data", c.data},
+          {"arch", c.arch},
+          {"optimizers", c.optimizer_specs()},
+          {"epochs", c.epochs},
+          {"batch_size", c.batch_size},
+          {"device", c.device},
+          {"seed", c.seed},
+          {"augment", c.augment},
+          {"normalize", c.normalize},
+          {"lr_schedule", c.lr_schedule},
+          {"warmup_epochs", c.warmup_epochs},
+          {"label_smoothing", c.label_smoothing},
+          {"freeze_backbone", c.freeze_backbone},
+          {"log_every", c.log_every},
+          {"limit_train", c.limit_train},
+          {"limit_test", c.limit_test},
+          {"out", c.out},
+          {"threads", c.threads},
+          {"save_models", c.save_models}};
+}
+
+TrainConfig config_from_json(const nlohmann::json& j) {
+  TrainConfig c;
+  try {
+    c.data = j.at("data");
+    c.arch = j.at("arch");
+    c.optimizers = j.at("optimizers").get<std::vector<std::string>>();
+    c.epochs = j.at("epochs");
+    c.batch_size = j.at("batch_size");
+    c.device = j.at("device");
+    c.seed = j.at("seed");
+    c.augment = j.at("augment");
+    c.normalize = j.at("normalize");
+    c.lr_schedule = j.at("lr_schedule");
+    c.warmup_epochs = j.at("warmup_epochs");
+    c.label_smoothing = j.at("label_smoothing");
+    c.freeze_backbone = j.at("freeze_backbone");
+    c.log_every = j.at("log_every");
+    c.limit_train = j.at("limit_train");
+    c.limit_test = j.at("limit_test");
+    c.out = j.at("out");
+    c.threads = j.value("threads", 0);
+    c.save_models = j.value("save_models", false);
+  } catch (const nlohmann::json::exception& e) {
+    EMBER_FAIL("saved configuration is incomplete or malformed: {}", e.what());
+  }
+  return c;
+}
+
+}  // namespace ember::train

@@ -1,0 +1,52 @@
+// The configuration of one ember-train run: every flag, its default (the seed experiment)
+// and its validation. Saved in summary.json and in checkpoints, so that --resume continues
+// the same run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ember::train {
+
+struct TrainConfig {
+  std::string data = "auto";  // DIR | synthetic[:N,M] | auto (see resolve_data_source)
+  std::string arch = "resnet18";
+  std::vector<std::string> optimizers;  // empty: the seed's four
+  int epochs = 10;
+  int64_t batch_size = 256;
+  std::string device = "auto";
+  uint64_t seed = 0;
+  std::string augment = "none";
+  std::string normalize = "half";
+  std::string lr_schedule = "none";
+  double warmup_epochs = 0;
+  double label_smoothing = 0;
+  bool freeze_backbone = false;
+  int log_every = 2;
+  int64_t limit_train = -1;  // < 0: all
+  int64_t limit_test = -1;
+  std::string out;            // default runs/<date-time>
+  std::string resume;
+  bool print_model = false;
+  bool quiet = false;
+  int threads = 0;            // CPU threads; 0: EMBER_NUM_THREADS or all cores
+  bool save_models = false;   // write each optimiser's final weights
+
+  // The seed's optimisers, as specs.
+  static std::vector<std::string> seed_optimizers();
+  std::vector<std::string> optimizer_specs() const { return optimizers.empty() ? seed_optimizers() : optimizers; }
+};
+
+// Declares every flag on `app`, bound to `config` (defaults as above, help for each).
+void add_flags(CLI::App& app, TrainConfig& config);
+// Checks values CLI11 cannot (ranges, names, optimiser specs): UsageError naming the flag.
+void validate(const TrainConfig& config);
+
+nlohmann::json to_json(const TrainConfig& config);
+TrainConfig config_from_json(const nlohmann::json& j);
+
+}  // namespace ember::train

@@ -1,0 +1,180 @@
+#include "apps/ember-train/run.h"
+
+#include <csignal>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "apps/common/progress.h"
+#include "apps/ember-train/checkpoint.h"
+#include "apps/ember-train/plots.h"
+#include "apps/ember-train/summary.h"
+#include "apps/ember-train/trainer.h"
+#include "core/device.h"
+#include "core/parallel.h"
+#include "data/source.h"
+#include "nn/resnet.h"
+#include "nn/summary.h"
+#include "optim/spec.h"
+
+namespace ember::train {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+std::atomic<int64_t> steps_until_stop{0};
+
+void on_sigint(int) {
+  interrupted = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+bool stop_requested() {
+  if (steps_until_stop > 0 && --steps_until_stop == 0) interrupted = true;
+  return interrupted;
+}
+
+namespace fs = std::filesystem;
+
+Device resolve_device(const std::string& name) {
+  if (name == "auto") {
+    if (cuda_available()) return Device::cuda(0);
+    std::fprintf(stderr, "ember-train: warning: %s: training on the CPU\n",
+                 cuda_built() ? "no CUDA GPU is available" : "this build has no CUDA support");
+    return Device::cpu();
+  }
+  const Device d = Device::parse(name);
+  check_device_usable(d);  // --device cuda without a GPU: Error, exit 1
+  return d;
+}
+
+// --data auto: the official binaries in data/, else the real slice in ../shared, else
+// synthetic data; one line says which and why.
+std::string resolve_data_spec(const std::string& spec) {
+  if (spec != "auto") return spec;
+  for (const char* dir : {"data/cifar-10-batches-bin", "data"})
+    if (fs::exists(fs::path(dir) / "test_batch.bin")) return dir;
+  const char* mini = "../shared/data/cifar10-mini";
+  if (fs::exists(fs::path(mini) / "test_batch.bin")) {
+    std::printf("CIFAR-10 is not in data/cifar-10-batches-bin (scripts/get-cifar10.sh fetches it): using the real "
+                "slice in %s\n",
+                mini);
+    return mini;
+  }
+  std::printf("CIFAR-10 is not in data/cifar-10-batches-bin (scripts/get-cifar10.sh fetches it) and %s is absent: "
+              "using synthetic data\n",
+              mini);
+  return "synthetic:5000,1000";
+}
+
+std::string default_out_dir() {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return std::string("runs/") + stamp;
+}
+
+void write_text_atomic(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    EMBER_CHECK(out.good(), "cannot write {}", tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  EMBER_CHECK(!ec, "cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message());
+}
+
+void write_tables(const fs::path& out, const RunState& state) {
+  write_text_atomic(out / "history.csv", history_csv(state.history));
+  write_text_atomic(out / "epochs.csv", epochs_csv(state.epochs));
+}
+
+}  // namespace
+
+void stop_after_steps(int64_t steps) { steps_until_stop = steps; }
+
+int run_comparison(TrainConfig config) {
+  RunState state;
+  LoadedCheckpoint resumed;
+  bool resuming = false;
+  if (!config.resume.empty()) {
+    const std::string path = checkpoint_path(config.resume);
+    EMBER_CHECK(fs::exists(path), "--resume {}: no checkpoint there ({} is missing)", config.resume, path);
+    resumed = load_run_checkpoint(path);
+    const bool quiet = config.quiet;
+    const int threads = config.threads;
+    state = resumed.state;
+    config = state.config;  // the run continues with its own configuration
+    config.out = fs::path(path).parent_path().string();
+    config.quiet = quiet;
+    config.threads = threads;
+    resuming = true;
+  }
+  validate(config);
+  for (const std::string& spec : config.optimizer_specs()) optim::parse_optimizer_spec(spec);  // usage errors first
+  set_num_threads(config.threads);
+  const Device device = resolve_device(config.device);
+
+  if (config.out.empty()) config.out = default_out_dir();
+  const fs::path out(config.out);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  EMBER_CHECK(fs::is_directory(out), "cannot create the output folder {}: {}", out.string(), ec.message());
+
+  config.data = resolve_data_spec(config.data);
+  const data::DataSplits data = data::load_data(config.data, config.limit_train, config.limit_test, config.seed);
+  apps::ProgressLine progress(10.0, config.quiet);
+  if (!config.quiet) {
+    std::printf("%s\n", data.description.c_str());
+    std::printf("device: %s; %zu optimiser(s) x %d epoch(s), batch %lld, %s -> %s\n", device_name(device).c_str(),
+                config.optimizer_specs().size(), config.epochs, static_cast<long long>(config.batch_size),
+                config.arch.c_str(), out.string().c_str());
+  }
+  if (config.print_model) {
+    nn::ResNet18 model(10, config.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet);
+    std::printf("%s\n", nn::format_summary(nn::summarize(model, {3, 32, 32}, config.batch_size)).c_str());
+  }
+  if (!resuming) {
+    state.config = config;
+    state.data_description = data.description;
+  }
+
+  interrupted = false;
+  auto previous = std::signal(SIGINT, on_sigint);
+  TrainContext ctx{config, device, data, state, progress, out.string(), stop_requested};
+  const auto specs = config.optimizer_specs();
+  int exit_code = 0;
+  while (state.progress.optimizer < static_cast<int>(specs.size())) {
+    const bool inside = resuming && resumed.has_training_state();
+    const Outcome outcome = train_optimizer(ctx, inside ? &resumed.contents : nullptr);
+    resuming = false;
+    write_tables(out, state);
+    if (outcome == Outcome::Interrupted) {
+      progress.println(fmt::format("interrupted: checkpoint written; continue with: ember-train --resume {}",
+                                   out.string()));
+      exit_code = 130;
+      break;
+    }
+    state.progress = Progress{};
+    state.progress.optimizer = static_cast<int>(state.results.size());
+    save_run_checkpoint(checkpoint_path(out.string()), state, nullptr, nullptr);
+  }
+  std::signal(SIGINT, previous);
+  if (exit_code != 0) return exit_code;
+
+  write_summary((out / "summary.json").string(), state, device);
+  for (const std::string& problem : draw_training_plots(out.string(), specs, state.history, state.epochs))
+    std::fprintf(stderr, "ember-train: note: %s (the CSV files hold every number)\n", problem.c_str());
+  std::printf("%s", format_results_table(state).c_str());
+  std::printf("results in %s\n", out.string().c_str());
+  return 0;
+}
+
+}  // namespace ember::train

@@ -1,0 +1,209 @@
+// ember-train end to end on the CPU with synthetic data at tiny sizes: the files and their
+// layout, falling losses, valid figures, divergence handling, resume equals an uninterrupted
+// run, frozen backbones stay frozen, and the exit codes of bad input.
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "apps/common/gnuplot.h"
+#include "apps/ember-train/config.h"
+#include "apps/ember-train/run.h"
+#include "core/generator.h"
+#include "nn/checkpoint.h"
+#include "nn/resnet.h"
+#include "nn/safetensors.h"
+
+namespace ember::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> read_lines(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> split_csv_simple(const std::string& line) {  // no quoted fields in these tests
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  for (std::string f; std::getline(ss, f, ',');) out.push_back(f);
+  return out;
+}
+
+bool is_png(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  return in.gcount() == 8 && std::string(magic + 1, 3) == "PNG";
+}
+
+// A run small enough for CI (also under ASan): 96 synthetic images, batch 16, and the
+// torchvision stem, which shrinks 32x32 inputs to 8x8 at once (16x cheaper than the CIFAR stem).
+TrainConfig tiny(const std::string& name) {
+  TrainConfig c;
+  c.data = "synthetic:96,32";
+  c.arch = "resnet18";
+  c.epochs = 2;
+  c.batch_size = 16;
+  c.device = "cpu";
+  c.log_every = 1;
+  c.quiet = true;
+  c.out = (fs::temp_directory_path() / ("ember-train-test-" + name)).string();
+  fs::remove_all(c.out);
+  return c;
+}
+
+// Optimisers whose names have no commas, so a naive CSV split works.
+const std::vector<std::string> kOptimizers = {"sgd:lr=0.05", "adam:lr=0.001"};
+
+TEST(Train, WritesEveryFileWithTheRightLayoutAndLossesFall) {
+  TrainConfig c = tiny("files");
+  c.optimizers = kOptimizers;
+  c.epochs = 3;
+  ASSERT_EQ(run_comparison(c), 0);
+  const fs::path out(c.out);
+  const auto history = read_lines(out / "history.csv");
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history[0], "optimizer,epoch,batch,images_seen,loss,accuracy");
+  EXPECT_EQ(history.size(), 1u + 2 * 3 * 6);  // 2 optimisers x 3 epochs x 6 batches, log_every 1
+  const auto epochs = read_lines(out / "epochs.csv");
+  EXPECT_EQ(epochs[0], "optimizer,epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second");
+  EXPECT_EQ(epochs.size(), 1u + 2 * 3);
+  for (const std::string& spec : kOptimizers) {
+    std::vector<double> losses;
+    for (size_t i = 1; i < history.size(); ++i) {
+      auto f = split_csv_simple(history[i]);
+      if (f[0] == spec) losses.push_back(std::stod(f[4]));
+    }
+    ASSERT_EQ(losses.size(), 18u);
+    const double first = (losses[0] + losses[1] + losses[2]) / 3, last = (losses[15] + losses[16] + losses[17]) / 3;
+    EXPECT_LT(last, first) << spec << ": training loss should fall";
+  }
+  std::ifstream in(out / "summary.json");
+  const nlohmann::json s = nlohmann::json::parse(in);
+  ASSERT_EQ(s["optimizers"].size(), 2u);
+  EXPECT_EQ(s["config"]["batch_size"], 16);
+  EXPECT_FALSE(s["ember_commit"].get<std::string>().empty());
+  for (const auto& o : s["optimizers"]) {
+    EXPECT_FALSE(o["diverged"].get<bool>());
+    EXPECT_GE(o["final_test_accuracy"].get<double>(), 0.0);
+    EXPECT_GT(o["images_per_second"].get<double>(), 0.0);
+    EXPECT_GT(o["peak_device_memory_bytes"].get<int64_t>(), 0);
+  }
+  EXPECT_EQ(s["optimizers"][0]["optimizer_state_bytes"].get<int64_t>(), 0);  // plain SGD keeps no state
+  // Adam keeps two values per parameter: parameters + gradients + state = 4x the parameters.
+  EXPECT_NEAR(s["optimizers"][1]["memory_multiple_of_parameters"].get<double>(), 4.0, 0.01);
+  if (apps::gnuplot_missing_reason().empty()) {
+    EXPECT_TRUE(is_png(out / "training_metrics.png"));
+    EXPECT_TRUE(is_png(out / "test_accuracy.png"));
+  }
+  fs::remove_all(out);
+}
+
+TEST(Train, DivergedOptimiserIsRecordedAndOthersStillRun) {
+  TrainConfig c = tiny("diverge");
+  c.optimizers = {"sgd:lr=1000000", "sgd:lr=0.01"};
+  ASSERT_EQ(run_comparison(c), 0);
+  std::ifstream in(fs::path(c.out) / "summary.json");
+  const nlohmann::json s = nlohmann::json::parse(in);
+  ASSERT_EQ(s["optimizers"].size(), 2u);
+  EXPECT_TRUE(s["optimizers"][0]["diverged"].get<bool>());
+  EXPECT_FALSE(s["optimizers"][0]["diverged_at"].is_null());
+  EXPECT_FALSE(s["optimizers"][1]["diverged"].get<bool>());
+  EXPECT_EQ(s["optimizers"][1]["epochs_done"], 2);
+  fs::remove_all(c.out);
+}
+
+// history.csv and epochs.csv without the timing columns (seconds, images/s differ run to run).
+std::string deterministic_part(const fs::path& out) {
+  std::string text;
+  for (const std::string& line : read_lines(out / "history.csv")) text += line + "\n";
+  for (const std::string& line : read_lines(out / "epochs.csv")) {
+    auto f = split_csv_simple(line);
+    for (size_t i = 0; i < 6 && i < f.size(); ++i) text += f[i] + ",";
+    text += "\n";
+  }
+  return text;
+}
+
+TEST(Train, ResumeAfterAnInterruptionEqualsAnUninterruptedRun) {
+  TrainConfig whole = tiny("whole");
+  whole.optimizers = kOptimizers;
+  ASSERT_EQ(run_comparison(whole), 0);
+
+  TrainConfig split = tiny("split");
+  split.optimizers = kOptimizers;
+  stop_after_steps(9);  // inside the first optimiser's second epoch
+  ASSERT_EQ(run_comparison(split), 130);
+  ASSERT_TRUE(fs::exists(fs::path(split.out) / "checkpoint.safetensors"));
+  TrainConfig again;
+  again.resume = split.out;
+  again.quiet = true;
+  stop_after_steps(6);  // and once more, inside the second optimiser's first epoch
+  ASSERT_EQ(run_comparison(again), 130);
+  stop_after_steps(0);
+  ASSERT_EQ(run_comparison(again), 0);
+  EXPECT_EQ(deterministic_part(split.out), deterministic_part(whole.out));
+  fs::remove_all(whole.out);
+  fs::remove_all(split.out);
+}
+
+TEST(Train, FrozenBackboneStaysBitIdentical) {
+  TrainConfig c = tiny("freeze");
+  c.optimizers = {"adam:lr=0.01"};
+  c.freeze_backbone = true;
+  c.save_models = true;
+  ASSERT_EQ(run_comparison(c), 0);
+  Generator g(c.seed);
+  nn::ResNet18 initial(10, nn::Stem::ImageNet, &g);
+  const auto trained = nn::load_safetensors((fs::path(c.out) / "model-1.safetensors").string());
+  int compared = 0, fc_changed = 0;
+  for (auto& [name, t] : initial.named_parameters()) {
+    const Tensor* saved = trained.find(name);
+    ASSERT_NE(saved, nullptr) << name;
+    const bool same = saved->to_vector<float>() == t.to_vector<float>();
+    if (name.rfind("fc.", 0) == 0) {
+      fc_changed += !same;
+    } else {
+      EXPECT_TRUE(same) << name << " changed although the backbone is frozen";
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 60);  // every backbone parameter
+  EXPECT_EQ(fc_changed, 2);  // fc.weight and fc.bias trained
+  std::ifstream in(fs::path(c.out) / "summary.json");
+  const nlohmann::json s = nlohmann::json::parse(in);
+  EXPECT_EQ(s["optimizers"][0]["trainable_parameters"], 5130);  // 512 * 10 + 10
+  // Adam's two state values per trainable (fc) parameter, plus alignment padding and scalars.
+  const int64_t state = s["optimizers"][0]["optimizer_state_bytes"].get<int64_t>();
+  EXPECT_GE(state, 2 * 4 * 5130);
+  EXPECT_LE(state, 2 * 4 * 5130 + 1024);
+  fs::remove_all(c.out);
+}
+
+int run_binary(const std::string& args) {
+  const std::string cmd = std::string(EMBER_BINARY_DIR) + "/bin/ember-train " + args + " > /dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Train, ExitCodesOfBadInput) {
+  EXPECT_EQ(run_binary("--no-such-flag"), 2);
+  EXPECT_EQ(run_binary("--epochs 0"), 2);
+  EXPECT_EQ(run_binary("--arch vgg"), 2);
+  EXPECT_EQ(run_binary("--optimizer adam:betta1=0.9 --data synthetic:8,8 --device cpu"), 2);
+  EXPECT_EQ(run_binary("--optimizer nosuch --data synthetic:8,8 --device cpu"), 2);
+  EXPECT_EQ(run_binary("--data /nonexistent/cifar --device cpu --out /tmp/ember-train-test-missing"), 1);
+  EXPECT_EQ(run_binary("--resume /nonexistent/run"), 1);
+  EXPECT_EQ(run_binary("--help"), 0);
+}
+
+}  // namespace
+}  // namespace ember::train
