@@ -34,6 +34,9 @@ mkdir -p "$OUT" "$FRAGMENTS"
 REPORT=$OUT/report.txt
 STEPS=$WORK/steps.jsonl
 export EMBER_ROOT BUILD_DIR BIN_DIR PYTHON FRAGMENTS
+# The real CIFAR-10 slice for the tests that read it (carried by pack-gpu-deps.sh; ../shared
+# is not there).
+[ -d .gpu-data/cifar10-mini ] && export EMBER_CIFAR10_MINI=$EMBER_ROOT/.gpu-data/cifar10-mini
 
 log() { echo "$*" | tee -a "$REPORT"; }
 record() {  # record NAME STATUS SECONDS

@@ -15,4 +15,9 @@ if [ -d ../shared/data/cifar10-jpeg ]; then
   cp ../shared/data/cifar10-jpeg/{cifar10-jpg.tar.xz,labels.u8,build_cifar10_bin.py} .gpu-data/
   echo "copied the CIFAR-10 JPEG copy into .gpu-data/"
 fi
+if [ -d ../shared/data/cifar10-mini ]; then  # the real slice some CPU tests use (they skip without it)
+  mkdir -p .gpu-data/cifar10-mini
+  cp ../shared/data/cifar10-mini/*.bin ../shared/data/cifar10-mini/SHA256SUMS .gpu-data/cifar10-mini/
+  echo "copied the real CIFAR-10 slice into .gpu-data/cifar10-mini/"
+fi
 grep -qx '/.gpu-deps/' .gitignore && grep -qx '/.gpu-data/' .gitignore || echo "warning: .gpu-deps/.gpu-data not in .gitignore"

@@ -1,5 +1,6 @@
 #include "apps/ember-train/plots.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -68,12 +69,15 @@ std::vector<std::string> draw_training_plots(const std::string& out_dir, const s
       if (e.optimizer == name) t.x.push_back(e.epoch), t.y.push_back(e.test_accuracy);
     test.push_back(t);
   }
-  const std::string common = "set termoption noenhanced\nset grid\nset key top right\n";
+  const std::string common = "set termoption noenhanced\nset grid\nset key below\n";
+  int max_epoch = 1;
+  for (const EpochRow& e : epochs) max_epoch = std::max(max_epoch, e.epoch);
+  const std::string epoch_tics = max_epoch <= 20 ? "set xtics 1\n" : "";
   std::vector<std::string> problems;
   try {
     const std::string path = (std::filesystem::path(out_dir) / "training_metrics.png").string();
     const std::string script =
-        fmt::format("set terminal pngcairo size 1500,500\nset output {}\n", apps::gnuplot_quote(path)) + common +
+        fmt::format("set terminal pngcairo size 1500,560\nset output {}\n", apps::gnuplot_quote(path)) + common +
         datablocks(loss, 0) + datablocks(accuracy, loss.size()) + "set multiplot layout 1,2\n" +
         "set title 'Training Loss (Moving Average)'\nset xlabel 'Batches (averaged)'\nset ylabel 'Loss'\n" +
         gnuplot_series(loss, "lines", 0) + "set title 'Training Accuracy (Moving Average)'\nset ylabel 'Accuracy'\n" +
@@ -84,10 +88,10 @@ std::vector<std::string> draw_training_plots(const std::string& out_dir, const s
   }
   try {
     const std::string path = (std::filesystem::path(out_dir) / "test_accuracy.png").string();
-    std::string script = fmt::format("set terminal pngcairo size 900,600\nset output {}\n", apps::gnuplot_quote(path)) +
+    std::string script = fmt::format("set terminal pngcairo size 900,650\nset output {}\n", apps::gnuplot_quote(path)) +
                          common + datablocks(test, 0) +
-                         "set title 'Test accuracy after each epoch'\nset xlabel 'Epoch'\nset ylabel 'Test accuracy'\n"
-                         "set key bottom right\n" +
+                         "set title 'Test accuracy after each epoch'\nset xlabel 'Epoch'\nset ylabel 'Test accuracy'\n" +
+                         epoch_tics +
                          gnuplot_series(test, "linespoints", 0);
     apps::run_gnuplot(script, "test_accuracy.png");
   } catch (const Error& e) {

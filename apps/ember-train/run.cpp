@@ -129,7 +129,8 @@ int run_comparison(TrainConfig config) {
   EMBER_CHECK(fs::is_directory(out), "cannot create the output folder {}: {}", out.string(), ec.message());
 
   config.data = resolve_data_spec(config.data);
-  const data::DataSplits data = data::load_data(config.data, config.limit_train, config.limit_test, config.seed);
+  // Synthetic data has its own fixed seed: every run (and every --seed) sees the same images.
+  const data::DataSplits data = data::load_data(config.data, config.limit_train, config.limit_test, /*synthetic_seed=*/0);
   apps::ProgressLine progress(10.0, config.quiet);
   if (!config.quiet) {
     std::printf("%s\n", data.description.c_str());

@@ -235,9 +235,11 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
       if (p.window_batches == c.log_every) post_window(true);
       const double elapsed = p.train_seconds + seconds_since(epoch_start) + (p.epoch_seconds - epoch_before);
       const double rate = elapsed > 0 ? static_cast<double>(p.step) / elapsed : 0;
-      ctx.progress.update(fmt::format("{} epoch {}/{} batch {}/{} loss {:.4f} acc {:.4f} {:.0f} img/s ETA {}", label,
-                                      p.epoch + 1, c.epochs, p.batch, steps_per_epoch, last_loss, last_accuracy,
-                                      rate * static_cast<double>(c.batch_size),
+      const std::string metrics = std::isnan(last_loss)
+                                      ? std::string("loss -")
+                                      : fmt::format("loss {:.4f} acc {:.4f}", last_loss, last_accuracy);
+      ctx.progress.update(fmt::format("{} epoch {}/{} batch {}/{} {} {:.0f} img/s ETA {}", label, p.epoch + 1, c.epochs,
+                                      p.batch, steps_per_epoch, metrics, rate * static_cast<double>(c.batch_size),
                                       apps::format_duration(rate > 0 ? (total_steps - p.step) / rate : -1)));
       if (ctx.stop_requested()) {
         p.epoch_seconds = epoch_before + seconds_since(epoch_start);

@@ -9,6 +9,7 @@
 
 #include "core/backend.h"
 #include "core/cpu/cpu_loops.h"
+#include "core/parallel.h"
 #include "core/strided_layout.h"
 #include "kernels/elementwise_ops.h"
 #include "kernels/philox.h"
@@ -130,7 +131,7 @@ class CpuBackend final : public Backend {
       using T = typename decltype(tag)::type;
       const T* x = static_cast<const T*>(in.raw_data());
       T* o = static_cast<T*>(out.raw_data());
-#pragma omp parallel for if (rows * cols > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (rows * cols > kParallelGrain)
       for (int64_t r = 0; r < rows; ++r) {
         const T* row = x + r * cols;
         const double lse = log_sum_exp(row, cols);
@@ -146,7 +147,7 @@ class CpuBackend final : public Backend {
       const T* g = static_cast<const T*>(grad_out.raw_data());
       const T* y = static_cast<const T*>(out.raw_data());
       T* gi = static_cast<T*>(grad_in.raw_data());
-#pragma omp parallel for if (rows * cols > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (rows * cols > kParallelGrain)
       for (int64_t r = 0; r < rows; ++r) {
         double total = 0;
         for (int64_t c = 0; c < cols; ++c) total += g[r * cols + c];
@@ -205,7 +206,7 @@ class CpuBackend final : public Backend {
       using T = typename decltype(tag)::type;
       T* o = static_cast<T*>(out.raw_data());
       const int64_t n = out.numel();
-#pragma omp parallel for if (n > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (n > kParallelGrain)
       for (int64_t i = 0; i < n; ++i) o[i] = kernels::philox_uniform<T>(seed, counter0, i, low, high);
     });
   }
@@ -215,7 +216,7 @@ class CpuBackend final : public Backend {
       using T = typename decltype(tag)::type;
       T* o = static_cast<T*>(out.raw_data());
       const int64_t n = out.numel();
-#pragma omp parallel for if (n > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (n > kParallelGrain)
       for (int64_t i = 0; i < n; ++i) o[i] = kernels::philox_normal<T>(seed, counter0, i, mean, std);
     });
   }
@@ -228,13 +229,13 @@ class CpuBackend final : public Backend {
   template <class T>
   static void sum_rows(T* out, const T* x, int64_t rows, int64_t n) {
     if (n <= kChunk) {
-#pragma omp parallel for schedule(static) if (rows * n > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * n > kParallelGrain)
       for (int64_t p = 0; p < rows; ++p) out[p] = static_cast<T>(sum_contiguous(x + p * n, n));
       return;
     }
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     std::vector<AccOf<T>> partial(static_cast<size_t>(rows * chunks));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
     for (int64_t t = 0; t < rows * chunks; ++t) {
       const int64_t p = t / chunks, start = (t % chunks) * kChunk;
       partial[t] = sum_contiguous(x + p * n + start, std::min(kChunk, n - start));
@@ -252,7 +253,7 @@ class CpuBackend final : public Backend {
   static void sum_columns(T* out, const T* x, int64_t outer, int64_t n, int64_t inner) {
     constexpr int64_t kColumns = 512;
     const int64_t chunks = (inner + kColumns - 1) / kColumns;
-#pragma omp parallel for schedule(static) if (outer * n * inner > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (outer * n * inner > kParallelGrain)
     for (int64_t t = 0; t < outer * chunks; ++t) {
       const int64_t p = t / chunks, i0 = (t % chunks) * kColumns, w = std::min(kColumns, inner - i0);
       AccOf<T> acc[kColumns];
@@ -269,7 +270,7 @@ class CpuBackend final : public Backend {
   // First maximum along r (NaN counts as the maximum, as in torch).
   template <class T>
   static void max_columns(T* out, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner) {
-#pragma omp parallel for schedule(static) if (outer * n * inner > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (outer * n * inner > kParallelGrain)
     for (int64_t t = 0; t < outer * inner; ++t) {
       const int64_t p = t / inner, i = t % inner;
       const T* base = x + p * n * inner + i;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/parallel.h"
 #include "kernels/elementwise_ops.h"
 #include "kernels/strided_index.h"
 
@@ -37,7 +38,7 @@ void for_each_row(const kernels::StridedLayout<N>& layout, int64_t n, RowFn&& ro
   for (int k = 0; k < N; ++k) step[k] = layout.strides[k][last];
   const int64_t chunks_per_row = (len + kChunk - 1) / kChunk;
   const int64_t tasks = (n / len) * chunks_per_row;
-#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > kParallelGrain)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t r = t / chunks_per_row, start = (t % chunks_per_row) * kChunk;
     int64_t base[N];
