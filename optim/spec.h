@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "kernels/optim_rules.h"
 #include "optim/lr_schedule.h"
 

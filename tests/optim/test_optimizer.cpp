@@ -1,0 +1,259 @@
+// Optimizer over FlatParameters on the CPU: parameter groups with their own hyperparameters,
+// frozen parameters and padding left alone, state_dict round trips that continue bit for
+// bit, capturable mode, state sizes, hyperparameter changes.
+#include <gtest/gtest.h>
+
+#include "core/autograd/grad_mode.h"
+#include "core/ops.h"
+#include "optim/optimizer.h"
+#include "tests/optim/cases.h"
+#include "tests/support/compare.h"
+
+namespace ember {
+namespace {
+
+using optim::FlatParameters;
+using optim::Optimizer;
+using testing::bit_equal;
+
+// A small model: awkward sizes, a frozen tensor between trainable ones, two groups.
+struct Model {
+  std::vector<std::pair<std::string, Tensor>> named;
+  explicit Model(uint64_t seed) {
+    const std::vector<std::pair<std::string, Shape>> shapes = {
+        {"conv.weight", {3, 5}}, {"conv.bias", {3}}, {"frozen", {6}}, {"fc.weight", {2, 7}}, {"fc.bias", {1}}};
+    for (const auto& [name, shape] : shapes) {
+      const auto v = testing::initial_values(static_cast<int>(shape_numel(shape)), seed++);
+      Tensor t = from_vector(v, shape);
+      t.set_requires_grad(name != "frozen");
+      named.emplace_back(name, t);
+    }
+  }
+};
+
+// Fills every trainable gradient of `flat` with step t's values (zeros in some steps).
+void set_gradients(FlatParameters& flat, int t) {
+  for (const optim::FlatEntry& e : flat.entries()) {
+    if (!e.trainable) continue;
+    const auto g = testing::gradient_sequence(t + 1, static_cast<int>(e.numel) + 1, 1000 + e.offset)[t];
+    copy_from_host(e.param.grad(), g.data() + 1, static_cast<size_t>(e.numel) * sizeof(float));
+  }
+}
+
+TEST(Optimizer, GroupsUseTheirOwnHyperparametersAndFrozenAndPaddingStayPut) {
+  Model m(1);
+  FlatParameters flat(m.named, Device::cpu(), optim::group_by_prefix({"fc."}));
+  auto opt = optim::make_optimizer("adam:lr=0.01,weight_decay=0.1", flat);
+  opt->configure_group(1, "lr=0.1,weight_decay=0,amsgrad=true");
+  EXPECT_EQ(opt->num_groups(), 2);
+  EXPECT_EQ(opt->lr(0), 0.01);
+  EXPECT_EQ(opt->lr(1), 0.1);
+  EXPECT_TRUE(opt->hyperparameters(1).amsgrad);
+  const Tensor frozen0 = flat.entry("frozen").param.clone();
+  // The same steps by hand: each parameter with its group's hyperparameters, alone.
+  std::vector<std::pair<std::string, Tensor>> solo;
+  std::vector<std::unique_ptr<FlatParameters>> solo_flat;
+  std::vector<std::unique_ptr<Optimizer>> solo_opt;
+  for (const optim::FlatEntry& e : flat.entries()) {
+    if (!e.trainable) continue;
+    Tensor copy = e.param.detach().clone();
+    copy.set_requires_grad(true);
+    solo_flat.push_back(std::make_unique<FlatParameters>(optim::NamedParameters{{e.name, copy}}, Device::cpu()));
+    solo_opt.push_back(std::make_unique<Optimizer>(optim::parse_optimizer_spec("adam"), *solo_flat.back()));
+    solo_opt.back()->set_hyperparameters(0, opt->hyperparameters(e.group));
+    solo.emplace_back(e.name, copy);
+  }
+  for (int t = 0; t < 30; ++t) {
+    set_gradients(flat, t);
+    opt->step();
+    for (size_t k = 0; k < solo.size(); ++k) {
+      const optim::FlatEntry& e = flat.entry(solo[k].first);
+      solo_flat[k]->grads().slice(0, 0, e.numel).copy_(e.param.grad().reshape({e.numel}));
+      solo_opt[k]->step();
+    }
+  }
+  for (const auto& [name, copy] : solo) EXPECT_TRUE(bit_equal(flat.entry(name).param, copy)) << name;
+  EXPECT_TRUE(bit_equal(flat.entry("frozen").param, frozen0));
+  // Padding (and the frozen region of every state buffer) is still exactly zero.
+  const std::vector<float> values = flat.values().to_vector<float>();
+  std::vector<bool> inside(values.size(), false);
+  for (const optim::FlatEntry& e : flat.entries())
+    for (int64_t i = e.offset; i < e.offset + e.numel; ++i) inside[i] = true;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!inside[i]) {
+      EXPECT_EQ(values[i], 0.0f) << "padding " << i;
+    }
+  }
+  for (const std::string& name : opt->state_names()) {
+    const std::vector<float> s = opt->state(name).to_vector<float>();
+    for (const optim::FlatEntry& e : flat.entries())
+      for (int64_t i = e.offset; i < e.offset + e.numel; ++i) inside[i] = e.trainable;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (!inside[i]) {
+        EXPECT_EQ(s[i], 0.0f) << name << " " << i;
+      }
+    }
+  }
+}
+
+// Runs `steps` steps of `spec` on a fresh Model; with `split` > 0 the run stops after
+// `split` steps, saves parameters and optimizer state, and a new model and optimizer load
+// them and finish. Returns the final flat values and states.
+std::vector<Tensor> run(const std::string& spec, int steps, int split) {
+  Model m(5);
+  auto flat = std::make_unique<FlatParameters>(m.named, Device::cpu(), optim::group_by_prefix({"fc."}));
+  auto opt = optim::make_optimizer(spec, *flat);
+  opt->configure_group(1, "lr=0.003");
+  for (int t = 0; t < steps; ++t) {
+    if (t == split) {
+      const optim::StateDict sd = opt->state_dict();
+      const nlohmann::json meta = nlohmann::json::parse(sd.meta.dump());  // survives JSON text
+      Model fresh(99);  // different initial values, overwritten below
+      for (size_t k = 0; k < fresh.named.size(); ++k) {
+        NoGradGuard no_grad;
+        fresh.named[k].second.copy_(m.named[k].second);
+      }
+      auto flat2 = std::make_unique<FlatParameters>(fresh.named, Device::cpu(), optim::group_by_prefix({"fc."}));
+      auto opt2 = optim::make_optimizer(spec, *flat2);
+      opt2->load_state_dict({sd.tensors, meta});
+      EXPECT_EQ(opt2->step_count(), split);
+      EXPECT_EQ(opt2->lr(1), 0.003);
+      opt = std::move(opt2);
+      flat = std::move(flat2);
+      m = std::move(fresh);
+    }
+    set_gradients(*flat, t);
+    opt->step();
+  }
+  std::vector<Tensor> out = {flat->values().clone()};
+  for (const std::string& name : opt->state_names()) out.push_back(opt->state(name).clone());
+  return out;
+}
+
+TEST(Optimizer, StateDictRoundTripContinuesBitForBit) {
+  for (const std::string spec :
+       {"sgd:lr=0.1,momentum=0.9,weight_decay=0.01", "nag:lr=0.05", "rmsprop:momentum=0.5,centered=true",
+        "adagrad:lr_decay=0.01,initial_accumulator_value=0.1", "adadelta", "adam:amsgrad=true", "adamw:lr=0.01",
+        "adam:capturable=true"}) {
+    SCOPED_TRACE(spec);
+    const std::vector<Tensor> whole = run(spec, 33, -1), split = run(spec, 33, 14);
+    ASSERT_EQ(whole.size(), split.size());
+    for (size_t k = 0; k < whole.size(); ++k) EXPECT_TRUE(bit_equal(split[k], whole[k])) << "buffer " << k;
+  }
+}
+
+TEST(Optimizer, StateDictNamesTensorsLikeTorchAndChecksWhatItLoads) {
+  Model m(1);
+  FlatParameters flat(m.named, Device::cpu());
+  auto opt = optim::make_optimizer("adam:amsgrad=true", flat);
+  set_gradients(flat, 0);
+  opt->step();
+  const optim::StateDict sd = opt->state_dict();
+  EXPECT_EQ(sd.tensors.size(), 4u * 3u);  // 4 trainable parameters x 3 states
+  const Tensor& m_fc = sd.tensors.at("fc.weight.exp_avg");
+  EXPECT_EQ(m_fc.sizes(), (Shape{2, 7}));
+  EXPECT_TRUE(m_fc.device().is_cpu());
+  EXPECT_EQ(sd.meta["step"], 1);
+  EXPECT_EQ(sd.meta["algorithm"], "adam");
+  EXPECT_EQ(sd.meta["groups"][0]["amsgrad"], true);
+  EXPECT_EQ(sd.tensors.count("frozen.exp_avg"), 0u);
+  // A copy, not a view: later steps do not change it.
+  const Tensor before = m_fc.clone();
+  opt->step();
+  EXPECT_TRUE(bit_equal(m_fc, before));
+
+  auto sgd = optim::make_optimizer("sgd", flat);
+  EXPECT_THROW(sgd->load_state_dict(sd), Error);  // another algorithm
+  optim::StateDict missing = sd;
+  missing.tensors.erase("conv.bias.exp_avg_sq");
+  auto adam = optim::make_optimizer("adam", flat);
+  EXPECT_THROW(adam->load_state_dict(missing), Error);
+  optim::StateDict wrong_shape = sd;
+  wrong_shape.tensors["conv.bias.exp_avg"] = zeros({4});
+  EXPECT_THROW(adam->load_state_dict(wrong_shape), Error);
+  Model other(1);
+  other.named[1].second = from_vector<float>({1, 2, 3, 4}, {4}, TensorOptions().requires_grad(true));
+  FlatParameters other_flat(other.named, Device::cpu());
+  auto other_opt = optim::make_optimizer("adam", other_flat);
+  EXPECT_THROW(other_opt->load_state_dict(sd), Error);  // a parameter of another shape
+  adam->load_state_dict(sd);
+  EXPECT_TRUE(adam->hyperparameters(0).amsgrad);  // hyperparameters come back too
+}
+
+TEST(Optimizer, ReportsItsStateBytesLikeTheSeedNotes) {
+  Model m(1);
+  FlatParameters flat(m.named, Device::cpu());
+  const int64_t buffer = flat.padded_numel() * 4;
+  EXPECT_EQ(optim::make_optimizer("sgd", flat)->state_bytes(), 0);
+  EXPECT_EQ(optim::make_optimizer("sgd:momentum=0.9", flat)->state_bytes(), buffer);
+  EXPECT_EQ(optim::make_optimizer("nag", flat)->state_bytes(), buffer);
+  EXPECT_EQ(optim::make_optimizer("rmsprop", flat)->state_bytes(), buffer);
+  EXPECT_EQ(optim::make_optimizer("rmsprop:momentum=0.9,centered=true", flat)->state_bytes(), 3 * buffer);
+  EXPECT_EQ(optim::make_optimizer("adagrad", flat)->state_bytes(), buffer);
+  EXPECT_EQ(optim::make_optimizer("adadelta", flat)->state_bytes(), 2 * buffer);
+  EXPECT_EQ(optim::make_optimizer("adam", flat)->state_bytes(), 2 * buffer);  // two values per parameter
+  EXPECT_EQ(optim::make_optimizer("adamw:amsgrad=true", flat)->state_bytes(), 3 * buffer);
+  EXPECT_EQ(optim::make_optimizer("adam:capturable=true", flat)->state_bytes(), 2 * buffer + 8 + 16);
+}
+
+TEST(Optimizer, CapturableModeGivesTheSameBitsAsHostScalars) {
+  for (const std::string spec : {"adam:lr=0.01", "sgd:lr=0.1,momentum=0.9", "adagrad:lr_decay=0.05"}) {
+    SCOPED_TRACE(spec);
+    Model a(3), b(3);
+    FlatParameters fa(a.named, Device::cpu()), fb(b.named, Device::cpu());
+    auto host = optim::make_optimizer(spec, fa);
+    auto device = optim::make_optimizer(spec + ",capturable=true", fb);
+    EXPECT_TRUE(device->capturable());
+    for (int t = 0; t < 20; ++t) {
+      if (t == 10) host->set_lr(0.002), device->set_lr(0.002);
+      set_gradients(fa, t);
+      set_gradients(fb, t);
+      host->step();
+      device->step();
+    }
+    EXPECT_EQ(device->step_count(), 20);
+    EXPECT_EQ(device->step_tensor().to_vector<int64_t>(), (std::vector<int64_t>{20, 0}));
+    EXPECT_EQ(device->lr_tensor().to_vector<double>(), (std::vector<double>{0.002}));
+    EXPECT_TRUE(bit_equal(fb.values(), fa.values()));
+  }
+}
+
+TEST(Optimizer, HyperparameterChangesAreValidatedAndStateIsPlannedBeforeTheFirstStep) {
+  Model m(1);
+  FlatParameters flat(m.named, Device::cpu());
+  auto opt = optim::make_optimizer("sgd:lr=0.1", flat);
+  EXPECT_EQ(opt->state_bytes(), 0);
+  opt->configure_group(0, "momentum=0.9");  // before the first step: a buffer appears
+  EXPECT_EQ(opt->state_names(), (std::vector<std::string>{"momentum_buffer"}));
+  EXPECT_THROW(opt->configure_group(0, "lr=-1"), UsageError);
+  EXPECT_THROW(opt->configure_group(0, "beta1=0.9"), UsageError);  // not an sgd key
+  EXPECT_THROW(opt->configure_group(0, "capturable=true"), UsageError);
+  EXPECT_THROW(opt->set_lr(-0.5), UsageError);
+  EXPECT_THROW(opt->hyperparameters(1), Error);
+  set_gradients(flat, 0);
+  opt->step();
+  EXPECT_EQ(opt->step_count(), 1);
+  auto adam = optim::make_optimizer("adam", flat);
+  adam->step();
+  EXPECT_THROW(adam->configure_group(0, "amsgrad=true"), UsageError);  // needs a new buffer now
+  adam->configure_group(0, "lr=0.5,weight_decay=0.1");
+  EXPECT_EQ(adam->lr(), 0.5);
+  EXPECT_EQ(adam->name(), "adam");
+  EXPECT_EQ(adam->spec(), "adam:lr=0.5,beta1=0.9,beta2=0.999,eps=1e-08,weight_decay=0.1,amsgrad=false,maximize=false");
+}
+
+TEST(Optimizer, MaximizeClimbsAndZeroGradientsStillDecay) {
+  // maximize: a step goes up the gradient. Weight decay acts on a zero gradient too (torch
+  // skips only parameters whose .grad is None; flat gradients are never None).
+  Tensor w = from_vector<float>({1.0f, 2.0f}, {2}, TensorOptions().requires_grad(true));
+  FlatParameters flat({{"w", w}}, Device::cpu());
+  auto opt = optim::make_optimizer("sgd:lr=0.5,maximize=true,weight_decay=0.1", flat);
+  const std::vector<float> g = {1.0f, 0.0f};
+  copy_from_host(w.grad(), g.data(), 8);
+  opt->step();
+  // g' = -g + 0.1 p; p -= 0.5 g'.
+  EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{1.0f - 0.5f * (-1.0f + 0.1f), 2.0f - 0.5f * 0.2f}));
+}
+
+}  // namespace
+}  // namespace ember
