@@ -34,3 +34,5 @@ if(EMBER_HAS_CUDA)
   find_package(CUDNN REQUIRED)
   message(STATUS "ember: CUDA backend ON (architectures: ${CMAKE_CUDA_ARCHITECTURES}, cuDNN ${CUDNN_VERSION})")
 endif()
+# Cached so that scripts can ask a build folder whether it has CUDA (scripts/run.sh).
+set(EMBER_HAS_CUDA ${EMBER_HAS_CUDA} CACHE INTERNAL "this build has the CUDA backend")
