@@ -1,0 +1,139 @@
+// ember-bench-train: images/s of a ResNet-18 training step (forward + backward + optimiser
+// step) on random CIFAR-shaped data, with the time split into forward, backward and
+// optimiser, and peak memory. The baseline is scripts/bench_torch_train.py (GPU) or
+// scripts/bench_torch_cpu.py (CPU) on the same machine.
+//
+// Throughput is measured over --steps steps with no synchronisation inside (one at each
+// end); the split comes from --steps more steps with a synchronisation after each phase.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "apps/common/app_main.h"
+#include "core/allocator.h"
+#include "core/backend.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "nn/resnet.h"
+#include "optim/optimizer.h"
+
+namespace {
+
+using namespace ember;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+struct Options {
+  std::string device = "auto", arch = "resnet18", optimizer = "adam:lr=1e-3";
+  int64_t batch_size = 0;  // 0: 64 on the CPU, 256 on a GPU
+  int steps = 20, warmup = 3, threads = 0;
+  bool json = false;
+};
+
+int run(const Options& o) {
+  set_num_threads(o.threads);
+  Device device = o.device == "auto" ? (cuda_available() ? Device::cuda() : Device::cpu()) : Device::parse(o.device);
+  check_device_usable(device);
+  const int64_t batch = o.batch_size > 0 ? o.batch_size : (device.is_cpu() ? 64 : 256);
+  Generator gen(0);
+  nn::ResNet18 model(10, o.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet, &gen);
+  model.to(device);
+  optim::FlatParameters flat(model.named_parameters(), device);
+  auto optimizer = optim::make_optimizer(o.optimizer, flat);
+  Tensor images = randn({batch, 3, 32, 32}, TensorOptions(device), &gen);
+  std::vector<int64_t> classes(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) classes[i] = i % 10;
+  const Tensor labels = from_vector(classes, {batch}, TensorOptions(DType::Int64).device(device));
+  Backend& backend = backend_for(device);
+  Allocator& allocator = allocator_for(device);
+
+  auto forward = [&] { return cross_entropy(model(images), labels); };
+  auto step = [&] {
+    Tensor loss = forward();
+    optimizer->zero_grad();
+    loss.backward();
+    optimizer->step();
+  };
+  for (int i = 0; i < o.warmup; ++i) step();
+  backend.synchronize();
+  allocator.reset_peak();
+
+  const auto start = Clock::now();
+  for (int i = 0; i < o.steps; ++i) step();
+  backend.synchronize();
+  const double ms_step = ms_since(start) / o.steps;
+
+  std::vector<double> fwd, bwd, opt;
+  for (int i = 0; i < o.steps; ++i) {
+    auto t = Clock::now();
+    Tensor loss = forward();
+    backend.synchronize();
+    fwd.push_back(ms_since(t));
+    t = Clock::now();
+    optimizer->zero_grad();
+    loss.backward();
+    backend.synchronize();
+    bwd.push_back(ms_since(t));
+    t = Clock::now();
+    optimizer->step();
+    backend.synchronize();
+    opt.push_back(ms_since(t));
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  nlohmann::json r = {{"device", device_name(device)},
+                      {"arch", o.arch},
+                      {"batch_size", batch},
+                      {"threads", num_threads()},
+                      {"optimizer", o.optimizer},
+                      {"images_per_s", batch / ms_step * 1000.0},
+                      {"ms_step", ms_step},
+                      {"ms_forward", median(fwd)},
+                      {"ms_backward", median(bwd)},
+                      {"ms_optimizer", median(opt)},
+                      {"peak_device_bytes", allocator.stats().peak_bytes},
+                      {"peak_rss_bytes", static_cast<int64_t>(usage.ru_maxrss) * 1024}};
+  if (o.json) {
+    std::printf("%s\n", r.dump().c_str());
+  } else {
+    std::printf("%s, %s, batch %lld, %s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
+                static_cast<long long>(batch), o.optimizer.c_str());
+    std::printf("  %.1f images/s (%.2f ms/step: forward %.2f, backward %.2f, optimiser %.2f)\n",
+                r["images_per_s"].get<double>(), ms_step, median(fwd), median(bwd), median(opt));
+    std::printf("  peak ember memory %.1f MB, peak RSS %.1f MB\n", allocator.stats().peak_bytes / 1e6,
+                r["peak_rss_bytes"].get<int64_t>() / 1e6);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ember-bench-train: images/s of a ResNet-18 training step on random CIFAR-shaped data",
+               "ember-bench-train"};
+  Options o;
+  app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--arch", o.arch, "resnet18 or resnet18-cifar")
+      ->check(CLI::IsMember({"resnet18", "resnet18-cifar"}))
+      ->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "images per step (default 64 on the CPU, 256 on a GPU)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 16));
+  app.add_option("--optimizer", o.optimizer, "optimiser spec")->capture_default_str();
+  app.add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::Range(0, 100000))->capture_default_str();
+  app.add_option("--threads", o.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)");
+  app.add_flag("--json", o.json, "print one JSON object");
+  return apps::run_main(app, argc, argv, [&] { return run(o); });
+}
