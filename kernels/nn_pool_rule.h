@@ -1,0 +1,74 @@
+// Max pooling's per-output rule and window arithmetic, shared by the CPU loops
+// (nn/cpu/pooling_cpu.cpp) and the CUDA kernels (kernels/nn_pool.cu).
+//
+// Layout: NCHW, one input plane [in_h, in_w] per (n, c). Floor mode, dilation 1, padding at
+// most half the kernel (so no window is empty). The rule follows torch's max_pool2d kernel
+// (aten/src/ATen/native/cpu/MaxPoolKernel.cpp): scan the clipped window row-major, take a
+// value when it is greater than the best so far or NaN; the index is h * in_w + w within the
+// plane, starting at the window's first element.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/hd.h"
+
+namespace ember::kernels {
+
+struct Pool2dParams {
+  int64_t in_h, in_w, out_h, out_w;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+};
+
+EMBER_HD int64_t pool_min(int64_t a, int64_t b) { return a < b ? a : b; }
+EMBER_HD int64_t pool_max(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// The maximum of output (oh, ow) of one plane and its index within the plane.
+template <class T>
+EMBER_HD void max_pool_output(const T* plane, const Pool2dParams& p, int64_t oh, int64_t ow, T* value,
+                              int32_t* index) {
+  const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+  const int64_t h_begin = pool_max(h0, 0), h_end = pool_min(h0 + p.kernel_h, p.in_h);
+  const int64_t w_begin = pool_max(w0, 0), w_end = pool_min(w0 + p.kernel_w, p.in_w);
+  int64_t best_index = h_begin * p.in_w + w_begin;
+  T best = plane[best_index];
+  for (int64_t h = h_begin; h < h_end; ++h) {
+    for (int64_t w = w_begin; w < w_end; ++w) {
+      const T v = plane[h * p.in_w + w];
+      if (v > best || v != v) {  // v != v: NaN wins, as in torch
+        best = v;
+        best_index = h * p.in_w + w;
+      }
+    }
+  }
+  *value = best;
+  *index = static_cast<int32_t>(best_index);
+}
+
+// The outputs [*first, *end) along one axis whose windows contain input position i (the
+// gather form of the backward: each input sums the gradients of the windows that chose it).
+EMBER_HD void pool_covering_outputs(int64_t i, int64_t kernel, int64_t stride, int64_t pad, int64_t out_size,
+                                    int64_t* first, int64_t* end) {
+  // Output o covers i when o*stride - pad <= i <= o*stride - pad + kernel - 1.
+  const int64_t lo = i + pad - kernel + 1;
+  *first = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+  *end = pool_min((i + pad) / stride + 1, out_size);
+  if (*end < *first) *end = *first;
+}
+
+// Gradient of input (ih, iw) of one plane: the sum of grad_out over the covering windows
+// whose maximum was at this input.
+template <class T>
+EMBER_HD T max_pool_input_grad(const T* grad_out_plane, const int32_t* index_plane, const Pool2dParams& p, int64_t ih,
+                               int64_t iw) {
+  int64_t oh0, oh1, ow0, ow1;
+  pool_covering_outputs(ih, p.kernel_h, p.stride_h, p.pad_h, p.out_h, &oh0, &oh1);
+  pool_covering_outputs(iw, p.kernel_w, p.stride_w, p.pad_w, p.out_w, &ow0, &ow1);
+  const int32_t me = static_cast<int32_t>(ih * p.in_w + iw);
+  T total = T(0);
+  for (int64_t oh = oh0; oh < oh1; ++oh)
+    for (int64_t ow = ow0; ow < ow1; ++ow)
+      if (index_plane[oh * p.out_w + ow] == me) total += grad_out_plane[oh * p.out_w + ow];
+  return total;
+}
+
+}  // namespace ember::kernels

@@ -1,0 +1,83 @@
+// cuDNN spatial batch normalisation (CUDNN_BATCHNORM_SPATIAL: statistics over N, H, W per
+// channel), still offered by cuDNN 9's legacy API (cudnn_ops.h).
+//
+// cuDNN's conventions match torch's (PyTorch itself calls these functions): the
+// exponential average factor is torch's momentum; the running variance is updated with the
+// unbiased batch variance; "saveInvVariance" is 1/sqrt(biased var + eps), our save_invstd.
+// Descriptors are cached per (device, dtype, shape).
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "core/cuda/cuda_check.h"
+#include "nn/cuda/cuda_layer_backend.h"
+#include "nn/cuda/cudnn_handle.h"
+
+namespace ember::nn {
+
+namespace {
+
+using cuda::BlendFactors;
+using cuda::cudnn_handle;
+using cuda::TensorDescriptor;
+
+constexpr cudnnBatchNormMode_t kMode = CUDNN_BATCHNORM_SPATIAL;
+
+struct BnDescriptors {
+  TensorDescriptor x;        // [N, C, H, W], also used for y, dy and dx
+  TensorDescriptor channel;  // [1, C, 1, 1] derived from x: weight, bias, statistics
+};
+
+// The cached descriptors for x's shape and dtype; valid for the life of the process.
+const BnDescriptors& descriptors_for(const Tensor& x) {
+  static std::mutex mutex;
+  static auto* cache = new std::map<std::tuple<int, DType, int64_t, int64_t, int64_t, int64_t>, BnDescriptors>();
+  int device = 0;
+  EMBER_CUDA_CHECK(cudaGetDevice(&device));
+  const auto key = std::make_tuple(device, x.dtype(), x.size(0), x.size(1), x.size(2), x.size(3));
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache->find(key);
+  if (it == cache->end()) {
+    BnDescriptors d;
+    d.x = cuda::nchw_descriptor(x.dtype(), x.size(0), x.size(1), x.size(2), x.size(3));
+    EMBER_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(d.channel.get(), d.x.get(), kMode));
+    it = cache->emplace(key, std::move(d)).first;
+  }
+  return it->second;
+}
+
+void* data_or_null(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
+
+}  // namespace
+
+void CudaLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
+  const BnDescriptors& d = descriptors_for(a.input);
+  const BlendFactors f(a.input.dtype());
+  EMBER_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+      cudnn_handle(), kMode, f.one(), f.zero(), d.x.get(), a.input.raw_data(), d.x.get(), a.out.raw_data(),
+      d.channel.get(), a.weight.raw_data(), a.bias.raw_data(), a.momentum, data_or_null(a.running_mean),
+      data_or_null(a.running_var), a.eps, a.save_mean.raw_data(), a.save_invstd.raw_data()));
+}
+
+void CudaLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight,
+                                               const Tensor& bias, const Tensor& running_mean,
+                                               const Tensor& running_var, double eps) {
+  const BnDescriptors& d = descriptors_for(in);
+  const BlendFactors f(in.dtype());
+  EMBER_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
+      cudnn_handle(), kMode, f.one(), f.zero(), d.x.get(), in.raw_data(), d.x.get(), out.raw_data(), d.channel.get(),
+      weight.raw_data(), bias.raw_data(), running_mean.raw_data(), running_var.raw_data(), eps));
+}
+
+void CudaLayerBackend::batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
+                                           const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                                           const Tensor& save_mean, const Tensor& save_invstd, double eps) {
+  const BnDescriptors& d = descriptors_for(in);
+  const BlendFactors f(in.dtype());
+  EMBER_CUDNN_CHECK(cudnnBatchNormalizationBackward(
+      cudnn_handle(), kMode, f.one(), f.zero(), f.one(), f.zero(), d.x.get(), in.raw_data(), d.x.get(),
+      grad_out.raw_data(), d.x.get(), grad_in.raw_data(), d.channel.get(), weight.raw_data(), grad_weight.raw_data(),
+      grad_bias.raw_data(), eps, save_mean.raw_data(), save_invstd.raw_data()));
+}
+
+}  // namespace ember::nn

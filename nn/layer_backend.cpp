@@ -1,0 +1,26 @@
+#include "nn/layer_backend.h"
+
+#include <atomic>
+
+#include "nn/cpu/cpu_layer_backend.h"
+
+namespace ember::nn {
+
+namespace {
+std::atomic<bool> tf32_convolutions{true};  // Note [TF32 convolutions]
+}  // namespace
+
+LayerBackend& cpu_layer_backend() {
+  static CpuLayerBackend backend;
+  return backend;
+}
+
+LayerBackend& layer_backend_for(Device device) {
+  if (device.is_cpu()) return cpu_layer_backend();
+  return cuda_layer_backend();
+}
+
+void set_conv_tf32(bool enabled) { tf32_convolutions = enabled; }
+bool conv_tf32_enabled() { return tf32_convolutions; }
+
+}  // namespace ember::nn

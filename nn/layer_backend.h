@@ -1,0 +1,100 @@
+// LayerBackend: the computations of ember's layers on one device type, behind one small
+// interface (like core/backend.h for the primitive ops). The ops in nn/*.cpp validate
+// arguments, allocate outputs, record autograd nodes and then call these; a backend only
+// computes. The CPU one (nn/cpu/) is im2col + OpenBLAS and plain loops, the CUDA one
+// (nn/cuda/) is cuDNN plus a few kernels of ours (kernels/nn_pool.cu).
+//
+// Every Tensor argument is contiguous (NCHW activations, OIHW filters), of one floating
+// dtype and on the backend's device; outputs are preallocated by the caller and fully
+// overwritten (never accumulated into).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "kernels/nn_pool_rule.h"
+
+namespace ember::nn {
+
+// Geometry of one 2-D convolution (dilation 1, groups 1).
+struct Conv2dGeometry {
+  int64_t batch = 0, in_channels = 0, in_h = 0, in_w = 0;
+  int64_t out_channels = 0, kernel_h = 0, kernel_w = 0;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t out_h() const { return (in_h + 2 * pad_h - kernel_h) / stride_h + 1; }
+  int64_t out_w() const { return (in_w + 2 * pad_w - kernel_w) / stride_w + 1; }
+};
+
+// Geometry of one 2-D max pooling (dilation 1, floor mode).
+struct Pool2dGeometry {
+  int64_t batch = 0, channels = 0, in_h = 0, in_w = 0;
+  int64_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t out_h() const { return (in_h + 2 * pad_h - kernel_h) / stride_h + 1; }
+  int64_t out_w() const { return (in_w + 2 * pad_w - kernel_w) / stride_w + 1; }
+  // What the shared pooling rule (kernels/nn_pool_rule.h) takes.
+  kernels::Pool2dParams rule_params() const {
+    return {in_h, in_w, out_h(), out_w(), kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w};
+  }
+};
+
+// Spatial batch normalisation of x [N, C, H, W] with per-channel tensors [C].
+struct BatchNormTrainArgs {
+  Tensor out, save_mean, save_invstd;      // written: y, batch mean, 1/sqrt(biased var + eps)
+  Tensor input, weight, bias;              // read
+  Tensor running_mean, running_var;        // updated in place when defined (see batch_norm.h)
+  double momentum = 0.1, eps = 1e-5;
+};
+
+class LayerBackend {
+ public:
+  virtual ~LayerBackend() = default;
+
+  // out [N, Cout, Ho, Wo] = conv(in [N, Cin, H, W], weight [Cout, Cin, kh, kw]) + bias [Cout]
+  // (bias may be undefined).
+  virtual void conv2d_forward(const Conv2dGeometry& g, const Tensor& out, const Tensor& in, const Tensor& weight,
+                              const Tensor& bias) = 0;
+  // grad_in [N, Cin, H, W] from grad_out [N, Cout, Ho, Wo] and weight.
+  virtual void conv2d_backward_input(const Conv2dGeometry& g, const Tensor& grad_in, const Tensor& grad_out,
+                                     const Tensor& weight) = 0;
+  // grad_weight [Cout, Cin, kh, kw] and, when defined, grad_bias [Cout] from grad_out and in.
+  virtual void conv2d_backward_weight(const Conv2dGeometry& g, const Tensor& grad_weight, const Tensor& grad_bias,
+                                      const Tensor& grad_out, const Tensor& in) = 0;
+
+  // Training mode: normalise with the batch statistics, save them for the backward and
+  // update the running statistics (momentum, unbiased variance) as torch does.
+  virtual void batch_norm_forward_train(const BatchNormTrainArgs& a) = 0;
+  // Evaluation mode: out = (in - running_mean) / sqrt(running_var + eps) * weight + bias.
+  virtual void batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
+                                       const Tensor& running_mean, const Tensor& running_var, double eps) = 0;
+  // Backward of the training-mode forward: grad_in, grad_weight, grad_bias (all written).
+  virtual void batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
+                                   const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                                   const Tensor& save_mean, const Tensor& save_invstd, double eps) = 0;
+
+  // out [N, C, Ho, Wo] and int32 indices (h * W + w of each window's first maximum within its
+  // input plane; NaN counts as the maximum, as in torch).
+  virtual void max_pool2d_forward(const Pool2dGeometry& g, const Tensor& out, const Tensor& indices,
+                                  const Tensor& in) = 0;
+  virtual void max_pool2d_backward(const Pool2dGeometry& g, const Tensor& grad_in, const Tensor& grad_out,
+                                   const Tensor& indices) = 0;
+};
+
+LayerBackend& cpu_layer_backend();
+// Throws a clear Error in a CPU-only build (nn/cuda_unavailable.cpp).
+LayerBackend& cuda_layer_backend();
+LayerBackend& layer_backend_for(Device device);
+
+// Convolution plans the CUDA backend holds (one per shape, dtype and math mode; each cost
+// one cudnnFind* benchmark when first seen). 0 in a CPU-only build.
+size_t cudnn_conv_plan_count();
+
+// Note [TF32 convolutions]
+// Like PyTorch (torch.backends.cudnn.allow_tf32), ember lets cuDNN use TF32 tensor cores for
+// float32 convolutions by default: about 10 mantissa bits in the products, accumulation in
+// fp32. Tests that compare with the CPU at tight tolerances turn it off. The setting is read
+// when a convolution runs and is part of the cuDNN plan cache key, so switching it takes
+// effect at the next call.
+void set_conv_tf32(bool enabled);
+bool conv_tf32_enabled();
+
+}  // namespace ember::nn

@@ -1,0 +1,26 @@
+// Argument checks shared by the layer ops (internal to nn/).
+#pragma once
+
+#include "core/ops.h"
+#include "core/tensor.h"
+
+namespace ember::nn {
+
+// A defined float32/float64 tensor of 4 dims (NCHW).
+inline void check_floating_4d(const Tensor& t, const char* op, const char* what) {
+  EMBER_CHECK(t.defined(), "{}: {} is undefined", op, what);
+  EMBER_CHECK(is_floating(t.dtype()), "{}: {} must be float32 or float64, got {}", op, what, dtype_name(t.dtype()));
+  EMBER_CHECK(t.dim() == 4, "{}: {} must be 4-D [N, C, H, W], got shape {}", op, what, shape_str(t.sizes()));
+}
+
+// A per-channel tensor [channels] on x's device and of x's dtype.
+inline void check_channel_tensor(const Tensor& t, const Tensor& x, int64_t channels, const char* op,
+                                 const char* what) {
+  EMBER_CHECK(t.defined(), "{}: {} is undefined", op, what);
+  check_same_device(x, t, op);
+  check_same_dtype(x, t, op);
+  EMBER_CHECK(t.dim() == 1 && t.size(0) == channels, "{}: {} has shape {}, expected [{}] for an input of shape {}", op,
+              what, shape_str(t.sizes()), channels, shape_str(x.sizes()));
+}
+
+}  // namespace ember::nn
