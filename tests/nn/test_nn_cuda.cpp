@@ -1,0 +1,238 @@
+// CUDA layers against the CPU layers: every layer forward and backward on fresh random
+// inputs of awkward shapes, allocations poisoned with NaN (GpuTest), TF32 off; batch norm's
+// running statistics; whole ResNet-18 forward and backward for both stems; checkpoints
+// written from CUDA and read back bit-exact; plans reused.
+//
+// Tolerances (TF32 off, cuDNN in FMA math): convolutions sum K = Cin*kh*kw products in an
+// order (and algorithm: implicit GEMM, FFT, Winograd) unlike the CPU's GEMM; FFT and
+// Winograd lose a few more bits than a dot product: atol 1e-4, rtol 1e-3 on values of order
+// sqrt(K) (style guide: cuDNN 1e-4 to 1e-3). Batch norm and pooling: 1e-5 (reductions in
+// another order; pooling is exact: 0). The whole network: 1e-3 relative to the largest
+// value, error compounding over 20 layers.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "core/autograd/grad_mode.h"
+#include "core/ops.h"
+#include "nn/batch_norm.h"
+#include "nn/checkpoint.h"
+#include "nn/conv2d.h"
+#include "nn/layer_backend.h"
+#include "nn/linear.h"
+#include "nn/pooling.h"
+#include "nn/resnet.h"
+#include "tests/nn/nn_test_util.h"
+#include "tests/support/compare.h"
+#include "tests/support/gpu_test.h"
+
+namespace ember {
+namespace {
+
+using testing::all_close;
+using V = std::vector<Tensor>;
+using Op = std::function<Tensor(const V&)>;
+
+class NnCudaVsCpu : public testing::GpuTest {
+ protected:
+  void SetUp() override {
+    GpuTest::SetUp();
+    if (IsSkipped()) return;
+    nn::set_conv_tf32(false);
+  }
+  void TearDown() override {
+    nn::set_conv_tf32(true);
+    GpuTest::TearDown();
+  }
+
+  Tensor random(const Shape& shape, double low = -1, double high = 1, DType dtype = DType::Float32) {
+    return testing::uniform_tensor(shape, seed_++, low, high, dtype);
+  }
+
+  // Runs op on CPU leaves and on CUDA copies; compares outputs and the gradients of
+  // sum(out * w) for a random w.
+  void check(const char* name, const Op& op, const V& inputs, double atol, double rtol) {
+    SCOPED_TRACE(name);
+    V cpu_in, gpu_in;
+    for (const Tensor& t : inputs) {
+      Tensor c = t.clone(), g = t.to(Device::cuda());
+      if (is_floating(t.dtype())) c.set_requires_grad(true), g.set_requires_grad(true);
+      cpu_in.push_back(c);
+      gpu_in.push_back(g);
+    }
+    Tensor want = op(cpu_in), got = op(gpu_in);
+    ASSERT_EQ(got.device(), Device::cuda());
+    EXPECT_TRUE(all_close(got, want, atol, rtol)) << "forward";
+    Tensor w = random(want.sizes(), 0.5, 1.5, want.dtype());
+    sum(want * w).backward();
+    sum(got * w.to(Device::cuda())).backward();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!cpu_in[i].grad().defined()) continue;
+      ASSERT_TRUE(gpu_in[i].grad().defined()) << "input " << i;
+      EXPECT_TRUE(all_close(gpu_in[i].grad(), cpu_in[i].grad(), atol, rtol)) << "gradient of input " << i;
+    }
+  }
+
+  uint64_t seed_ = 7000;
+};
+
+struct ConvCase {
+  Shape input, weight;
+  nn::Size2 stride, padding;
+  bool bias;
+};
+
+TEST_F(NnCudaVsCpu, Conv2dForwardAndBackward) {
+  const std::vector<ConvCase> cases = {
+      {{2, 3, 32, 32}, {64, 3, 3, 3}, 1, 1, false},    // CIFAR stem
+      {{2, 3, 37, 41}, {16, 3, 7, 7}, 2, 3, false},    // ImageNet stem, odd sizes
+      {{3, 16, 9, 9}, {32, 16, 1, 1}, 2, 0, false},    // downsample
+      {{1, 5, 7, 6}, {7, 5, 3, 3}, {2, 1}, {1, 0}, true},
+      {{4, 64, 8, 8}, {64, 64, 3, 3}, 1, 1, true},
+      {{1, 1, 1, 1}, {3, 1, 3, 3}, 1, 1, true},        // a single pixel
+  };
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(shape_str(c.input) + " * " + shape_str(c.weight));
+    V inputs = {random(c.input), random(c.weight)};
+    if (c.bias) inputs.push_back(random({c.weight[0]}));
+    const nn::Conv2dOptions options{c.stride, c.padding};
+    check("conv2d", [&](const V& v) { return nn::conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), options); },
+          inputs, 1e-4, 1e-3);
+  }
+}
+
+TEST_F(NnCudaVsCpu, Conv2dDoublePrecision) {
+  V inputs = {random({2, 4, 9, 9}, -1, 1, DType::Float64), random({5, 4, 3, 3}, -1, 1, DType::Float64),
+              random({5}, -1, 1, DType::Float64)};
+  check("conv2d f64", [](const V& v) { return nn::conv2d(v[0], v[1], v[2], {2, 1}); }, inputs, 1e-12, 1e-10);
+}
+
+TEST_F(NnCudaVsCpu, Conv2dPlansAreReusedAndTf32StaysClose) {
+  Tensor x = random({2, 8, 16, 16}).to(Device::cuda()), w = random({8, 8, 3, 3}).to(Device::cuda());
+  nn::conv2d(x, w, Tensor(), {1, 1});
+  const size_t plans = nn::cudnn_conv_plan_count();
+  for (int i = 0; i < 3; ++i) nn::conv2d(x, w, Tensor(), {1, 1});
+  EXPECT_EQ(nn::cudnn_conv_plan_count(), plans);
+  const Tensor exact = nn::conv2d(x, w, Tensor(), {1, 1});
+  nn::set_conv_tf32(true);
+  const Tensor tf32 = nn::conv2d(x, w, Tensor(), {1, 1});
+  EXPECT_EQ(nn::cudnn_conv_plan_count(), plans + 1);  // the math mode is part of the key
+  // TF32 keeps 10 mantissa bits: ~1e-3 relative per product, sums of 72 products of |x| < 1.
+  EXPECT_TRUE(all_close(tf32, exact, 2e-2, 1e-2));
+}
+
+TEST_F(NnCudaVsCpu, BatchNormTrainingEvaluationAndRunningStatistics) {
+  for (const Shape& shape : {Shape{4, 3, 5, 7}, Shape{2, 64, 8, 8}, Shape{3, 2, 1, 1}}) {
+    SCOPED_TRACE(shape_str(shape));
+    const int64_t c = shape[1];
+    Tensor rm_cpu = random({c}, -0.5, 0.5), rv_cpu = random({c}, 0.5, 2.0);
+    Tensor rm_gpu = rm_cpu.to(Device::cuda()), rv_gpu = rv_cpu.to(Device::cuda());
+    V inputs = {random(shape, -2, 3), random({c}, 0.5, 1.5), random({c})};
+    int call = 0;
+    // Training mode: one call on each device, each updating its own running statistics.
+    check("batch_norm train",
+          [&](const V& v) {
+            const bool cuda = call++ == 1;
+            return nn::batch_norm(v[0], v[1], v[2], cuda ? rm_gpu : rm_cpu, cuda ? rv_gpu : rv_cpu, true);
+          },
+          inputs, 1e-5, 1e-4);
+    EXPECT_TRUE(all_close(rm_gpu, rm_cpu, 1e-6, 1e-5)) << "running_mean";
+    EXPECT_TRUE(all_close(rv_gpu, rv_cpu, 1e-6, 1e-5)) << "running_var (unbiased update)";
+    call = 0;
+    check("batch_norm eval",
+          [&](const V& v) {
+            const bool cuda = call++ == 1;
+            return nn::batch_norm(v[0], v[1], v[2], cuda ? rm_gpu : rm_cpu, cuda ? rv_gpu : rv_cpu, false);
+          },
+          inputs, 1e-5, 1e-4);
+    NoGradGuard no_grad;  // evaluation without gradients runs cuDNN's inference kernel
+    EXPECT_TRUE(all_close(nn::batch_norm(inputs[0].to(Device::cuda()), inputs[1].to(Device::cuda()),
+                                         inputs[2].to(Device::cuda()), rm_gpu, rv_gpu, false),
+                          nn::batch_norm(inputs[0], inputs[1], inputs[2], rm_cpu, rv_cpu, false), 1e-5, 1e-4));
+  }
+}
+
+TEST_F(NnCudaVsCpu, BatchNormModuleCountsOnTheDevice) {
+  nn::BatchNorm2d bn(5);
+  bn.to(Device::cuda());
+  for (int i = 0; i < 3; ++i) bn(random({2, 5, 3, 3}).to(Device::cuda()));
+  EXPECT_EQ(bn.num_batches_tracked().device(), Device::cuda());
+  EXPECT_EQ(bn.num_batches_tracked().item<int64_t>(), 3);
+}
+
+TEST_F(NnCudaVsCpu, MaxPoolAvgPoolLinear) {
+  for (const Shape& shape : {Shape{2, 3, 8, 8}, Shape{1, 4, 7, 9}, Shape{2, 64, 112, 112}, Shape{1, 1, 1, 1}}) {
+    SCOPED_TRACE(shape_str(shape));
+    check("max_pool2d", [](const V& v) { return nn::max_pool2d(v[0], {3, 2, 1}); }, {random(shape)}, 0, 0);
+    check("avg_pool", [](const V& v) { return nn::global_avg_pool2d(v[0]); }, {random(shape)}, 1e-6, 1e-5);
+  }
+  check("max_pool2d 2x3", [](const V& v) { return nn::max_pool2d(v[0], {{2, 3}, {2, 1}, {1, 1}}); },
+        {random({2, 3, 6, 7})}, 0, 0);
+  check("linear", [](const V& v) { return nn::linear(v[0], v[1], v[2]); },
+        {random({5, 512}), random({10, 512}), random({10})}, 1e-5, 1e-4);
+}
+
+TEST_F(NnCudaVsCpu, WholeResNet18BothStems) {
+  for (nn::Stem stem : {nn::Stem::Cifar, nn::Stem::ImageNet}) {
+    SCOPED_TRACE(nn::stem_name(stem));
+    Generator gen_cpu(21), gen_gpu(21);
+    nn::ResNet18 cpu_model(10, stem, &gen_cpu), gpu_model(10, stem, &gen_gpu);
+    gpu_model.to(Device::cuda());
+    const auto cpu_state = cpu_model.state_dict(), gpu_state = gpu_model.state_dict();
+    for (size_t i = 0; i < cpu_state.size(); ++i)  // same seed, same Philox numbers on both devices
+      ASSERT_TRUE(testing::bit_equal(gpu_state[i].second, cpu_state[i].second)) << cpu_state[i].first;
+    const int64_t size = stem == nn::Stem::Cifar ? 32 : 64;
+    Tensor x = random({2, 3, size, size}, -2, 2);
+    Tensor targets = from_vector<int64_t>({1, 8}, {2});
+    Tensor cpu_loss = cross_entropy(cpu_model(x), targets);
+    Tensor gpu_loss = cross_entropy(gpu_model(x.to(Device::cuda())), targets.to(Device::cuda()));
+    EXPECT_NEAR(gpu_loss.item(), cpu_loss.item(), 1e-3 * std::fabs(cpu_loss.item()) + 1e-4);
+    cpu_loss.backward();
+    gpu_loss.backward();
+    const auto cpu_params = cpu_model.named_parameters(), gpu_params = gpu_model.named_parameters();
+    for (size_t i = 0; i < cpu_params.size(); ++i) {
+      const Tensor& want = cpu_params[i].second.grad();
+      const double scale = max(abs(want)).item();
+      EXPECT_TRUE(all_close(gpu_params[i].second.grad(), want, 1e-3 * scale + 1e-6, 1e-3)) << cpu_params[i].first;
+    }
+    const auto cpu_after = cpu_model.state_dict(), gpu_after = gpu_model.state_dict();
+    for (size_t i = 0; i < cpu_after.size(); ++i) {
+      if (cpu_after[i].first.find("running") != std::string::npos) {
+        EXPECT_TRUE(all_close(gpu_after[i].second, cpu_after[i].second, 1e-4, 1e-3)) << cpu_after[i].first;
+      }
+    }
+    // Evaluation mode (cuDNN inference path for BN).
+    cpu_model.eval();
+    gpu_model.eval();
+    NoGradGuard no_grad;
+    Tensor want = cpu_model(x), got = gpu_model(x.to(Device::cuda()));
+    EXPECT_TRUE(all_close(got, want, 1e-3 * max(abs(want)).item(), 1e-3));
+  }
+}
+
+TEST_F(NnCudaVsCpu, CheckpointRoundTripFromTheDevice) {
+  Generator gen(33);
+  nn::ResNet18 model(10, nn::Stem::Cifar, &gen);
+  model.to(Device::cuda());
+  model(random({2, 3, 32, 32}).to(Device::cuda()));  // running statistics move on the GPU
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("ember_nn_cuda_" + std::to_string(::getpid()) + ".safetensors"))
+          .string();
+  nn::save_checkpoint(path, model);
+  nn::ResNet18 cpu_copy(10, nn::Stem::Cifar), gpu_copy(10, nn::Stem::Cifar);
+  gpu_copy.to(Device::cuda());
+  nn::load_checkpoint(path, cpu_copy);
+  nn::load_checkpoint(path, gpu_copy);
+  std::remove(path.c_str());
+  const auto a = model.state_dict(), b = cpu_copy.state_dict(), c = gpu_copy.state_dict();
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(testing::bit_equal(b[i].second, a[i].second)) << a[i].first;
+    EXPECT_TRUE(testing::bit_equal(c[i].second, a[i].second)) << a[i].first;
+    EXPECT_EQ(c[i].second.device(), Device::cuda()) << a[i].first;
+  }
+}
+
+}  // namespace
+}  // namespace ember
