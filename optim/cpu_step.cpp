@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "optim/executor.h"
 
 namespace ember::optim::detail {
@@ -52,7 +53,7 @@ void step_range(const typename Rule::template Step<float>& step, const FusedStep
 template <class Rule, unsigned kSlots>
 void step_segment(const typename Rule::template Step<float>& step, const FusedStepArgs& a, const OptimSegment& seg) {
   const int64_t n = seg.end - seg.begin;
-#pragma omp parallel if (n > kParallelGrain)
+#pragma omp parallel num_threads(num_threads()) if (n > kParallelGrain)
   {
     const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
@@ -82,8 +83,8 @@ void cpu_fused_step(const FusedStepArgs& a) {
 
 float cpu_grad_norm(const float* grad, int64_t n) {
   // Per-thread partial sums added in thread order: the same result for the same thread count.
-  std::vector<double> partial(static_cast<size_t>(omp_get_max_threads()), 0.0);
-#pragma omp parallel if (n > kParallelGrain)
+  std::vector<double> partial(static_cast<size_t>(num_threads()), 0.0);
+#pragma omp parallel num_threads(num_threads()) if (n > kParallelGrain)
   {
     double acc = 0;
 #pragma omp for simd schedule(static)
@@ -98,7 +99,7 @@ float cpu_grad_norm(const float* grad, int64_t n) {
 void cpu_clip_by_norm(float* grad, int64_t n, float norm, float max_norm) {
   const float coef = max_norm / (norm + 1e-6f);
   const float scale = coef > 1.0f ? 1.0f : coef;  // NaN stays NaN, as torch.clamp's
-#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+#pragma omp parallel for simd num_threads(num_threads()) schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) grad[i] *= scale;
 }
 

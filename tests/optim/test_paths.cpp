@@ -1,0 +1,106 @@
+// ember-paths as a user runs it: Rosenbrock with Adam ends near the minimum, the CSV has the
+// promised shape, bad specs and flags exit 2 with a message, --plot writes a PNG.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run_paths(const std::string& args) {
+  const std::string command = std::string(EMBER_BINARY_DIR) + "/bin/ember-paths " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe)) r.out += buf;
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+TEST(EmberPaths, AdamReachesTheRosenbrockMinimum) {
+  const Result r = run_paths("--function rosenbrock --optimizer adam:lr=0.05 --steps 3000 --csv");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::vector<std::string> rows = lines(r.out);
+  ASSERT_EQ(rows.size(), 3002u);  // header + steps 0..3000
+  double x = 0, y = 0, loss = 0;
+  ASSERT_EQ(std::sscanf(rows.back().c_str(), "adam:lr=0.05,3000,%lf,%lf,%lf", &x, &y, &loss), 3) << rows.back();
+  EXPECT_LT(std::hypot(x - 1, y - 1), 1e-3);
+  EXPECT_LT(loss, 1e-6);
+}
+
+TEST(EmberPaths, CsvHasOneRowPerStepWithTheSpecAsGiven) {
+  const Result r = run_paths("--optimizer sgd:lr=0.001,momentum=0.9 --optimizer adagrad --steps 4 --start -1.25,1.5 --csv");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::vector<std::string> rows = lines(r.out);
+  ASSERT_EQ(rows.size(), 11u);
+  EXPECT_EQ(rows[0], "optimizer,step,x,y,loss");
+  EXPECT_EQ(rows[1].rfind("\"sgd:lr=0.001,momentum=0.9\",0,-1.25,1.5,", 0), 0u) << rows[1];  // quoted: it has commas
+  EXPECT_EQ(rows[6].rfind("adagrad,0,-1.25,1.5,", 0), 0u) << rows[6];
+  EXPECT_EQ(rows[10].rfind("adagrad,4,", 0), 0u) << rows[10];
+  // At least 9 significant digits: the x of step 1 is a float that needs them.
+  const std::string x1 = rows[2].substr(rows[2].find(",1,") + 3);
+  int digits = 0;
+  for (char c : x1.substr(0, x1.find(','))) digits += std::isdigit(static_cast<unsigned char>(c)) != 0;
+  EXPECT_GE(digits, 9) << rows[2];
+}
+
+TEST(EmberPaths, BadInputIsAUsageErrorWithExitCode2) {
+  Result r = run_paths("--optimizer adam:beta3=0.5");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("unknown key 'beta3' for adam; valid keys: lr, beta1, beta2"), std::string::npos) << r.out;
+  r = run_paths("--optimizer adamx");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("valid names: sgd, nag, rmsprop, adagrad, adadelta, adam, adamw"), std::string::npos) << r.out;
+  r = run_paths("--optimizer sgd:nesterov=true");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("nesterov"), std::string::npos) << r.out;
+  r = run_paths("--function himmelblau");
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_paths("--start 1");
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_paths("--steps -1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(lines(r.out).size(), 1u) << r.out;  // one line on stderr
+}
+
+TEST(EmberPaths, TableByDefaultAndAPlotOnRequest) {
+  const std::string png = std::string(EMBER_BINARY_DIR) + "/ember-paths-test.png";
+  std::remove(png.c_str());
+  const Result r = run_paths("--steps 50 --plot " + png);
+  if (std::system("gnuplot --version > /dev/null 2>&1") != 0) {
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("gnuplot is not installed"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("optimizer"), std::string::npos) << "the table is printed anyway";
+    return;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* name : {"sgd:lr=0.002,momentum=0.9", "adam:lr=0.1", "rmsprop:lr=0.01", "adagrad:lr=1"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
+  std::ifstream in(png, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  std::remove(png.c_str());
+}
+
+}  // namespace
