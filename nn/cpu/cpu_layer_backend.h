@@ -50,13 +50,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 }
 
 // Note [batch-parallel GEMM]
-// A convolution is one GEMM per sample, and the per-sample GEMMs of ResNet's later layers
-// are skinny (512 x 4608 by 4608 x 16 at 4x4 CIFAR resolution), which OpenBLAS threads
-// poorly. So when the batch has at least as many samples as there are OpenMP threads, each
-// thread takes whole samples and OpenBLAS runs single-threaded inside (set for the scope of
-// this guard: OpenBLAS's pthread build would otherwise start its own threads from every
-// OpenMP thread and oversubscribe the cores). With fewer samples than threads, samples run
-// one after another and OpenBLAS threads each GEMM itself.
+// When a layer's work splits into at least as many independent GEMMs as there are OpenMP
+// threads (chunks of samples, Note [conv GEMM chunks] in conv2d_cpu.cpp), each thread takes
+// whole GEMMs and OpenBLAS runs single-threaded inside, set for the scope of this guard:
+// OpenBLAS's pthread build would otherwise start its own threads from every OpenMP thread
+// and oversubscribe the cores. With fewer GEMMs than threads they run one after another and
+// OpenBLAS threads each itself.
 class BlasSingleThreadScope {
  public:
   explicit BlasSingleThreadScope(bool active) : previous_(active ? openblas_get_num_threads() : 0) {
@@ -71,13 +70,6 @@ class BlasSingleThreadScope {
  private:
   int previous_;
 };
-
-// Whether a loop over `batch` samples of `work_per_sample` elements runs batch-parallel
-// (Note [batch-parallel GEMM]).
-inline bool batch_parallel(int64_t batch, int64_t work_per_sample) {
-  const int threads = omp_get_max_threads();
-  return threads > 1 && batch >= threads && batch * work_per_sample > kParallelGrain;
-}
 
 }  // namespace cpu
 }  // namespace ember::nn
