@@ -11,7 +11,9 @@
 // initialisers change their values, device or dtype in place (same TensorImpl), and layers
 // read their parameters at every call instead of caching pointers. So anyone holding the
 // handles (an optimiser, or FlatParameters re-homing them into one buffer with
-// Tensor::set_storage) keeps seeing the module's real parameters.
+// Tensor::set_storage) keeps seeing the module's real parameters. One caveat: to() gives
+// each tensor a storage of its own on the new device, so move the model before building
+// flat buffers over it (load_state_dict and the initialisers write through, flat or not).
 #pragma once
 
 #include <cstdint>
