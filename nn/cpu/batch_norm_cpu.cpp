@@ -19,7 +19,8 @@ namespace {
 
 struct ChannelLayout {
   int64_t batch, channels, plane;  // plane = H*W
-  int64_t count() const { return batch * plane; }
+  int64_t count() const { return batch * plane; }  // values per channel
+  int64_t total() const { return batch * channels * plane; }
   int64_t base(int64_t n, int64_t c) const { return (n * channels + c) * plane; }
 };
 
@@ -45,7 +46,7 @@ void forward_train(const BatchNormTrainArgs& a) {
   T* running_mean = a.running_mean.defined() ? a.running_mean.data<T>() : nullptr;
   T* running_var = a.running_var.defined() ? a.running_var.data<T>() : nullptr;
   const double m = static_cast<double>(l.count());
-#pragma omp parallel for if (l.batch * l.channels * l.plane > cpu::kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (l.total() > cpu::kParallelGrain)
   for (int64_t c = 0; c < l.channels; ++c) {
     double total = 0;
     for_each_in_channel<T>(l, c, [&](int64_t i) { total += x[i]; });
@@ -71,7 +72,7 @@ void forward_train(const BatchNormTrainArgs& a) {
 template <class T>
 void forward_eval(T* y, const T* x, const T* w, const T* b, const T* rm, const T* rv, double eps,
                   const ChannelLayout& l) {
-#pragma omp parallel for if (l.batch * l.channels * l.plane > cpu::kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (l.total() > cpu::kParallelGrain)
   for (int64_t c = 0; c < l.channels; ++c) {
     const double invstd = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
     const double mean = rm[c], scale = invstd * w[c];
@@ -83,7 +84,7 @@ template <class T>
 void backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, const T* save_mean, const T* save_invstd,
               const ChannelLayout& l) {
   const double m = static_cast<double>(l.count());
-#pragma omp parallel for if (l.batch * l.channels * l.plane > cpu::kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (l.total() > cpu::kParallelGrain)
   for (int64_t c = 0; c < l.channels; ++c) {
     const double mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;

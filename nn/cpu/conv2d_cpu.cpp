@@ -57,7 +57,7 @@ struct ConvPlan {
         out_sample(g.out_channels * P),
         identity_col(g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
                      g.pad_w == 0),
-        threads(omp_get_max_threads()),
+        threads(num_threads()),
         chunk(std::clamp<int64_t>((kTargetColumns + P - 1) / P, 1, (g.batch + threads - 1) / threads)),
         chunks((g.batch + chunk - 1) / chunk),
         parallel(threads > 1 && chunks >= threads && g.batch * K * P > cpu::kParallelGrain) {}
@@ -158,7 +158,7 @@ const T* gather_dy(const ConvPlan& p, const Conv2dGeometry& g, const T* dy, int6
 template <class T, class F>
 void for_each_chunk(const ConvPlan& p, const Conv2dGeometry& g, F&& body) {
   BlasSingleThreadScope blas_scope(p.parallel);
-#pragma omp parallel if (p.parallel)
+#pragma omp parallel num_threads(p.threads) if (p.parallel)
   {
     Scratch<T> scratch(p, g);
 #pragma omp for schedule(static)
@@ -212,7 +212,7 @@ template <class T>
 void conv_backward_weight(const Conv2dGeometry& g, T* grad_w, T* grad_bias, const T* grad_out, const T* in) {
   const ConvPlan p(g);
   const int64_t wsize = g.out_channels * p.K;
-  const int threads = p.parallel ? omp_get_max_threads() : 1;
+  const int threads = p.parallel ? p.threads : 1;
   // One partial sum per thread (thread 0's is grad_w itself), zeroed first and added up in
   // a fixed order at the end, so the result does not depend on scheduling.
   std::vector<T> partials(static_cast<size_t>((threads - 1) * wsize), T(0));
@@ -226,11 +226,11 @@ void conv_backward_weight(const Conv2dGeometry& g, T* grad_w, T* grad_bias, cons
   });
   for (int t = 1; t < threads; ++t) {
     const T* part = partials.data() + (t - 1) * wsize;
-#pragma omp parallel for if (wsize > cpu::kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (wsize > cpu::kParallelGrain)
     for (int64_t i = 0; i < wsize; ++i) grad_w[i] += part[i];
   }
   if (grad_bias != nullptr) {
-#pragma omp parallel for if (g.batch * p.out_sample > cpu::kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (g.batch * p.out_sample > cpu::kParallelGrain)
     for (int64_t oc = 0; oc < g.out_channels; ++oc) {
       double total = 0;
       for (int64_t n = 0; n < g.batch; ++n) {

@@ -8,6 +8,7 @@
 
 #include <type_traits>
 
+#include "core/parallel.h"
 #include "nn/layer_backend.h"
 
 namespace ember::nn {
@@ -35,6 +36,8 @@ class CpuLayerBackend final : public LayerBackend {
 namespace cpu {
 
 // Below this many elements of work a loop stays on one thread (thread start-up costs more).
+// Parallel regions name their team size, num_threads() (core/parallel.h), like core's
+// loops: OpenMP's default is per calling thread, and layers may run on any thread.
 constexpr int64_t kParallelGrain = 32768;
 
 // Row-major GEMM C = alpha op(A) op(B) + beta C in float or double.

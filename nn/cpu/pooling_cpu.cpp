@@ -15,7 +15,8 @@ void CpuLayerBackend::max_pool2d_forward(const Pool2dGeometry& g, const Tensor& 
     const T* x = in.data<T>();
     T* y = out.data<T>();
     int32_t* idx = indices.data<int32_t>();
-#pragma omp parallel for if (planes * out_plane * p.kernel_h * p.kernel_w > cpu::kParallelGrain)
+    const int64_t work = planes * out_plane * p.kernel_h * p.kernel_w;
+#pragma omp parallel for num_threads(num_threads()) if (work > cpu::kParallelGrain)
     for (int64_t plane = 0; plane < planes; ++plane)
       for (int64_t oh = 0; oh < p.out_h; ++oh)
         for (int64_t ow = 0; ow < p.out_w; ++ow) {
@@ -34,7 +35,7 @@ void CpuLayerBackend::max_pool2d_backward(const Pool2dGeometry& g, const Tensor&
     const T* gy = grad_out.data<T>();
     const int32_t* idx = indices.data<int32_t>();
     T* gx = grad_in.data<T>();
-#pragma omp parallel for if (planes * in_plane > cpu::kParallelGrain)
+#pragma omp parallel for num_threads(num_threads()) if (planes * in_plane > cpu::kParallelGrain)
     for (int64_t plane = 0; plane < planes; ++plane)
       for (int64_t ih = 0; ih < p.in_h; ++ih)
         for (int64_t iw = 0; iw < p.in_w; ++iw)
