@@ -24,7 +24,7 @@ int& current() {
   static int threads = [] {
     const int n = default_threads();
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1);  // Note [one BLAS thread]
     return n;
   }();
   return threads;
@@ -38,7 +38,6 @@ void set_num_threads(int n) {
   if (n <= 0) n = default_threads();
   current() = n;
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
 }
 
 }  // namespace ember

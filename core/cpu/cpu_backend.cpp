@@ -113,6 +113,9 @@ class CpuBackend final : public Backend {
       const T* A = static_cast<const T*>(a.raw_data());
       const T* B = static_cast<const T*>(b.raw_data());
       T* C = static_cast<T*>(c.raw_data());
+      // A large GEMM gets every thread for itself (Note [one BLAS thread] in core/parallel.h).
+      const bool big = static_cast<double>(g.m) * g.n * g.k * g.batch > 1e7 && num_threads() > 1;
+      if (big) openblas_set_num_threads(num_threads());
       for (int64_t i = 0; i < g.batch; ++i) {
         if constexpr (std::is_same_v<T, float>) {
           cblas_sgemm(CblasRowMajor, ta, tb, g.m, g.n, g.k, static_cast<float>(g.alpha), A + i * g.stride_a, g.lda,
@@ -122,6 +125,7 @@ class CpuBackend final : public Backend {
                       g.ldb, g.beta, C + i * g.stride_c, g.ldc);
         }
       }
+      if (big) openblas_set_num_threads(1);
     });
   }
 
