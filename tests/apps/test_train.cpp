@@ -65,30 +65,32 @@ const std::vector<std::string> kOptimizers = {"sgd:lr=0.05", "adam:lr=0.001"};
 
 TEST(Train, WritesEveryFileWithTheRightLayoutAndLossesFall) {
   TrainConfig c = tiny("files");
-  c.optimizers = kOptimizers;
+  // The seed's optimisers at their learning rates (SGD without momentum keeps the names free
+  // of commas for the simple CSV split below).
+  c.optimizers = {"sgd:lr=0.01", "adam:lr=0.001", "rmsprop:lr=0.001", "adagrad:lr=0.01"};
   c.epochs = 3;
   ASSERT_EQ(run_comparison(c), 0);
   const fs::path out(c.out);
   const auto history = read_lines(out / "history.csv");
   ASSERT_FALSE(history.empty());
   EXPECT_EQ(history[0], "optimizer,epoch,batch,images_seen,loss,accuracy");
-  EXPECT_EQ(history.size(), 1u + 2 * 3 * 6);  // 2 optimisers x 3 epochs x 6 batches, log_every 1
+  EXPECT_EQ(history.size(), 1u + 4 * 3 * 6);  // 4 optimisers x 3 epochs x 6 batches, log_every 1
   const auto epochs = read_lines(out / "epochs.csv");
   EXPECT_EQ(epochs[0], "optimizer,epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second");
-  EXPECT_EQ(epochs.size(), 1u + 2 * 3);
-  for (const std::string& spec : kOptimizers) {
+  ASSERT_EQ(epochs.size(), 1u + 4 * 3);
+  // Per-batch losses of 16 images are noisy; the epoch's mean training loss must fall.
+  for (const std::string& spec : c.optimizers) {
     std::vector<double> losses;
-    for (size_t i = 1; i < history.size(); ++i) {
-      auto f = split_csv_simple(history[i]);
-      if (f[0] == spec) losses.push_back(std::stod(f[4]));
+    for (size_t i = 1; i < epochs.size(); ++i) {
+      auto f = split_csv_simple(epochs[i]);
+      if (f[0] == spec) losses.push_back(std::stod(f[2]));
     }
-    ASSERT_EQ(losses.size(), 18u);
-    const double first = (losses[0] + losses[1] + losses[2]) / 3, last = (losses[15] + losses[16] + losses[17]) / 3;
-    EXPECT_LT(last, first) << spec << ": training loss should fall";
+    ASSERT_EQ(losses.size(), 3u);
+    EXPECT_LT(losses[2], losses[0]) << spec << ": training loss should fall";
   }
   std::ifstream in(out / "summary.json");
   const nlohmann::json s = nlohmann::json::parse(in);
-  ASSERT_EQ(s["optimizers"].size(), 2u);
+  ASSERT_EQ(s["optimizers"].size(), 4u);
   EXPECT_EQ(s["config"]["batch_size"], 16);
   EXPECT_FALSE(s["ember_commit"].get<std::string>().empty());
   for (const auto& o : s["optimizers"]) {
