@@ -2,8 +2,9 @@
 // buffers, calling the same per-element rule as the CUDA kernel (kernels/optim_rules.h).
 // Threads split each segment into contiguous chunks and each chunk is an `omp simd` loop
 // (the rules are branch-free so that it vectorises: see kernels/optim_rules.h). This file is
-// compiled with -fno-math-errno so that sqrt vectorises too; results are unchanged (errno is
-// never read).
+// compiled with -fno-math-errno so that sqrt vectorises too (errno is never read) and with
+// -ffp-contract=off so that no clone fuses a multiply and an add: the CPU step performs
+// exactly the rule's IEEE operations, as the CUDA kernel does (Note [bit-identical steps]).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -23,9 +24,19 @@ using kernels::OptimSegment;
 
 constexpr int64_t kParallelGrain = 1 << 15;  // elements below which a loop stays on one thread
 
+// x86-64 builds target the 2003 baseline (SSE2, 4 floats); the step loop is also compiled for
+// AVX2 and AVX-512 and the best one the processor has is picked at load time. Wider vectors
+// matter: RMSprop's and Adam's sqrt and divisions make a 4-wide loop compute-bound before it
+// is memory-bound. No FMA is formed (-ffp-contract=off), so every clone gives the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EMBER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define EMBER_CPU_CLONES
+#endif
+
 // Elements [begin, end) of one segment, vectorised.
 template <class Rule, unsigned kSlots>
-void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a, int64_t begin, int64_t end) {
+EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a, int64_t begin, int64_t end) {
   float* __restrict__ param = a.param;
   const float* __restrict__ grad = a.grad;
   float* __restrict__ s0 = a.state[0];

@@ -1,5 +1,6 @@
-// ember-paths as a user runs it: Rosenbrock with Adam ends near the minimum, the CSV has the
-// promised shape, bad specs and flags exit 2 with a message, --plot writes a PNG.
+// ember-paths and ember-bench-optim as a user runs them: Rosenbrock with Adam ends near the
+// minimum, the CSV has the promised shape, bad specs and flags exit 2 with a message, --plot
+// writes a PNG; the benchmark's --json is the one object issue 9's tools read.
 #include <sys/wait.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -18,8 +20,9 @@ struct Result {
   std::string out;  // stdout and stderr together
 };
 
-Result run_paths(const std::string& args) {
-  const std::string command = std::string(EMBER_BINARY_DIR) + "/bin/ember-paths " + args + " 2>&1";
+Result run_program(const std::string& program, const std::string& args, bool with_stderr = true) {
+  const std::string command =
+      std::string(EMBER_BINARY_DIR) + "/bin/" + program + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   Result r;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return r;
@@ -29,6 +32,8 @@ Result run_paths(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+Result run_paths(const std::string& args) { return run_program("ember-paths", args); }
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
@@ -101,6 +106,33 @@ TEST(EmberPaths, TableByDefaultAndAPlotOnRequest) {
   in.read(magic, 4);
   EXPECT_EQ(std::string(magic + 1, 3), "PNG");
   std::remove(png.c_str());
+}
+
+TEST(EmberBenchOptim, CpuJsonIsOneObjectWithEveryResult) {
+  const Result r = run_program("ember-bench-optim",
+                               "--device cpu --json --n 4099 --n 100 --optimizer adam --optimizer nag --reps 2 "
+                               "--warmup 1 --unfused --threads 1",
+                               false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);  // nothing but the object on stdout
+  EXPECT_EQ(j.at("device").get<std::string>().rfind("CPU", 0), 0u);
+  EXPECT_GT(j.at("copy_gb_per_s").get<double>(), 0);
+  const nlohmann::json& results = j.at("results");
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].at("optimizer"), "adam");
+  EXPECT_EQ(results[0].at("n"), 4099);
+  EXPECT_EQ(results[0].at("bytes"), 4099 * 28);  // Adam: 28 bytes per parameter
+  EXPECT_EQ(results[3].at("optimizer"), "nag");
+  EXPECT_EQ(results[3].at("n"), 100);
+  for (const nlohmann::json& x : results) {
+    EXPECT_GT(x.at("ms").get<double>(), 0);
+    EXPECT_NEAR(x.at("gb_per_s").get<double>(), x.at("bytes").get<double>() / (x.at("ms").get<double>() * 1e6), 1e-6);
+    EXPECT_NEAR(x.at("fraction_of_copy").get<double>(), x.at("gb_per_s").get<double>() / j.at("copy_gb_per_s").get<double>(), 1e-9);
+    EXPECT_TRUE(x.contains("speedup_vs_unfused"));  // --unfused: baseline validated and timed
+  }
+  const Result bad = run_program("ember-bench-optim", "--device cpu --optimizer adam:lr=-1");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_EQ(run_program("ember-bench-optim", "--n 10").exit_code, 2);
 }
 
 }  // namespace
