@@ -61,8 +61,11 @@ def parse(spec):
     return name, kwargs
 
 
-def make_optimizer(spec, params):
+def make_optimizer(spec, params, **implementation):
+    """torch.optim's optimizer for an ember spec; implementation: foreach=..., fused=...
+    (default: the single-tensor for-loop)."""
     name, kw = parse(spec)
+    kw.pop("capturable", None)
     if "beta1" in kw or "beta2" in kw:
         defaults = (0.9, 0.999)
         kw["betas"] = (kw.pop("beta1", defaults[0]), kw.pop("beta2", defaults[1]))
@@ -72,7 +75,7 @@ def make_optimizer(spec, params):
     cls = {"sgd": torch.optim.SGD, "nag": torch.optim.SGD, "rmsprop": torch.optim.RMSprop,
            "adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta, "adam": torch.optim.Adam,
            "adamw": torch.optim.AdamW}[name]
-    return cls(params, foreach=False, **kw)
+    return cls(params, **(implementation or {"foreach": False}), **kw)
 
 
 def floats(t):
