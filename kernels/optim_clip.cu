@@ -18,9 +18,8 @@ namespace ember::kernels {
 
 namespace {
 
-__global__ void __launch_bounds__(kBlock)
-    grad_norm_kernel(const float* __restrict__ grad, int64_t n, float* norm, double* partials,
-                     unsigned long long* counter) {
+__global__ void __launch_bounds__(kBlock) grad_norm_kernel(const float* __restrict__ grad, int64_t n, float* norm,
+                                                           double* partials, unsigned long long* counter) {
   double acc = 0;
   const int64_t vectors = n / 4;
   for (int64_t v = global_thread(); v < vectors; v += grid_stride()) {
@@ -46,8 +45,8 @@ __global__ void __launch_bounds__(kBlock)
   }
 }
 
-__global__ void __launch_bounds__(kBlock) clip_kernel(float* __restrict__ grad, int64_t n, const float* norm,
-                                                      float max_norm) {
+__global__ void __launch_bounds__(kBlock)
+    clip_kernel(float* __restrict__ grad, int64_t n, const float* norm, float max_norm) {
   const float coef = max_norm / (*norm + 1e-6f);
   const float scale = coef > 1.0f ? 1.0f : coef;  // NaN stays NaN
   const int64_t vectors = n / 4;

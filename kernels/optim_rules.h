@@ -116,9 +116,8 @@ struct SgdStep {
 
 template <class T>
 EMBER_HD SgdStep<T> sgd_step(const OptimHyper& h, int64_t step, double lr) {
-  return {T(lr),           T(h.weight_decay),  T(h.momentum), T(1.0 - h.dampening),
-          h.weight_decay != 0, h.momentum != 0, h.nesterov,    h.maximize,
-          step == 1};
+  return {T(lr),      T(h.weight_decay), T(h.momentum), T(1.0 - h.dampening), h.weight_decay != 0, h.momentum != 0,
+          h.nesterov, h.maximize,        step == 1};
 }
 
 template <class T>
@@ -149,8 +148,16 @@ struct RmsPropStep {
 
 template <class T>
 EMBER_HD RmsPropStep<T> rmsprop_step(const OptimHyper& h, int64_t /*step*/, double lr) {
-  return {T(lr),          T(h.alpha), T(1.0 - h.alpha), T(h.eps),   T(h.weight_decay),
-          T(h.momentum),  h.weight_decay != 0, h.momentum > 0, h.centered, h.maximize,
+  return {T(lr),
+          T(h.alpha),
+          T(1.0 - h.alpha),
+          T(h.eps),
+          T(h.weight_decay),
+          T(h.momentum),
+          h.weight_decay != 0,
+          h.momentum > 0,
+          h.centered,
+          h.maximize,
           lerp_from_self(T(1.0 - h.alpha))};
 }
 
@@ -246,7 +253,7 @@ struct AdamStep {
   bool decoupled_decay;     // weight_decay != 0, decoupled (AdamW): p *= decay_factor
   bool l2_decay;            // weight_decay != 0, not decoupled (Adam): g += weight_decay * p
   bool amsgrad, maximize;
-  bool lerp_from_self;      // torch_lerp's branch for weight 1 - beta1
+  bool lerp_from_self;  // torch_lerp's branch for weight 1 - beta1
 };
 
 template <class T>
@@ -294,23 +301,31 @@ EMBER_HD void adam_update(const AdamStep<T>& s, T& param, T grad, T& exp_avg, T&
 // hyperparameters need it (slots_needed).
 
 struct SgdRule {
-  template <class T> using Step = SgdStep<T>;
+  template <class T>
+  using Step = SgdStep<T>;
   static constexpr unsigned kRequiredSlots = 0, kOptionalSlots = 1;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"momentum_buffer", nullptr, nullptr};
   static unsigned slots_needed(const OptimHyper& h) { return h.momentum != 0 ? 1u : 0u; }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) { return sgd_step<T>(h, step, lr); }
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+    return sgd_step<T>(h, step, lr);
+  }
   template <class T>
-  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) { sgd_update(s, p, g, s0); }
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) {
+    sgd_update(s, p, g, s0);
+  }
 };
 
 struct RmsPropRule {
-  template <class T> using Step = RmsPropStep<T>;
+  template <class T>
+  using Step = RmsPropStep<T>;
   static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 2 | 4;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"square_avg", "momentum_buffer", "grad_avg"};
   static unsigned slots_needed(const OptimHyper& h) { return 1u | (h.momentum > 0 ? 2u : 0u) | (h.centered ? 4u : 0u); }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) { return rmsprop_step<T>(h, step, lr); }
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+    return rmsprop_step<T>(h, step, lr);
+  }
   template <class T>
   static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T& s2) {
     rmsprop_update(s, p, g, s0, s1, s2);
@@ -318,30 +333,41 @@ struct RmsPropRule {
 };
 
 struct AdagradRule {
-  template <class T> using Step = AdagradStep<T>;
+  template <class T>
+  using Step = AdagradStep<T>;
   static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 0;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"sum", nullptr, nullptr};
   static unsigned slots_needed(const OptimHyper&) { return 1u; }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) { return adagrad_step<T>(h, step, lr); }
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+    return adagrad_step<T>(h, step, lr);
+  }
   template <class T>
-  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) { adagrad_update(s, p, g, s0); }
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) {
+    adagrad_update(s, p, g, s0);
+  }
 };
 
 struct AdadeltaRule {
-  template <class T> using Step = AdadeltaStep<T>;
+  template <class T>
+  using Step = AdadeltaStep<T>;
   static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 0;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"square_avg", "acc_delta", nullptr};
   static unsigned slots_needed(const OptimHyper&) { return 3u; }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) { return adadelta_step<T>(h, step, lr); }
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+    return adadelta_step<T>(h, step, lr);
+  }
   template <class T>
-  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T&) { adadelta_update(s, p, g, s0, s1); }
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T&) {
+    adadelta_update(s, p, g, s0, s1);
+  }
 };
 
 template <bool kDecoupled>
 struct AdamRuleT {
-  template <class T> using Step = AdamStep<T>;
+  template <class T>
+  using Step = AdamStep<T>;
   static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 4;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
   static unsigned slots_needed(const OptimHyper& h) { return 3u | (h.amsgrad ? 4u : 0u); }
@@ -350,12 +376,15 @@ struct AdamRuleT {
     return adam_step<T>(h, step, lr, kDecoupled);
   }
   template <class T>
-  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T& s2) { adam_update(s, p, g, s0, s1, s2); }
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T& s2) {
+    adam_update(s, p, g, s0, s1, s2);
+  }
 };
 using AdamRule = AdamRuleT<false>;
 using AdamWRule = AdamRuleT<true>;
 
-template <unsigned kSlots> using SlotSet = std::integral_constant<unsigned, kSlots>;
+template <unsigned kSlots>
+using SlotSet = std::integral_constant<unsigned, kSlots>;
 
 namespace detail {
 template <class Rule, unsigned kSlots>

@@ -5,11 +5,11 @@
 // compiled with -fno-math-errno so that sqrt vectorises too (errno is never read) and with
 // -ffp-contract=off so that no clone fuses a multiply and an add: the CPU step performs
 // exactly the rule's IEEE operations, as the CUDA kernel does (Note [bit-identical steps]).
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <omp.h>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -36,7 +36,8 @@ constexpr int64_t kParallelGrain = 1 << 15;  // elements below which a loop stay
 
 // Elements [begin, end) of one segment, vectorised.
 template <class Rule, unsigned kSlots>
-EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a, int64_t begin, int64_t end) {
+EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a, int64_t begin,
+                                 int64_t end) {
   float* __restrict__ param = a.param;
   const float* __restrict__ grad = a.grad;
   float* __restrict__ s0 = a.state[0];
@@ -76,8 +77,7 @@ void step_segment(const typename Rule::template Step<float>& step, const FusedSt
 }  // namespace
 
 void cpu_fused_step(const FusedStepArgs& a) {
-  EMBER_CHECK(a.num_groups >= 1 && a.num_groups <= kernels::kMaxOptimGroups, "optimizer step: {} groups",
-              a.num_groups);
+  EMBER_CHECK(a.num_groups >= 1 && a.num_groups <= kernels::kMaxOptimGroups, "optimizer step: {} groups", a.num_groups);
   const bool capturable = a.device_step != nullptr;
   const int64_t step = capturable ? static_cast<int64_t>(a.device_step[0]) + 1 : a.step;
   const bool known = kernels::dispatch_optim_rule(a.algorithm, a.state_slots, [&](auto rule, auto slots) {

@@ -32,8 +32,7 @@ GroupFn group_by_prefix(std::vector<std::string> prefixes) {
   };
 }
 
-FlatParameters::FlatParameters(const NamedParameters& named, Device device, const GroupFn& group_of)
-    : device_(device) {
+FlatParameters::FlatParameters(const NamedParameters& named, Device device, const GroupFn& group_of) : device_(device) {
   check_device_usable(device);
   NoGradGuard no_grad;
 
@@ -131,7 +130,8 @@ Tensor FlatParameters::grad_norm() {
     return norm;
   }
   if (!norm_workspace_.defined())
-    norm_workspace_ = zeros({(detail::cuda_grad_norm_workspace_bytes() + 7) / 8}, TensorOptions(DType::Float64).device(device_));
+    norm_workspace_ =
+        zeros({(detail::cuda_grad_norm_workspace_bytes() + 7) / 8}, TensorOptions(DType::Float64).device(device_));
   detail::cuda_grad_norm(grads_.data<float>(), grads_.numel(), norm.data<float>(), norm_workspace_.raw_data());
   return norm;
 }
@@ -141,8 +141,10 @@ Tensor FlatParameters::clip_grad_norm(double max_norm) {
   Tensor norm = grad_norm();
   if (std::isinf(max_norm)) return norm;  // the scale would be exactly 1
   const float max_f = static_cast<float>(max_norm);
-  if (device_.is_cpu()) detail::cpu_clip_by_norm(grads_.data<float>(), grads_.numel(), *norm.data<float>(), max_f);
-  else detail::cuda_clip_by_norm(grads_.data<float>(), grads_.numel(), norm.data<float>(), max_f);
+  if (device_.is_cpu())
+    detail::cpu_clip_by_norm(grads_.data<float>(), grads_.numel(), *norm.data<float>(), max_f);
+  else
+    detail::cuda_clip_by_norm(grads_.data<float>(), grads_.numel(), norm.data<float>(), max_f);
   return norm;
 }
 

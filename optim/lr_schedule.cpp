@@ -13,7 +13,9 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 // torch OneCycleLR's _annealing_cos: from start (pct 0) to end (pct 1).
-double annealing_cos(double start, double end, double pct) { return end + (start - end) / 2.0 * (std::cos(kPi * pct) + 1); }
+double annealing_cos(double start, double end, double pct) {
+  return end + (start - end) / 2.0 * (std::cos(kPi * pct) + 1);
+}
 
 // torch OneCycleLR.get_lr with three_phase=False and anneal_strategy='cos'.
 double one_cycle(const LrSchedule& s, double max_lr, int64_t step, int64_t total_steps) {

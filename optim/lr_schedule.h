@@ -24,12 +24,12 @@ enum class ScheduleKind { Constant, Step, Cosine, OneCycle };
 
 struct LrSchedule {
   ScheduleKind kind = ScheduleKind::Constant;
-  int64_t warmup = 0;       // constant, step, cosine
-  int64_t step_size = 1;    // step
-  double gamma = 0.1;       // step
-  double eta_min = 0;       // cosine: the final lr (absolute, as torch's)
-  double pct_start = 0.3;   // onecycle
-  double div_factor = 25;   // onecycle
+  int64_t warmup = 0;             // constant, step, cosine
+  int64_t step_size = 1;          // step
+  double gamma = 0.1;             // step
+  double eta_min = 0;             // cosine: the final lr (absolute, as torch's)
+  double pct_start = 0.3;         // onecycle
+  double div_factor = 25;         // onecycle
   double final_div_factor = 1e4;  // onecycle
 
   double lr(double base_lr, int64_t step, int64_t total_steps) const;

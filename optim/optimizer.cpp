@@ -1,8 +1,8 @@
 #include "optim/optimizer.h"
 
-#include <cmath>
-
 #include <fmt/ranges.h>
+
+#include <cmath>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
@@ -166,8 +166,10 @@ kernels::FusedStepArgs Optimizer::step_args() const {
 
 void Optimizer::step() {
   const kernels::FusedStepArgs args = step_args();
-  if (params_.device().is_cpu()) detail::cpu_fused_step(args);
-  else detail::cuda_fused_step(args);
+  if (params_.device().is_cpu())
+    detail::cpu_fused_step(args);
+  else
+    detail::cuda_fused_step(args);
   ++steps_;
 }
 
@@ -186,14 +188,10 @@ StateDict Optimizer::state_dict() const {
           host_copy(flat_view(states_[k], e.offset, e.param.sizes()));
     }
   }
-  sd.meta = {{"format", kStateDictFormat},
-             {"optimizer", spec_.name},
-             {"algorithm", algorithm_name(spec_.algorithm)},
-             {"step", step_count()},
-             {"capturable", spec_.capturable},
-             {"states", names},
-             {"groups", groups},
-             {"parameters", parameters}};
+  sd.meta = {
+      {"format", kStateDictFormat}, {"optimizer", spec_.name},        {"algorithm", algorithm_name(spec_.algorithm)},
+      {"step", step_count()},       {"capturable", spec_.capturable}, {"states", names},
+      {"groups", groups},           {"parameters", parameters}};
   return sd;
 }
 
@@ -204,8 +202,8 @@ void Optimizer::load_state_dict(const StateDict& sd) {
               "optimizer state: not an ember optimizer state (format '{}', expected '{}')",
               m.is_object() ? m.value("format", "") : "", kStateDictFormat);
   const std::string algorithm = m.value("algorithm", "");
-  EMBER_CHECK(algorithm == algorithm_name(spec_.algorithm), "optimizer state of {} cannot be loaded into {}",
-              algorithm, algorithm_name(spec_.algorithm));
+  EMBER_CHECK(algorithm == algorithm_name(spec_.algorithm), "optimizer state of {} cannot be loaded into {}", algorithm,
+              algorithm_name(spec_.algorithm));
 
   // The parameters must be the same (name, group, shape), in any order.
   std::map<std::string, const FlatEntry*> trainable;
@@ -218,17 +216,19 @@ void Optimizer::load_state_dict(const StateDict& sd) {
     const std::string name = p.at("name").get<std::string>();
     auto it = trainable.find(name);
     EMBER_CHECK(it != trainable.end(), "optimizer state: parameter '{}' is not a trainable parameter here", name);
-    EMBER_CHECK(p.at("shape").get<Shape>() == it->second->param.sizes() && p.at("group").get<int>() == it->second->group,
-                "optimizer state: parameter '{}' has shape {} in group {}, here {} in group {}", name,
-                shape_str(p.at("shape").get<Shape>()), p.at("group").get<int>(), shape_str(it->second->param.sizes()),
-                it->second->group);
+    EMBER_CHECK(
+        p.at("shape").get<Shape>() == it->second->param.sizes() && p.at("group").get<int>() == it->second->group,
+        "optimizer state: parameter '{}' has shape {} in group {}, here {} in group {}", name,
+        shape_str(p.at("shape").get<Shape>()), p.at("group").get<int>(), shape_str(it->second->param.sizes()),
+        it->second->group);
   }
 
   const nlohmann::json& groups = m.at("groups");
   EMBER_CHECK(static_cast<int>(groups.size()) == num_groups(), "optimizer state: {} parameter groups, here {}",
               groups.size(), num_groups());
   std::vector<Hyperparameters> restored;
-  for (int g = 0; g < num_groups(); ++g) restored.push_back(hyperparameters_from_json(spec_.name, groups_[g], groups[g]));
+  for (int g = 0; g < num_groups(); ++g)
+    restored.push_back(hyperparameters_from_json(spec_.name, groups_[g], groups[g]));
 
   unsigned stored = 0;
   for (const nlohmann::json& n : m.at("states")) {

@@ -14,10 +14,9 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "optim/flat_parameters.h"
 #include "optim/spec.h"

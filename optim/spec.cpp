@@ -1,12 +1,12 @@
 #include "optim/spec.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <set>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "core/error.h"
 
@@ -58,7 +58,8 @@ SplitSpec split_spec(const std::string& text, const char* what) {
   SplitSpec spec;
   spec.name = trim(text.substr(0, colon));
   EMBER_USAGE_CHECK(!spec.name.empty(), "empty {} '{}' (expected NAME[:key=value,...])", what, text);
-  if (colon != std::string::npos) spec.options = split_options(text.substr(colon + 1), fmt::format("{} '{}'", what, text));
+  if (colon != std::string::npos)
+    spec.options = split_options(text.substr(colon + 1), fmt::format("{} '{}'", what, text));
   return spec;
 }
 
@@ -133,7 +134,10 @@ const std::vector<OptimizerDef>& optimizer_defs() {
         {"sgd", Algorithm::Sgd, sgd_keys, sgd},
         {"nag", Algorithm::Sgd, sgd_keys, nag},
         {"rmsprop", Algorithm::RmsProp, {lr, alpha, eps, weight_decay, momentum, centered, maximize}, rmsprop},
-        {"adagrad", Algorithm::Adagrad, {lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize}, adagrad},
+        {"adagrad",
+         Algorithm::Adagrad,
+         {lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize},
+         adagrad},
         {"adadelta", Algorithm::Adadelta, {lr, rho, eps, weight_decay, maximize}, adadelta},
         {"adam", Algorithm::Adam, adam_keys, adam},
         {"adamw", Algorithm::AdamW, adam_keys, adamw},
@@ -166,11 +170,14 @@ void apply_options(const OptimizerDef& def, H& hyper, bool* capturable, const st
     if (key == nullptr) {
       std::vector<std::string> keys = optimizer_keys(def.name);
       if (capturable == nullptr) keys.pop_back();  // group options: capturable is per optimiser
-      throw UsageError(__FILE__, __LINE__,
-                       fmt::format("unknown key '{}' for {}; valid keys: {}", option.key, def.name, fmt::join(keys, ", ")));
+      throw UsageError(
+          __FILE__, __LINE__,
+          fmt::format("unknown key '{}' for {}; valid keys: {}", option.key, def.name, fmt::join(keys, ", ")));
     }
-    if (key->real) hyper.*(key->real) = parse_number(option.value, context);
-    else hyper.*(key->flag) = parse_bool(option.value, context);
+    if (key->real)
+      hyper.*(key->real) = parse_number(option.value, context);
+    else
+      hyper.*(key->flag) = parse_bool(option.value, context);
   }
   validate_hyperparameters(def.name, hyper);
 }
@@ -319,8 +326,10 @@ std::string format_optimizer_spec(const OptimizerSpec& spec) {
 nlohmann::json hyperparameters_to_json(const std::string& name, const Hyperparameters& hyper) {
   nlohmann::json json = nlohmann::json::object();
   for (const KeyDef& k : find_def(name).keys) {
-    if (k.real) json[k.key] = hyper.*(k.real);
-    else json[k.key] = hyper.*(k.flag);
+    if (k.real)
+      json[k.key] = hyper.*(k.real);
+    else
+      json[k.key] = hyper.*(k.flag);
   }
   return json;
 }
@@ -337,7 +346,8 @@ Hyperparameters hyperparameters_from_json(const std::string& name, const Hyperpa
       EMBER_USAGE_CHECK(value.is_number(), "{} hyperparameter {}: expected a number, got {}", name, key, value.dump());
       hyper.*(k->real) = value.get<double>();
     } else {
-      EMBER_USAGE_CHECK(value.is_boolean(), "{} hyperparameter {}: expected a boolean, got {}", name, key, value.dump());
+      EMBER_USAGE_CHECK(value.is_boolean(), "{} hyperparameter {}: expected a boolean, got {}", name, key,
+                        value.dump());
       hyper.*(k->flag) = value.get<bool>();
     }
   }
@@ -355,7 +365,8 @@ LrSchedule parse_lr_schedule(const std::string& text) {
     kinds.push_back(d.name);
     if (split.name == d.name) def = &d;
   }
-  EMBER_USAGE_CHECK(def != nullptr, "unknown LR schedule '{}'; valid schedules: {}", split.name, fmt::join(kinds, ", "));
+  EMBER_USAGE_CHECK(def != nullptr, "unknown LR schedule '{}'; valid schedules: {}", split.name,
+                    fmt::join(kinds, ", "));
   LrSchedule s;
   s.kind = def->kind;
   for (const Option& option : split.options) {

@@ -13,10 +13,9 @@
 // valid.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "kernels/optim_rules.h"
@@ -30,7 +29,7 @@ using Hyperparameters = kernels::OptimHyper;
 struct OptimizerSpec {
   std::string name = "sgd";  // as written: one of optimizer_names()
   Algorithm algorithm = Algorithm::Sgd;
-  Hyperparameters hyper;     // torch's defaults for `name`, then the spec's keys
+  Hyperparameters hyper;  // torch's defaults for `name`, then the spec's keys
   bool capturable = false;
 };
 

@@ -12,15 +12,15 @@
 //                     against the fused step first; speedup = unfused_ms / ms
 // --json prints one JSON object: {"device", "copy_gb_per_s", "results": [...]}.
 // scripts/bench_torch_optim.py measures torch.optim the same way on the GPU machine.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "apps/common/app_main.h"
 #include "apps/ember-bench-optim/layout.h"
@@ -105,8 +105,9 @@ int run(const Options& o) {
   std::vector<optim::OptimizerSpec> parsed;
   for (const std::string& s : specs) parsed.push_back(optim::parse_optimizer_spec(s));  // usage errors first
   std::vector<int64_t> sizes = o.sizes;
-  if (sizes.empty()) sizes = device.is_cpu() ? std::vector<int64_t>{bench::kResNet18Params}
-                                             : std::vector<int64_t>{bench::kResNet18Params, 100000000};
+  if (sizes.empty())
+    sizes = device.is_cpu() ? std::vector<int64_t>{bench::kResNet18Params}
+                            : std::vector<int64_t>{bench::kResNet18Params, 100000000};
   for (int64_t n : sizes) bench::scaled_layout(n);  // checks n
   const bool unfused = o.no_unfused ? false : (o.unfused || device.is_cuda());
   bench::TimingOptions timing;
@@ -124,13 +125,15 @@ int run(const Options& o) {
       r.optimizer = specs[k];
       r.n = n;
       r.bytes = n * 4 * (3 + 2 * static_cast<int64_t>(optimizer->state_names().size()));
-      r.ms = bench::median_ms(device, [&] { optimizer->step(); }, timing);
+      r.ms = bench::median_ms(
+          device, [&] { optimizer->step(); }, timing);
       r.gb_per_s = double(r.bytes) / (r.ms * 1e6);
       r.fraction = r.gb_per_s / copy;
       if (unfused) {
         validate_unfused(parsed[k], n, device);
         bench::UnfusedOptimizer naive(parsed[k], views(*flat, false), views(*flat, true));
-        r.unfused_ms = bench::median_ms(device, [&] { naive.step(); }, timing);
+        r.unfused_ms = bench::median_ms(
+            device, [&] { naive.step(); }, timing);
       }
       results.push_back(r);
     }
@@ -143,8 +146,9 @@ int run(const Options& o) {
                           {"copy_gb_per_s", copy},
                           {"results", nlohmann::json::array()}};
     for (const Result& r : results) {
-      nlohmann::json j = {{"optimizer", r.optimizer}, {"n", r.n},           {"bytes", r.bytes},
-                          {"ms", r.ms},               {"gb_per_s", r.gb_per_s}, {"fraction_of_copy", r.fraction}};
+      nlohmann::json j = {{"optimizer", r.optimizer}, {"n", r.n},
+                          {"bytes", r.bytes},         {"ms", r.ms},
+                          {"gb_per_s", r.gb_per_s},   {"fraction_of_copy", r.fraction}};
       if (r.unfused_ms >= 0) {
         j["unfused_ms"] = r.unfused_ms;
         j["speedup_vs_unfused"] = r.unfused_ms / r.ms;
@@ -183,8 +187,9 @@ int main(int argc, char** argv) {
                  "parameter count, repeatable (default 11181642, plus 100000000 on a GPU); the 62 tensors of "
                  "ResNet-18 scaled to N")
       ->check(CLI::Range(int64_t(62), int64_t(2000000000)));
-  app.add_option("--optimizer", o.specs, "optimizer spec, repeatable (default: sgd, sgd:momentum=0.9, nag, rmsprop, "
-                                         "adagrad, adadelta, adam, adamw)");
+  app.add_option("--optimizer", o.specs,
+                 "optimizer spec, repeatable (default: sgd, sgd:momentum=0.9, nag, rmsprop, "
+                 "adagrad, adadelta, adam, adamw)");
   app.add_option("--reps", o.reps, "timed repetitions per measurement (default 10 on the CPU, 50 on a GPU)")
       ->check(CLI::Range(1, 100000));
   app.add_option("--warmup", o.warmup, "untimed repetitions first")->capture_default_str()->check(CLI::Range(0, 1000));

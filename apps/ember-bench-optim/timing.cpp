@@ -1,11 +1,11 @@
 #include "apps/ember-bench-optim/timing.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <vector>
-
-#include <omp.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -70,7 +70,7 @@ void stream_copy(float* dst, const float* src, int64_t n) {
 // copy on some machines - the 2-core CI-like VM here moves ~70 GB/s read-modify-write but at
 // most ~60 GB/s copying - so fraction_of_copy may exceed 1 there.
 double cpu_copy_gb_per_s(const TimingOptions& o) {
-  const int64_t n = int64_t(64) << 20;  // 256 MiB of floats each way
+  const int64_t n = int64_t(64) << 20;             // 256 MiB of floats each way
   const Tensor src = ones({n}), dst = zeros({n});  // touched: pages are mapped
   const float* s = src.data<float>();
   float* d = dst.data<float>();
@@ -83,8 +83,10 @@ double cpu_copy_gb_per_s(const TimingOptions& o) {
             const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
             const int64_t chunk = (n / threads + 15) / 16 * 16;
             const int64_t begin = std::min(n, t * chunk), end = std::min(n, begin + chunk);
-            if (use_memcpy) std::memcpy(d + begin, s + begin, static_cast<size_t>(end - begin) * sizeof(float));
-            else stream_copy(d + begin, s + begin, end - begin);
+            if (use_memcpy)
+              std::memcpy(d + begin, s + begin, static_cast<size_t>(end - begin) * sizeof(float));
+            else
+              stream_copy(d + begin, s + begin, end - begin);
           }
         },
         o);

@@ -11,10 +11,11 @@ UnfusedOptimizer::UnfusedOptimizer(const optim::OptimizerSpec& spec, std::vector
                                    std::vector<Tensor> grads)
     : spec_(spec), params_(std::move(params)), grads_(std::move(grads)) {
   const double init = spec.algorithm == optim::Algorithm::Adagrad ? spec.hyper.initial_accumulator_value : 0.0;
-  const unsigned needed = kernels::visit_optim_rule(
-      spec.algorithm, [&](auto rule) { return decltype(rule)::slots_needed(spec.hyper); });
+  const unsigned needed =
+      kernels::visit_optim_rule(spec.algorithm, [&](auto rule) { return decltype(rule)::slots_needed(spec.hyper); });
   for (int k = 0; k < 3; ++k)
-    for (const Tensor& p : params_) state_[k].push_back((needed >> k) & 1u ? full(p.sizes(), init, p.options()) : Tensor());
+    for (const Tensor& p : params_)
+      state_[k].push_back((needed >> k) & 1u ? full(p.sizes(), init, p.options()) : Tensor());
 }
 
 void UnfusedOptimizer::step() {
@@ -83,8 +84,10 @@ void UnfusedOptimizer::step() {
       case A::Adam:
       case A::AdamW: {
         if (h.weight_decay != 0) {
-          if (spec_.algorithm == A::AdamW) p.mul_(1 - h.lr * h.weight_decay);
-          else g = add(g, p, h.weight_decay);
+          if (spec_.algorithm == A::AdamW)
+            p.mul_(1 - h.lr * h.weight_decay);
+          else
+            g = add(g, p, h.weight_decay);
         }
         s0.add_(g - s0, 1 - h.beta1);
         s1.mul_(h.beta2);

@@ -5,14 +5,14 @@
 //   ember-paths --function rosenbrock --optimizer adam:lr=0.05 --optimizer nag:lr=1e-4 --steps 500
 //   ember-paths --csv > paths.csv            # optimizer,step,x,y,loss; step 0 is the start
 //   ember-paths --plot paths.png             # contours and every path in one PNG (gnuplot)
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "apps/common/app_main.h"
 #include "apps/common/gnuplot.h"
@@ -103,16 +103,17 @@ void print_table(const TestFunction& f, const std::vector<std::string>& specs,
               number(f.min_y).c_str());
   size_t width = 9;
   for (const std::string& s : specs) width = std::max(width, s.size());
-  std::printf("%-*s  %14s  %14s  %14s  %14s  %s\n", static_cast<int>(width), "optimizer", "x", "y", "loss",
-              "distance", "best loss (step)");
+  std::printf("%-*s  %14s  %14s  %14s  %14s  %s\n", static_cast<int>(width), "optimizer", "x", "y", "loss", "distance",
+              "best loss (step)");
   for (size_t k = 0; k < specs.size(); ++k) {
     const Point& end = paths[k].back();
     size_t best = 0;
     for (size_t t = 0; t < paths[k].size(); ++t)
       if (paths[k][t].loss < paths[k][best].loss) best = t;
     const double distance = std::hypot(end.x - f.min_x, end.y - f.min_y);
-    std::printf("%-*s  %14.6g  %14.6g  %14.6g  %14.6g  %.6g (%zu)%s\n", static_cast<int>(width), specs[k].c_str(), end.x,
-                end.y, end.loss, distance, paths[k][best].loss, best, std::isfinite(end.loss) ? "" : "  diverged");
+    std::printf("%-*s  %14.6g  %14.6g  %14.6g  %14.6g  %.6g (%zu)%s\n", static_cast<int>(width), specs[k].c_str(),
+                end.x, end.y, end.loss, distance, paths[k][best].loss, best,
+                std::isfinite(end.loss) ? "" : "  diverged");
   }
 }
 
@@ -188,9 +189,9 @@ int run(const Options& o) {
   double x0 = 0, y0 = 0;
   {
     char extra = 0;
-    EMBER_USAGE_CHECK(std::sscanf(o.start.c_str(), "%lf,%lf%c", &x0, &y0, &extra) == 2 && std::isfinite(x0) &&
-                          std::isfinite(y0),
-                      "--start: expected X,Y (two numbers), got '{}'", o.start);
+    EMBER_USAGE_CHECK(
+        std::sscanf(o.start.c_str(), "%lf,%lf%c", &x0, &y0, &extra) == 2 && std::isfinite(x0) && std::isfinite(y0),
+        "--start: expected X,Y (two numbers), got '{}'", o.start);
   }
   const Device device = Device::parse(o.device);
   check_device_usable(device);
@@ -234,7 +235,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(100000000)));
   app.add_option("--start", o.start, "starting point X,Y")->capture_default_str();
-  app.add_flag("--csv", o.csv, "print optimizer,step,x,y,loss for every step (step 0 is the start) instead of the table");
+  app.add_flag("--csv", o.csv,
+               "print optimizer,step,x,y,loss for every step (step 0 is the start) instead of the table");
   app.add_option("--plot", o.plot_file, "also draw the contours and every path into this PNG (needs gnuplot)");
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0: all cores; a 2-element problem wants 1)")

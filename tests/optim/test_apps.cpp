@@ -1,17 +1,16 @@
 // ember-paths and ember-bench-optim as a user runs them: Rosenbrock with Adam ends near the
 // minimum, the CSV has the promised shape, bad specs and flags exit 2 with a message, --plot
 // writes a PNG; the benchmark's --json is the one object issue 9's tools read.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -54,7 +53,8 @@ TEST(EmberPaths, AdamReachesTheRosenbrockMinimum) {
 }
 
 TEST(EmberPaths, CsvHasOneRowPerStepWithTheSpecAsGiven) {
-  const Result r = run_paths("--optimizer sgd:lr=0.001,momentum=0.9 --optimizer adagrad --steps 4 --start -1.25,1.5 --csv");
+  const Result r =
+      run_paths("--optimizer sgd:lr=0.001,momentum=0.9 --optimizer adagrad --steps 4 --start -1.25,1.5 --csv");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const std::vector<std::string> rows = lines(r.out);
   ASSERT_EQ(rows.size(), 11u);
@@ -127,7 +127,8 @@ TEST(EmberBenchOptim, CpuJsonIsOneObjectWithEveryResult) {
   for (const nlohmann::json& x : results) {
     EXPECT_GT(x.at("ms").get<double>(), 0);
     EXPECT_NEAR(x.at("gb_per_s").get<double>(), x.at("bytes").get<double>() / (x.at("ms").get<double>() * 1e6), 1e-6);
-    EXPECT_NEAR(x.at("fraction_of_copy").get<double>(), x.at("gb_per_s").get<double>() / j.at("copy_gb_per_s").get<double>(), 1e-9);
+    EXPECT_NEAR(x.at("fraction_of_copy").get<double>(),
+                x.at("gb_per_s").get<double>() / j.at("copy_gb_per_s").get<double>(), 1e-9);
     EXPECT_TRUE(x.contains("speedup_vs_unfused"));  // --unfused: baseline validated and timed
   }
   const Result bad = run_program("ember-bench-optim", "--device cpu --optimizer adam:lr=-1");

@@ -1,8 +1,8 @@
 // FlatParameters: layout (alignment, groups, segments, frozen parameters, zero padding),
 // parameters and gradients as views, zero_grad, and the fused gradient norm and clipping.
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
@@ -104,8 +104,8 @@ TEST(FlatParameters, KeepsExistingGradientsAndRejectsBadParameters) {
   EXPECT_EQ(w.grad().to_vector<float>(), (std::vector<float>{1, 2, 3}));
 
   Tensor p = param({2}, 2);
-  EXPECT_THROW(FlatParameters({{"p", p}, {"p", param({2}, 3)}}, Device::cpu()), Error);   // same name
-  EXPECT_THROW(FlatParameters({{"p", p}, {"q", p}}, Device::cpu()), Error);               // shared tensor
+  EXPECT_THROW(FlatParameters({{"p", p}, {"p", param({2}, 3)}}, Device::cpu()), Error);           // same name
+  EXPECT_THROW(FlatParameters({{"p", p}, {"q", p}}, Device::cpu()), Error);                       // shared tensor
   EXPECT_THROW(FlatParameters({{"d", param({2}, 4).to(DType::Float64)}}, Device::cpu()), Error);  // dtype
   EXPECT_THROW(FlatParameters({{"u", Tensor()}}, Device::cpu()), Error);
   EXPECT_THROW(FlatParameters({{"p", p}}, Device::cpu(), [](const std::string&) { return 8; }), Error);

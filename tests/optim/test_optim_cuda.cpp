@@ -28,9 +28,14 @@ class OptimCuda : public testing::GpuTest {};
 // Parameters of awkward lengths in groups g0 (no prefix), g1., g2., with a frozen one in
 // the middle of group 0; copies on the CPU and on the GPU.
 optim::NamedParameters make_params(uint64_t seed, Device device) {
-  const std::vector<std::pair<std::string, int64_t>> sizes = {
-      {"a", 1}, {"b", 1023}, {"frozen", 37}, {"c", 3}, {"g1.big", (1 << 20) + 5}, {"g1.odd", 4 * 256 + 3},
-      {"g2.one", 1}, {"g2.tail", 4 * 256 + 3}};
+  const std::vector<std::pair<std::string, int64_t>> sizes = {{"a", 1},
+                                                              {"b", 1023},
+                                                              {"frozen", 37},
+                                                              {"c", 3},
+                                                              {"g1.big", (1 << 20) + 5},
+                                                              {"g1.odd", 4 * 256 + 3},
+                                                              {"g2.one", 1},
+                                                              {"g2.tail", 4 * 256 + 3}};
   optim::NamedParameters named;
   for (const auto& [name, n] : sizes) {
     Generator g(seed++);

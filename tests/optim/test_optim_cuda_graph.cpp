@@ -2,7 +2,6 @@
 // use the next step count (bias corrections) and the current learning rate, exactly like
 // eager steps. CUDA builds only (it calls the CUDA runtime directly).
 #include <cuda_runtime.h>
-
 #include <gtest/gtest.h>
 
 #include "core/autograd/grad_mode.h"

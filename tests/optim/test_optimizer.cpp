@@ -108,7 +108,7 @@ std::vector<Tensor> run(const std::string& spec, int steps, int split) {
     if (t == split) {
       const optim::StateDict sd = opt->state_dict();
       const nlohmann::json meta = nlohmann::json::parse(sd.meta.dump());  // survives JSON text
-      Model fresh(99);  // different initial values, overwritten below
+      Model fresh(99);                                                    // different initial values, overwritten below
       for (size_t k = 0; k < fresh.named.size(); ++k) {
         NoGradGuard no_grad;
         fresh.named[k].second.copy_(m.named[k].second);

@@ -2,9 +2,9 @@
 // torch.optim (torch_reference.h), for every optimiser and every option combination, over
 // 35 steps of gradients that include zeros; then the CPU executor (float32, through
 // FlatParameters and Optimizer) against the rule itself.
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "core/ops.h"
 #include "optim/optimizer.h"

@@ -1,7 +1,7 @@
 // Spec strings (torch's names, defaults and checks; clear usage errors) and LR schedules.
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "optim/spec.h"
 
@@ -86,8 +86,9 @@ TEST(OptimizerSpec, ParsesKeysAndPrintsACanonicalSpecThatParsesBack) {
 TEST(OptimizerSpec, BadSpecsAreUsageErrorsThatSayWhatIsValid) {
   EXPECT_NE(usage_error([] { parse_optimizer_spec("adamx"); }).find("valid names: sgd, nag, rmsprop, adagrad"),
             std::string::npos);
-  EXPECT_NE(usage_error([] { parse_optimizer_spec("adam:beta3=0.5"); })
-                .find("valid keys: lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, capturable"),
+  EXPECT_NE(usage_error([] {
+              parse_optimizer_spec("adam:beta3=0.5");
+            }).find("valid keys: lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, capturable"),
             std::string::npos);
   EXPECT_NE(usage_error([] { parse_optimizer_spec("sgd:lr=abc"); }).find("not a finite number"), std::string::npos);
   EXPECT_NE(usage_error([] { parse_optimizer_spec("sgd:nesterov=maybe"); }).find("not a boolean"), std::string::npos);

@@ -1,9 +1,9 @@
 // ember against real torch.optim: golden float32 trajectories, LR schedules and gradient
 // clipping recorded by scripts/gen_optim_fixtures.py (tests/optim/fixtures/torch_optim.json;
 // torch is never needed to run this test).
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "core/ops.h"
 #include "optim/optimizer.h"
@@ -65,8 +65,7 @@ TEST(TorchFixtures, LrSchedulesMatchTorchsSchedulers) {
     const double base = c.at("base_lr");
     const int64_t total = c.at("total_steps");
     const std::vector<double> lrs = c.at("lrs").get<std::vector<double>>();
-    for (int64_t t = 0; t < total; ++t)
-      EXPECT_NEAR(schedule.lr(base, t, total), lrs[t], 1e-12 * base) << "step " << t;
+    for (int64_t t = 0; t < total; ++t) EXPECT_NEAR(schedule.lr(base, t, total), lrs[t], 1e-12 * base) << "step " << t;
   }
 }
 

@@ -134,8 +134,10 @@ class Optimizer {
       } else {
         momentum_buffer_ = add(mul(momentum_buffer_, h_.momentum), grad, 1 - h_.dampening);
       }
-      if (h_.nesterov) grad = add(grad, momentum_buffer_, h_.momentum);
-      else grad = momentum_buffer_;
+      if (h_.nesterov)
+        grad = add(grad, momentum_buffer_, h_.momentum);
+      else
+        grad = momentum_buffer_;
     }
     param = add(param, grad, -h_.lr);
   }
@@ -185,8 +187,10 @@ class Optimizer {
     Vec grad = h_.maximize ? neg(grad_in) : grad_in;
     const double step = double(step_);
     if (h_.weight_decay != 0) {
-      if (decoupled) param = mul(param, 1 - h_.lr * h_.weight_decay);
-      else grad = add(grad, param, h_.weight_decay);
+      if (decoupled)
+        param = mul(param, 1 - h_.lr * h_.weight_decay);
+      else
+        grad = add(grad, param, h_.weight_decay);
     }
     exp_avg_ = lerp(exp_avg_, grad, 1 - h_.beta1);
     exp_avg_sq_ = addcmul(mul(exp_avg_sq_, h_.beta2), grad, grad, 1 - h_.beta2);
