@@ -31,6 +31,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv-torch")
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "adam", "adamw"]
+# The same configurations as ember-bench-optim reports them.
+EMBER_NAMES = {"sgd": "sgd", "momentum": "sgd:momentum=0.9", "nesterov": "nag", "rmsprop": "rmsprop",
+               "adagrad": "adagrad", "adadelta": "adadelta", "adam": "adam", "adamw": "adamw"}
 
 
 def ensure_torch():
@@ -45,8 +48,9 @@ def ensure_torch():
         print(f"creating {VENV} and installing torch + torchvision from PyPI ...", flush=True)
         subprocess.check_call([sys.executable, "-m", "venv", VENV])
         subprocess.check_call([os.path.join(VENV, "bin", "pip"), "install", "-q", "torch", "torchvision"])
-    if os.path.realpath(sys.executable) != os.path.realpath(python):
+    if os.path.realpath(sys.prefix) != os.path.realpath(VENV):  # the venv's python is often a symlink
         os.execv(python, [python] + sys.argv)
+    sys.exit(f"torch is missing from {VENV}: remove the folder and run again")
 
 
 def torch_optimizer(name, params, impl):
@@ -184,7 +188,7 @@ def main():
         entry = {impl: r["ms"] for r in torch_opt if r["optimizer"] == name for impl in [r["impl"]]}
         row = {"torch_ms": entry}
         if ember_opt:
-            mine = [r for r in ember_opt["results"] if r["optimizer"] == name and r["n"] == 11181642]
+            mine = [r for r in ember_opt["results"] if r["optimizer"] == EMBER_NAMES[name] and r["n"] == 11181642]
             if mine:
                 row["ember_ms"] = mine[0]["ms"]
                 row["ember_fraction_of_copy"] = mine[0].get("fraction_of_copy")
