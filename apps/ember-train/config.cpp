@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "apps/ember-train/runs.h"
 #include "core/error.h"
+#include "data/dataset.h"
 
 namespace ember::train {
 
@@ -58,11 +60,36 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_flag("--quiet,-q", c.quiet, "no progress lines: only warnings, errors and the final table");
   app.add_flag("--save-models", c.save_models,
                "write each optimiser's final weights to model-<k>.safetensors (torchvision names; loads in PyTorch)");
+  app.add_option("--repeats", c.repeats,
+                 "runs per optimiser, with seeds seed..seed+K-1 (repeat r of every optimiser starts from the same "
+                 "weights and batch order); figures show the mean and a min-max band")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--sweep", c.sweep,
+                 "learning-rate sweep: lr=A:B:N (N values log-spaced from A to B) or lr=v1,v2,...; every optimiser at "
+                 "every lr (other hyperparameters from its spec); writes sweep.csv and sweep.png");
+  app.add_option("--target-accuracy", c.target_accuracy,
+                 "a test accuracy (fraction) to reach: images, seconds and joules until the first epoch that reaches it")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--shift", c.shift,
+                 "distribution shift from epoch E on: E:labels permutes the labels (no class in place), E:classes "
+                 "trains on classes 0-4 before E and 5-9 from E on");
+  app.add_option("--weights", c.weights,
+                 "start from these weights (an ember checkpoint, or torchvision's exported by "
+                 "scripts/export_torchvision_weights.py), loaded by name");
+  app.add_flag("--reset-fc", c.reset_fc, "re-initialise the fc head instead of loading it from --weights");
+  app.add_option("--classes", c.classes, "train and test on these classes only, e.g. 0-4 or 0,2,7 (labels unchanged)");
   app.add_option("--threads", c.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)")
       ->check(CLI::Range(0, 4096));
 }
 
 void validate(const TrainConfig& c) {
+  expand_runs(c);                  // optimiser specs, --sweep, --repeats
+  const Shift shift = parse_shift(c.shift, c.epochs);
+  if (!c.classes.empty()) data::parse_class_list(c.classes);
+  EMBER_USAGE_CHECK(shift.kind != ShiftKind::Classes || c.classes.empty(),
+                    "--shift E:classes chooses the classes itself: leave out --classes");
+  EMBER_USAGE_CHECK(!c.reset_fc || !c.weights.empty(), "--reset-fc needs --weights");
   EMBER_USAGE_CHECK(!(c.warmup_epochs > 0) || c.warmup_epochs < c.epochs,
                     "--warmup-epochs {} must be shorter than --epochs {}", c.warmup_epochs, c.epochs);
   EMBER_USAGE_CHECK(c.device == "auto" || c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0,
@@ -88,7 +115,14 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"limit_test", c.limit_test},
           {"out", c.out},
           {"threads", c.threads},
-          {"save_models", c.save_models}};
+          {"save_models", c.save_models},
+          {"repeats", c.repeats},
+          {"sweep", c.sweep},
+          {"target_accuracy", c.target_accuracy},
+          {"shift", c.shift},
+          {"weights", c.weights},
+          {"reset_fc", c.reset_fc},
+          {"classes", c.classes}};
 }
 
 TrainConfig config_from_json(const nlohmann::json& j) {
@@ -113,6 +147,13 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.out = j.at("out");
     c.threads = j.value("threads", 0);
     c.save_models = j.value("save_models", false);
+    c.repeats = j.value("repeats", 1);
+    c.sweep = j.value("sweep", "");
+    c.target_accuracy = j.value("target_accuracy", 0.0);
+    c.shift = j.value("shift", "");
+    c.weights = j.value("weights", "");
+    c.reset_fc = j.value("reset_fc", false);
+    c.classes = j.value("classes", "");
   } catch (const nlohmann::json::exception& e) {
     EMBER_FAIL("saved configuration is incomplete or malformed: {}", e.what());
   }

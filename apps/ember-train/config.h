@@ -34,7 +34,15 @@ struct TrainConfig {
   bool print_model = false;
   bool quiet = false;
   int threads = 0;            // CPU threads; 0: EMBER_NUM_THREADS or all cores
-  bool save_models = false;   // write each optimiser's final weights
+  bool save_models = false;   // write each run's final weights
+  // The comparison made fair and complete (issue 10):
+  int repeats = 1;             // runs per optimiser, seeds seed..seed+repeats-1
+  std::string sweep;           // "lr=A:B:N" or "lr=v1,v2,..."; empty: each spec's lr
+  double target_accuracy = 0;  // > 0: report images, seconds and joules to reach it
+  std::string shift;           // "E:labels" or "E:classes"; empty: none
+  std::string weights;         // start from these weights (safetensors, torchvision names)
+  bool reset_fc = false;       // re-initialise fc after loading --weights
+  std::string classes;         // "0-4", "0,2,7": train and test on these classes only
 
   // The seed's optimisers, as specs.
   static std::vector<std::string> seed_optimizers();

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <vector>
 
 #include <fmt/format.h>
@@ -90,6 +89,14 @@ class NvmlMeter final : public EnergyMeter {
   unsigned long long start_, last_;
 };
 
+// "<vendor>-rapl:N": a package zone (not a subzone like intel-rapl:0:0, nor intel-rapl-mmio:0).
+bool is_package_zone(const std::string& name) {
+  const size_t colon = name.find(':');
+  if (colon == std::string::npos || colon < 6 || name.compare(colon - 5, 5, "-rapl") != 0) return false;
+  const std::string index = name.substr(colon + 1);
+  return !index.empty() && index.find_first_not_of("0123456789") == std::string::npos;
+}
+
 }  // namespace
 
 std::unique_ptr<EnergyMeter> make_unavailable_meter(const std::string& reason) {
@@ -100,12 +107,11 @@ std::unique_ptr<EnergyMeter> make_rapl_meter(const std::string& root) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return make_unavailable_meter(fmt::format("no RAPL counters ({} not found)", root));
-  static const std::regex package(R"([a-z]+-rapl:\d+)");  // a package zone, not a subzone like :0:0
   std::vector<RaplZone> zones;
   std::string unreadable;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!std::regex_match(name, package)) continue;
+    if (!is_package_zone(name)) continue;
     RaplZone z;
     z.energy_file = entry.path() / "energy_uj";
     if (!read_u64(z.energy_file, z.last) || !read_u64(entry.path() / "max_energy_range_uj", z.range)) {

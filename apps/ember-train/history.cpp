@@ -4,9 +4,9 @@
 
 namespace ember::train {
 
-const char* const kHistoryHeader = "optimizer,epoch,batch,images_seen,loss,accuracy";
+const char* const kHistoryHeader = "optimizer,repeat,epoch,batch,images_seen,loss,accuracy";
 const char* const kEpochsHeader =
-    "optimizer,epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second";
+    "optimizer,repeat,epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second";
 
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
@@ -20,7 +20,7 @@ std::string csv_number(double value) { return fmt::format("{:.9g}", value); }
 std::string history_csv(const std::vector<HistoryRow>& rows) {
   std::string out = std::string(kHistoryHeader) + "\n";
   for (const HistoryRow& r : rows)
-    out += fmt::format("{},{},{},{},{},{}\n", csv_field(r.optimizer), r.epoch, r.batch, r.images_seen,
+    out += fmt::format("{},{},{},{},{},{},{}\n", csv_field(r.optimizer), r.repeat, r.epoch, r.batch, r.images_seen,
                        csv_number(r.loss), csv_number(r.accuracy));
   return out;
 }
@@ -28,7 +28,7 @@ std::string history_csv(const std::vector<HistoryRow>& rows) {
 std::string epochs_csv(const std::vector<EpochRow>& rows) {
   std::string out = std::string(kEpochsHeader) + "\n";
   for (const EpochRow& r : rows)
-    out += fmt::format("{},{},{},{},{},{},{},{}\n", csv_field(r.optimizer), r.epoch, csv_number(r.train_loss),
+    out += fmt::format("{},{},{},{},{},{},{},{},{}\n", csv_field(r.optimizer), r.repeat, r.epoch, csv_number(r.train_loss),
                        csv_number(r.train_accuracy), csv_number(r.test_loss), csv_number(r.test_accuracy),
                        csv_number(r.seconds), csv_number(r.images_per_second));
   return out;

@@ -9,7 +9,8 @@
 namespace ember::train {
 
 struct HistoryRow {
-  std::string optimizer;  // the spec as given
+  std::string optimizer;  // the run's spec (the one given, with a sweep's lr)
+  int repeat = 0;
   int epoch = 0;          // 1-based
   int64_t batch = 0;      // global batch number (1-based, across epochs) ending the window
   int64_t images_seen = 0;
@@ -19,15 +20,22 @@ struct HistoryRow {
 
 struct EpochRow {
   std::string optimizer;
+  int repeat = 0;
   int epoch = 0;
   double train_loss = 0, train_accuracy = 0;
   double test_loss = 0, test_accuracy = 0;
   double seconds = 0;            // training time of this epoch (evaluation excluded)
   double images_per_second = 0;  // training images / seconds
+  // Not in epochs.csv (summary.json has them): totals of the run so far, and with
+  // --shift E:classes the test accuracy on classes 0-4 and 5-9.
+  int64_t images_seen = 0;
+  double train_seconds = 0;
+  double joules = 0;             // NaN when energy is unavailable
+  double test_accuracy_low = 0, test_accuracy_high = 0;
 };
 
-extern const char* const kHistoryHeader;  // optimizer,epoch,batch,images_seen,loss,accuracy
-extern const char* const kEpochsHeader;   // optimizer,epoch,train_loss,...,images_per_second
+extern const char* const kHistoryHeader;  // optimizer,repeat,epoch,batch,images_seen,loss,accuracy
+extern const char* const kEpochsHeader;   // optimizer,repeat,epoch,train_loss,...,images_per_second
 
 std::string history_csv(const std::vector<HistoryRow>& rows);
 std::string epochs_csv(const std::vector<EpochRow>& rows);

@@ -12,6 +12,8 @@
 
 #include "apps/common/progress.h"
 #include "apps/ember-train/checkpoint.h"
+#include "apps/ember-train/data_plan.h"
+#include "apps/ember-train/runs.h"
 #include "apps/ember-train/plots.h"
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"
@@ -20,7 +22,6 @@
 #include "data/source.h"
 #include "nn/resnet.h"
 #include "nn/summary.h"
-#include "optim/spec.h"
 
 namespace ember::train {
 
@@ -117,8 +118,8 @@ int run_comparison(TrainConfig config) {
     config.threads = threads;
     resuming = true;
   }
-  validate(config);
-  for (const std::string& spec : config.optimizer_specs()) optim::parse_optimizer_spec(spec);  // usage errors first
+  validate(config);  // every usage error before any work
+  const std::vector<RunSpec> runs = expand_runs(config);
   set_num_threads(config.threads);
   const Device device = resolve_device(config.device);
 
@@ -131,12 +132,16 @@ int run_comparison(TrainConfig config) {
   config.data = resolve_data_spec(config.data);
   // Synthetic data has its own fixed seed: every run (and every --seed) sees the same images.
   const data::DataSplits data = data::load_data(config.data, config.limit_train, config.limit_test, /*synthetic_seed=*/0);
+  const DataPlan plan = make_data_plan(data, config);
   apps::ProgressLine progress(10.0, config.quiet);
   if (!config.quiet) {
     std::printf("%s\n", data.description.c_str());
-    std::printf("device: %s; %zu optimiser(s) x %d epoch(s), batch %lld, %s -> %s\n", device_name(device).c_str(),
-                config.optimizer_specs().size(), config.epochs, static_cast<long long>(config.batch_size),
-                config.arch.c_str(), out.string().c_str());
+    if (!plan.description.empty()) std::printf("%s\n", plan.description.c_str());
+    std::printf("device: %s; %zu run(s) (%zu optimiser(s)%s%s) x %d epoch(s), batch %lld, %s -> %s\n",
+                device_name(device).c_str(), runs.size(), config.optimizer_specs().size(),
+                config.sweep.empty() ? "" : fmt::format(" x {} learning rates", parse_sweep(config.sweep).size()).c_str(),
+                config.repeats > 1 ? fmt::format(" x {} repeats", config.repeats).c_str() : "", config.epochs,
+                static_cast<long long>(config.batch_size), config.arch.c_str(), out.string().c_str());
   }
   if (config.print_model) {
     nn::ResNet18 model(10, config.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet);
@@ -144,17 +149,16 @@ int run_comparison(TrainConfig config) {
   }
   if (!resuming) {
     state.config = config;
-    state.data_description = data.description;
+    state.data_description = data.description + (plan.description.empty() ? "" : "; " + plan.description);
   }
 
   interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
-  TrainContext ctx{config, device, data, state, progress, out.string(), stop_requested};
-  const auto specs = config.optimizer_specs();
+  TrainContext ctx{config, runs, device, plan, state, progress, out.string(), stop_requested};
   int exit_code = 0;
-  while (state.progress.optimizer < static_cast<int>(specs.size())) {
+  while (state.progress.run < static_cast<int>(runs.size())) {
     const bool inside = resuming && resumed.has_training_state();
-    const Outcome outcome = train_optimizer(ctx, inside ? &resumed.contents : nullptr);
+    const Outcome outcome = train_run(ctx, inside ? &resumed.contents : nullptr);
     resuming = false;
     write_tables(out, state);
     if (outcome == Outcome::Interrupted) {
@@ -164,14 +168,15 @@ int run_comparison(TrainConfig config) {
       break;
     }
     state.progress = Progress{};
-    state.progress.optimizer = static_cast<int>(state.results.size());
+    state.progress.run = static_cast<int>(state.results.size());
     save_run_checkpoint(checkpoint_path(out.string()), state, nullptr, nullptr);
   }
   std::signal(SIGINT, previous);
   if (exit_code != 0) return exit_code;
 
   write_summary((out / "summary.json").string(), state, device);
-  for (const std::string& problem : draw_training_plots(out.string(), specs, state.history, state.epochs))
+  if (!config.sweep.empty()) write_text_atomic(out / "sweep.csv", sweep_csv(state.results));
+  for (const std::string& problem : draw_all_plots(out.string(), state, plan.shift))
     std::fprintf(stderr, "ember-train: note: %s (the CSV files hold every number)\n", problem.c_str());
   std::printf("%s", format_results_table(state).c_str());
   std::printf("results in %s\n", out.string().c_str());

@@ -16,9 +16,14 @@ namespace ember::train {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-struct OptimizerResult {
-  std::string optimizer;  // the spec as given
+// The outcome of one run: one optimiser spec, at one learning rate, with one seed.
+struct RunResult {
+  std::string optimizer;  // the run's spec
+  std::string base;       // the spec as given by --optimizer
   std::string canonical;  // every hyperparameter spelled out
+  double lr = 0;
+  int repeat = 0;
+  uint64_t seed = 0;
   bool finished = false;  // all epochs run (or stopped by divergence)
   bool diverged = false;
   std::string diverged_at;  // "epoch 3, batch 120" when diverged
@@ -31,22 +36,33 @@ struct OptimizerResult {
   int64_t parameters = 0, trainable_parameters = 0;
   int64_t state_bytes = 0;
   int64_t peak_device_bytes = 0;
+  double energy_joules = kNaN;   // training + evaluation
+  std::string energy_source;     // "nvml", "rapl" or "unavailable: <reason>"
+  // --target-accuracy: at the first evaluation that reached it (negative: not reached).
+  int64_t images_to_target = -1;
+  double seconds_to_target = -1, joules_to_target = -1;
+  // --shift: test accuracy after the last epoch before the shift and the first after it,
+  // and the images trained after the shift until an evaluation was back at the first (-1: not
+  // recovered).
+  double accuracy_before_shift = kNaN, accuracy_after_shift = kNaN;
+  int64_t images_to_recover = -1;
 };
 
-// Position inside the optimiser being trained, with the partial sums of the current epoch
-// and log window (exact float64 values, so a resumed run continues bit for bit).
+// Position inside the run being trained, with the partial sums of the current epoch and log
+// window (exact float64 values, so a resumed run continues bit for bit).
 struct Progress {
-  int optimizer = 0;      // index into the optimiser list
+  int run = 0;            // index into expand_runs(config)
   int epoch = 0;          // 0-based epoch in progress
   int64_t batch = 0;      // next batch index within the epoch
-  int64_t step = 0;       // optimiser steps taken by this optimiser
+  int64_t step = 0;       // optimiser steps taken by this run
   int64_t images_seen = 0;
   double epoch_loss_sum = 0, epoch_accuracy_sum = 0;  // sums of per-batch means
   int64_t epoch_batches = 0, epoch_images = 0, epoch_correct = 0;
   double window_loss_sum = 0, window_accuracy_sum = 0;
   int window_batches = 0;
   double epoch_seconds = 0;  // training time of this epoch so far
-  double train_seconds = 0, wall_seconds = 0;  // of this optimiser so far
+  double train_seconds = 0, wall_seconds = 0;  // of this run so far
+  double joules = 0;         // energy of this run so far (before the current process)
   double best_test_accuracy = kNaN;
 };
 
@@ -55,7 +71,7 @@ struct RunState {
   std::string data_description;
   std::vector<HistoryRow> history;
   std::vector<EpochRow> epochs;
-  std::vector<OptimizerResult> results;  // one per optimiser that has started
+  std::vector<RunResult> results;  // one per run that has started
   Progress progress;
 };
 

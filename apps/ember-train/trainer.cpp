@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "apps/ember-train/checkpoint.h"
+#include "apps/ember-train/energy.h"
 #include "core/allocator.h"
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
@@ -25,11 +26,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::unique_ptr<nn::ResNet18> build_model(const TrainConfig& c, Device device) {
+std::unique_ptr<nn::ResNet18> build_model(const TrainConfig& c, uint64_t seed, Device device) {
   // The same seed gives the same initial weights for every optimiser (and on every device).
-  Generator generator(c.seed);
+  Generator generator(seed);
   auto model = std::make_unique<nn::ResNet18>(10, c.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet,
                                               &generator);
+  if (!c.weights.empty()) load_initial_weights(*model, c.weights, c.reset_fc);
   if (c.freeze_backbone)
     for (auto& [name, p] : model->named_parameters())
       if (name.rfind("fc.", 0) != 0) p.set_requires_grad(false);
@@ -104,7 +106,7 @@ struct PendingWindow {
   bool history = false;  // a full window: becomes a history row
   int batches = 0;
   int epoch = 0;         // 1-based
-  int64_t global_batch = 0, images_seen = 0, images = 0;
+  int64_t global_batch = 0, epoch_batch = 0, images_seen = 0;
 };
 
 }  // namespace
@@ -113,46 +115,118 @@ std::string checkpoint_path(const std::string& out_dir) {
   return (std::filesystem::path(out_dir) / "checkpoint.safetensors").string();
 }
 
-Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume) {
+void load_initial_weights(nn::Module& model, const std::string& path, bool reset_fc) {
+  EMBER_CHECK(std::filesystem::exists(path), "--weights {}: no such file", path);
+  const nn::SafetensorsContents file = nn::load_safetensors(path);
+  NoGradGuard no_grad;
+  for (auto& [name, t] : model.state_dict()) {
+    if (reset_fc && name.rfind("fc.", 0) == 0) continue;  // the head keeps its fresh init
+    const Tensor* saved = file.find(name);
+    EMBER_CHECK(saved != nullptr, "--weights {}: no tensor named {}{}", path, name,
+                name.rfind("fc.", 0) == 0 ? " (use --reset-fc to start the head afresh)" : "");
+    EMBER_CHECK(saved->sizes() == t.sizes(), "--weights {}: {} has shape {}, the model's is {}{}", path, name,
+                shape_str(saved->sizes()), shape_str(t.sizes()),
+                name.rfind("fc.", 0) == 0 ? " (use --reset-fc for a head of another size)" : "");
+    Tensor target = t;  // the model's own tensor: written in place
+    target.copy_(*saved);
+  }
+}
+
+void record_milestones(const TrainConfig& c, const DataPlan& plan, const RunState& state, RunResult& r,
+                       const EpochRow& row) {
+  if (c.target_accuracy > 0 && r.images_to_target < 0 && row.test_accuracy >= c.target_accuracy) {
+    r.images_to_target = row.images_seen;
+    r.seconds_to_target = row.train_seconds;
+    r.joules_to_target = row.joules;
+  }
+  if (plan.shift.kind == ShiftKind::None) return;
+  const int e = plan.shift.epoch;  // the first shifted epoch (1-based)
+  // Labels: the same test set relabelled, so "accuracy" is the current task's. Classes: the
+  // half being trained (0-4 before the shift, 5-9 after).
+  const double acc = plan.shift.kind == ShiftKind::Classes
+                         ? (row.epoch < e ? row.test_accuracy_low : row.test_accuracy_high)
+                         : row.test_accuracy;
+  if (row.epoch == e - 1) r.accuracy_before_shift = acc;
+  if (row.epoch == e) r.accuracy_after_shift = acc;
+  if (row.epoch >= e && r.images_to_recover < 0 && std::isfinite(r.accuracy_before_shift) &&
+      acc >= r.accuracy_before_shift) {
+    int64_t images_at_shift = 0;  // images seen when the shift began: end of epoch e - 1
+    for (const EpochRow& prev : state.epochs)
+      if (prev.optimizer == row.optimizer && prev.repeat == row.repeat && prev.epoch == e - 1)
+        images_at_shift = prev.images_seen;
+    r.images_to_recover = row.images_seen - images_at_shift;
+  }
+}
+
+Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
   const TrainConfig& c = ctx.config;
   RunState& state = ctx.state;
   Progress& p = state.progress;
-  const std::vector<std::string> specs = c.optimizer_specs();
-  const std::string spec = specs.at(p.optimizer);
+  const RunSpec& run = ctx.runs.at(p.run);
+  const std::string& spec = run.optimizer;
+  const DataPlan& plan = ctx.data;
   const auto wall_start = Clock::now();
   const double wall_before = p.wall_seconds;
+  const auto energy = make_energy_meter(ctx.device.is_cuda() ? ctx.device.index : -1);
+  auto joules = [&] {
+    energy->sample();
+    return energy->available() ? p.joules + energy->joules() : kNaN;
+  };
 
   Allocator& allocator = allocator_for(ctx.device);
   allocator.reset_peak();
-  auto model = build_model(c, ctx.device);
+  auto model = build_model(c, run.seed, ctx.device);
   optim::FlatParameters flat(trainable(*model), ctx.device);
   auto optimizer = optim::make_optimizer(spec, flat);
   if (resume) restore_training_state(*resume, *model, *optimizer);
 
-  if (static_cast<int>(state.results.size()) <= p.optimizer) state.results.emplace_back();
-  OptimizerResult& result = state.results[p.optimizer];
+  if (static_cast<int>(state.results.size()) <= p.run) state.results.emplace_back();
+  RunResult& result = state.results[p.run];
   result.optimizer = spec;
+  result.base = run.base;
+  result.lr = run.lr;
+  result.repeat = run.repeat;
+  result.seed = run.seed;
   result.canonical = optimizer->spec();
   result.parameters = model->num_parameters();
   result.trainable_parameters = model->num_parameters(true);
   result.state_bytes = optimizer->state_bytes();
+  result.energy_source = energy->source();
 
   data::LoaderOptions train_options;
   train_options.batch_size = c.batch_size;
   train_options.shuffle = true;
   train_options.augment = data::parse_augment(c.augment);
   train_options.normalize = data::parse_normalization(c.normalize);
-  train_options.seed = c.seed;
+  train_options.seed = run.seed;
   train_options.device = ctx.device;
-  data::Loader train_loader(ctx.data.train, train_options);
   data::LoaderOptions test_options = train_options;
   test_options.shuffle = false;
   test_options.augment = data::Augment::None;
-  data::Loader test_loader(ctx.data.test, test_options);
+  // Loaders of the current data phase (rebuilt when a shift changes the data).
+  std::unique_ptr<data::Loader> train_loader, test_loader, test_low, test_high;
+  int loader_phase = -1;
+  auto use_phase = [&](int epoch) {
+    if (plan.phase(epoch) == loader_phase) return;
+    loader_phase = plan.phase(epoch);
+    train_loader = std::make_unique<data::Loader>(plan.train(epoch), train_options);
+    test_loader = std::make_unique<data::Loader>(plan.test(epoch), test_options);
+    if (plan.shift.kind == ShiftKind::Classes && !test_low) {
+      test_low = std::make_unique<data::Loader>(plan.test_low, test_options);
+      test_high = std::make_unique<data::Loader>(plan.test_high, test_options);
+    }
+  };
+  use_phase(p.epoch);
 
-  const int64_t steps_per_epoch = train_loader.batches_per_epoch();
-  const int64_t total_steps = steps_per_epoch * c.epochs;
-  const auto schedule = make_schedule(c, steps_per_epoch);
+  // Steps per epoch of each phase, for the schedule's total and the progress line.
+  std::vector<int64_t> steps_in_epoch(c.epochs);
+  int64_t total_steps = 0;
+  for (int e = 0; e < c.epochs; ++e) {
+    const int64_t n = plan.train(e).size();
+    steps_in_epoch[e] = (n + c.batch_size - 1) / c.batch_size;
+    total_steps += steps_in_epoch[e];
+  }
+  const auto schedule = make_schedule(c, steps_in_epoch[0]);
   std::vector<double> base_lrs;
   for (int g = 0; g < optimizer->num_groups(); ++g) base_lrs.push_back(optimizer->lr(g));
 
@@ -163,6 +237,8 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
   PendingWindow pending;
   std::string diverged_at;
   double last_loss = kNaN, last_accuracy = kNaN;
+  int64_t global_batches_before = 0;  // batches of the epochs before the current one
+  for (int e = 0; e < p.epoch; ++e) global_batches_before += steps_in_epoch[e];
 
   // Folds a window that reached the host into the epoch sums (and the history).
   auto consume = [&](const std::vector<double>& v, const PendingWindow& w) {
@@ -172,10 +248,10 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
     if (w.history) {
       last_loss = v[0] / w.batches;
       last_accuracy = v[1] / w.batches;
-      state.history.push_back({spec, w.epoch, w.global_batch, w.images_seen, last_loss, last_accuracy});
+      state.history.push_back({spec, run.repeat, w.epoch, w.global_batch, w.images_seen, last_loss, last_accuracy});
     }
     if (!std::isfinite(v[0]) && diverged_at.empty())
-      diverged_at = fmt::format("epoch {}, batch {}", w.epoch, w.global_batch - int64_t(w.epoch - 1) * steps_per_epoch);
+      diverged_at = fmt::format("epoch {}, batch {}", w.epoch, w.epoch_batch);
   };
   auto drain = [&] {
     if (readback.has_value()) consume(readback.take(), pending);
@@ -185,8 +261,8 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
   auto post_window = [&](bool history) {
     drain();
     readback.post({window.loss, window.accuracy, window.correct});
-    pending = {true, history, p.window_batches, p.epoch + 1, int64_t(p.epoch) * steps_per_epoch + p.batch,
-               p.images_seen, 0};
+    pending = {true, history, p.window_batches, p.epoch + 1, global_batches_before + p.batch, p.batch,
+               p.images_seen};
     window.reset();
     p.window_batches = 0;
     p.window_loss_sum = p.window_accuracy_sum = 0;
@@ -200,19 +276,23 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
       window.correct.zero_();
     }
     p.wall_seconds = wall_before + seconds_since(wall_start);
+    const double j = joules();
+    p.joules = std::isfinite(j) ? j : 0.0;
     save_run_checkpoint(checkpoint_path(ctx.out_dir), state, model.get(), optimizer.get());
   };
 
-  const std::string label = fmt::format("[{}/{}] {}", p.optimizer + 1, specs.size(), spec);
+  const std::string label = fmt::format("[{}/{}] {}{}", p.run + 1, ctx.runs.size(), spec,
+                                        c.repeats > 1 ? fmt::format(" (repeat {})", run.repeat) : "");
   if (p.epoch == 0 && p.batch == 0) ctx.progress.println(fmt::format("== {}", label));
   while (p.epoch < c.epochs && diverged_at.empty()) {
+    use_phase(p.epoch);
     model->train();
-    train_loader.start_epoch(p.epoch);
+    train_loader->start_epoch(p.epoch);
     data::Batch batch;
-    for (int64_t skip = 0; skip < p.batch; ++skip) train_loader.next(batch);  // resuming mid-epoch
+    for (int64_t skip = 0; skip < p.batch; ++skip) train_loader->next(batch);  // resuming mid-epoch
     auto epoch_start = Clock::now();
     const double epoch_before = p.epoch_seconds;
-    while (diverged_at.empty() && train_loader.next(batch)) {
+    while (diverged_at.empty() && train_loader->next(batch)) {
       if (schedule) schedule->apply(*optimizer, base_lrs, p.step, total_steps);
       Tensor logits = (*model)(batch.images);
       Tensor loss = cross_entropy(logits, batch.labels, c.label_smoothing);
@@ -239,7 +319,8 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
                                       ? std::string("loss -")
                                       : fmt::format("loss {:.4f} acc {:.4f}", last_loss, last_accuracy);
       ctx.progress.update(fmt::format("{} epoch {}/{} batch {}/{} {} {:.0f} img/s ETA {}", label, p.epoch + 1, c.epochs,
-                                      p.batch, steps_per_epoch, metrics, rate * static_cast<double>(c.batch_size),
+                                      p.batch, steps_in_epoch[p.epoch], metrics,
+                                      rate * static_cast<double>(c.batch_size),
                                       apps::format_duration(rate > 0 ? (total_steps - p.step) / rate : -1)));
       if (ctx.stop_requested()) {
         p.epoch_seconds = epoch_before + seconds_since(epoch_start);
@@ -255,8 +336,9 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
     p.epoch_seconds = epoch_before + seconds_since(epoch_start);
     p.train_seconds += p.epoch_seconds;
     if (!diverged_at.empty()) break;
-    const Evaluation test = evaluate(*model, test_loader);
+    const Evaluation test = evaluate(*model, *test_loader);
     EpochRow row{spec,
+                 run.repeat,
                  p.epoch + 1,
                  p.epoch_loss_sum / std::max<int64_t>(p.epoch_batches, 1),
                  static_cast<double>(p.epoch_correct) / std::max<int64_t>(p.epoch_images, 1),
@@ -264,16 +346,23 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
                  test.accuracy,
                  p.epoch_seconds,
                  p.epoch_seconds > 0 ? static_cast<double>(p.epoch_images) / p.epoch_seconds : 0.0};
+    row.images_seen = p.images_seen;
+    row.train_seconds = p.train_seconds;
+    row.joules = joules();
+    row.test_accuracy_low = test_low ? evaluate(*model, *test_low).accuracy : kNaN;
+    row.test_accuracy_high = test_high ? evaluate(*model, *test_high).accuracy : kNaN;
     state.epochs.push_back(row);
     if (!(p.best_test_accuracy >= test.accuracy)) p.best_test_accuracy = test.accuracy;
     result.epochs_done = p.epoch + 1;
     result.final_test_accuracy = test.accuracy;
     result.best_test_accuracy = p.best_test_accuracy;
+    record_milestones(c, plan, state, result, row);
     ctx.progress.println(fmt::format("{} epoch {}/{}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} | "
                                      "{:.1f} s, {:.0f} img/s",
                                      label, row.epoch, c.epochs, row.train_loss, row.train_accuracy, row.test_loss,
                                      row.test_accuracy, row.seconds, row.images_per_second));
     // On to the next epoch; the checkpoint says where to go on from.
+    global_batches_before += steps_in_epoch[p.epoch];
     ++p.epoch;
     p.batch = 0;
     p.epoch_loss_sum = p.epoch_accuracy_sum = 0;
@@ -284,7 +373,7 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
 
   if (c.save_models) {
     const std::string path =
-        (std::filesystem::path(ctx.out_dir) / fmt::format("model-{}.safetensors", p.optimizer + 1)).string();
+        (std::filesystem::path(ctx.out_dir) / fmt::format("model-{}.safetensors", p.run + 1)).string();
     nn::save_checkpoint(path, *model, {{"optimizer", spec}, {"epochs", std::to_string(result.epochs_done)}});
   }
   result.finished = true;
@@ -295,8 +384,9 @@ Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume
   result.images_seen = p.images_seen;
   result.images_per_second = p.train_seconds > 0 ? static_cast<double>(p.images_seen) / p.train_seconds : 0.0;
   result.peak_device_bytes = allocator.stats().peak_bytes;
+  result.energy_joules = joules();
   if (result.diverged)
-    ctx.progress.println(fmt::format("{} DIVERGED at {} (non-finite loss): recorded, going on with the next optimiser",
+    ctx.progress.println(fmt::format("{} DIVERGED at {} (non-finite loss): recorded, going on with the next run",
                                      label, diverged_at));
   return Outcome::Finished;
 }

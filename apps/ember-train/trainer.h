@@ -1,22 +1,27 @@
-// Training one optimiser of the comparison, epoch by epoch, from a fresh start or from a
-// checkpoint, appending its history and epoch rows to the run state.
+// Training one run of the comparison (one optimiser spec, learning rate and seed), epoch by
+// epoch, from a fresh start or from a checkpoint, appending its history and epoch rows to
+// the run state.
 #pragma once
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "apps/common/progress.h"
+#include "apps/ember-train/data_plan.h"
 #include "apps/ember-train/run_state.h"
+#include "apps/ember-train/runs.h"
 #include "core/device.h"
-#include "data/dataset.h"
+#include "nn/module.h"
 #include "nn/safetensors.h"
 
 namespace ember::train {
 
 struct TrainContext {
   const TrainConfig& config;
+  const std::vector<RunSpec>& runs;
   Device device;
-  const data::DataSplits& data;
+  const DataPlan& data;
   RunState& state;
   apps::ProgressLine& progress;
   std::string out_dir;
@@ -26,11 +31,23 @@ struct TrainContext {
 
 enum class Outcome { Finished, Interrupted };
 
-// Trains optimiser state.progress.optimizer. `resume` holds the checkpoint's tensors when
-// continuing inside this optimiser (nullptr: start it fresh).
-Outcome train_optimizer(TrainContext& ctx, const nn::SafetensorsContents* resume);
+// Trains run state.progress.run. `resume` holds the checkpoint's tensors when continuing
+// inside this run (nullptr: start it fresh).
+Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume);
+
+// After each evaluation `row` (appended to state.epochs already) of run `r`: the images,
+// seconds and joules to --target-accuracy at the first epoch that reaches it, and with
+// --shift the accuracy just before and after the shift and the images trained after it until
+// an evaluation is back at the accuracy before it.
+void record_milestones(const TrainConfig& config, const DataPlan& plan, const RunState& state, RunResult& r,
+                       const EpochRow& row);
 
 // The checkpoint file of a run folder.
 std::string checkpoint_path(const std::string& out_dir);
+
+// --weights: loads every tensor of the model's state_dict by name from `path` (fc.* skipped
+// with reset_fc). A missing file is an Error; a missing name or a wrong shape is an Error
+// naming it.
+void load_initial_weights(nn::Module& model, const std::string& path, bool reset_fc);
 
 }  // namespace ember::train

@@ -13,6 +13,7 @@
 #include "apps/common/gnuplot.h"
 #include "apps/ember-train/config.h"
 #include "apps/ember-train/run.h"
+#include "core/error.h"
 #include "core/generator.h"
 #include "nn/checkpoint.h"
 #include "nn/resnet.h"
@@ -73,17 +74,18 @@ TEST(Train, WritesEveryFileWithTheRightLayoutAndLossesFall) {
   const fs::path out(c.out);
   const auto history = read_lines(out / "history.csv");
   ASSERT_FALSE(history.empty());
-  EXPECT_EQ(history[0], "optimizer,epoch,batch,images_seen,loss,accuracy");
+  EXPECT_EQ(history[0], "optimizer,repeat,epoch,batch,images_seen,loss,accuracy");
   EXPECT_EQ(history.size(), 1u + 4 * 3 * 6);  // 4 optimisers x 3 epochs x 6 batches, log_every 1
   const auto epochs = read_lines(out / "epochs.csv");
-  EXPECT_EQ(epochs[0], "optimizer,epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second");
+  EXPECT_EQ(epochs[0],
+            "optimizer,repeat,epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second");
   ASSERT_EQ(epochs.size(), 1u + 4 * 3);
   // Per-batch losses of 16 images are noisy; the epoch's mean training loss must fall.
   for (const std::string& spec : c.optimizers) {
     std::vector<double> losses;
     for (size_t i = 1; i < epochs.size(); ++i) {
       auto f = split_csv_simple(epochs[i]);
-      if (f[0] == spec) losses.push_back(std::stod(f[2]));
+      if (f[0] == spec) losses.push_back(std::stod(f[3]));
     }
     ASSERT_EQ(losses.size(), 3u);
     EXPECT_LT(losses[2], losses[0]) << spec << ": training loss should fall";
@@ -129,7 +131,7 @@ std::string deterministic_part(const fs::path& out) {
   for (const std::string& line : read_lines(out / "history.csv")) text += line + "\n";
   for (const std::string& line : read_lines(out / "epochs.csv")) {
     auto f = split_csv_simple(line);
-    for (size_t i = 0; i < 6 && i < f.size(); ++i) text += f[i] + ",";
+    for (size_t i = 0; i < 7 && i < f.size(); ++i) text += f[i] + ",";
     text += "\n";
   }
   return text;
@@ -190,6 +192,142 @@ TEST(Train, FrozenBackboneStaysBitIdentical) {
   fs::remove_all(c.out);
 }
 
+nlohmann::json summary_of(const TrainConfig& c) {
+  std::ifstream in(fs::path(c.out) / "summary.json");
+  return nlohmann::json::parse(in);
+}
+
+TEST(Train, RepeatsGiveKRowsPerPointAndIdenticalSeedsGiveIdenticalResults) {
+  TrainConfig c = tiny("repeats");
+  c.optimizers = {"adam:lr=0.001"};
+  c.epochs = 1;
+  c.repeats = 2;
+  ASSERT_EQ(run_comparison(c), 0);
+  const auto history = read_lines(fs::path(c.out) / "history.csv");
+  ASSERT_EQ(history.size(), 1u + 2 * 6);
+  int repeat1 = 0;
+  for (size_t i = 1; i < history.size(); ++i) repeat1 += split_csv_simple(history[i])[1] == "1";
+  EXPECT_EQ(repeat1, 6);
+  const nlohmann::json s = summary_of(c);
+  EXPECT_EQ(s["runs"].size(), 2u);
+  EXPECT_EQ(s["optimizers"].size(), 1u);
+  EXPECT_EQ(s["optimizers"][0]["repeats"], 2);
+  EXPECT_TRUE(s["optimizers"][0]["final_test_accuracy_std"].is_number());
+  EXPECT_EQ(s["runs"][1]["seed"], 1);
+  // The same configuration again: the same numbers.
+  TrainConfig again = c;
+  again.out = c.out + "-again";
+  fs::remove_all(again.out);
+  ASSERT_EQ(run_comparison(again), 0);
+  EXPECT_EQ(deterministic_part(again.out), deterministic_part(c.out));
+  fs::remove_all(c.out);
+  fs::remove_all(again.out);
+}
+
+TEST(Train, SweepWritesTheFullGridAndNamesTheBestLr) {
+  TrainConfig c = tiny("sweep");
+  c.optimizers = {"sgd:momentum=0.9", "adam"};
+  c.sweep = "lr=0.05,0.001";
+  c.epochs = 1;
+  c.target_accuracy = 0.01;
+  ASSERT_EQ(run_comparison(c), 0);
+  const auto sweep = read_lines(fs::path(c.out) / "sweep.csv");
+  ASSERT_EQ(sweep.size(), 1u + 4);
+  EXPECT_EQ(sweep[0], "optimizer,lr,repeat,final_test_accuracy,best_test_accuracy,diverged");
+  EXPECT_EQ(sweep[1].rfind("sgd:momentum=0.9,0.05,0,", 0), 0u) << sweep[1];
+  const nlohmann::json s = summary_of(c);
+  EXPECT_EQ(s["optimizers"].size(), 4u);
+  EXPECT_TRUE(s["best_lr"].contains("sgd:momentum=0.9"));
+  EXPECT_TRUE(s["best_lr"].contains("adam"));
+  // A 1% target is reached at the first evaluation: all the images of the epoch.
+  EXPECT_EQ(s["runs"][0]["images_to_target"], 96);
+  EXPECT_TRUE(s["runs"][0]["energy_source"].is_string());
+  if (apps::gnuplot_missing_reason().empty()) {
+    EXPECT_TRUE(is_png(fs::path(c.out) / "sweep.png"));
+    EXPECT_TRUE(is_png(fs::path(c.out) / "energy.png"));
+  }
+  fs::remove_all(c.out);
+}
+
+TEST(Train, ShiftsChangeTheDataFromTheShiftEpochOn) {
+  for (const char* shift : {"2:labels", "2:classes"}) {
+    TrainConfig c = tiny(std::string("shift-") + shift[2]);
+    c.optimizers = {"adam:lr=0.001"};
+    c.shift = shift;
+    ASSERT_EQ(run_comparison(c), 0) << shift;
+    const nlohmann::json s = summary_of(c);
+    const auto& o = s["optimizers"][0];
+    EXPECT_TRUE(o["accuracy_before_shift"].is_number()) << shift;
+    EXPECT_TRUE(o["accuracy_after_shift"].is_number()) << shift;
+    EXPECT_TRUE(o.contains("images_to_recover"));
+    const auto& epochs = s["runs"][0]["epochs"];
+    ASSERT_EQ(epochs.size(), 2u);
+    if (std::string(shift) == "2:classes") {
+      EXPECT_TRUE(epochs[1]["test_accuracy_classes_5_9"].is_number());
+      // Epoch 1 trains on the 50 images of classes 0-4 (synthetic image i has class i mod 10).
+      EXPECT_EQ(epochs[0]["images_seen"], 50);
+    }
+    if (apps::gnuplot_missing_reason().empty()) {
+      EXPECT_TRUE(is_png(fs::path(c.out) / "shift.png"));
+    }
+    fs::remove_all(c.out);
+  }
+}
+
+TEST(Train, WeightsLoadByNameAndTheFrozenBackboneKeepsThem) {
+  TrainConfig pre = tiny("pretrain");
+  pre.optimizers = {"adam:lr=0.001"};
+  pre.epochs = 1;
+  pre.classes = "0-4";
+  pre.save_models = true;
+  ASSERT_EQ(run_comparison(pre), 0);
+  const std::string weights = (fs::path(pre.out) / "model-1.safetensors").string();
+  TrainConfig fine = tiny("finetune");
+  fine.optimizers = {"sgd:lr=0.01,momentum=0.9"};
+  fine.epochs = 1;
+  fine.weights = weights;
+  fine.reset_fc = true;
+  fine.freeze_backbone = true;
+  fine.save_models = true;
+  ASSERT_EQ(run_comparison(fine), 0);
+  const auto before = nn::load_safetensors(weights), after = nn::load_safetensors(fine.out + "/model-1.safetensors");
+  for (const auto& [name, t] : before.tensors) {
+    if (name.find("weight") == std::string::npos && name.find("bias") == std::string::npos) continue;  // BN stats move
+    const Tensor* now = after.find(name);
+    ASSERT_NE(now, nullptr) << name;
+    if (name.rfind("fc.", 0) == 0) EXPECT_NE(now->to_vector<float>(), t.to_vector<float>()) << name;
+    else EXPECT_EQ(now->to_vector<float>(), t.to_vector<float>()) << name;
+  }
+  // A model of another shape: the first mismatch is named.
+  TrainConfig wrong = tiny("wrong-shape");
+  wrong.arch = "resnet18-cifar";
+  wrong.weights = weights;
+  wrong.optimizers = {"sgd"};
+  try {
+    run_comparison(wrong);
+    FAIL() << "loading resnet18 weights into resnet18-cifar must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("conv1.weight has shape [64, 3, 7, 7]"), std::string::npos) << e.message();
+  }
+  // A file without the head, loaded without --reset-fc: the missing name is named.
+  nn::SafetensorsContents headless = nn::load_safetensors(weights);
+  std::vector<std::pair<std::string, Tensor>> kept;
+  for (const auto& [name, t] : headless.tensors)
+    if (name.rfind("fc.", 0) != 0) kept.emplace_back(name, t);
+  const std::string no_fc = (fs::path(pre.out) / "no-fc.safetensors").string();
+  nn::save_safetensors(no_fc, kept);
+  TrainConfig missing = tiny("missing-name");
+  missing.weights = no_fc;
+  missing.optimizers = {"sgd"};
+  try {
+    run_comparison(missing);
+    FAIL() << "a weights file without fc.weight must fail without --reset-fc";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("no tensor named fc.weight"), std::string::npos) << e.message();
+  }
+  for (const auto* c : {&pre, &fine, &wrong, &missing}) fs::remove_all(c->out);
+}
+
 int run_binary(const std::string& args) {
   const std::string cmd = std::string(EMBER_BINARY_DIR) + "/bin/ember-train " + args + " > /dev/null 2>&1";
   const int status = std::system(cmd.c_str());
@@ -205,6 +343,13 @@ TEST(Train, ExitCodesOfBadInput) {
   EXPECT_EQ(run_binary("--data /nonexistent/cifar --device cpu --out /tmp/ember-train-test-missing"), 1);
   EXPECT_EQ(run_binary("--resume /nonexistent/run"), 1);
   EXPECT_EQ(run_binary("--help"), 0);
+  for (const char* bad : {"--sweep lr=abc", "--sweep lr=1:0.1:0", "--shift 0:labels", "--shift 3:nonsense",
+                          "--shift 11:labels", "--repeats 0", "--classes 3-12", "--reset-fc",
+                          "--target-accuracy 1.5"})
+    EXPECT_EQ(run_binary(std::string(bad) + " --data synthetic:8,8 --device cpu"), 2) << bad;
+  EXPECT_EQ(run_binary("--weights /nonexistent.safetensors --data synthetic:8,8 --device cpu --epochs 1 "
+                       "--out /tmp/ember-train-test-noweights"),
+            1);
 }
 
 }  // namespace
