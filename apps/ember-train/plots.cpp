@@ -166,8 +166,17 @@ void draw_shift(const std::string& out, const RunState& s, const Shift& shift) {
       series.back().style = "linespoints";
       series.back().color = color++;
     } else {
-      const auto acc = per_repeat(s, g, [](const EpochRow& e) { return e.test_accuracy; });
-      series.push_back(band(g.label, epochs_axis(longest(acc)), acc));
+      // The accuracy on the permuted labels just before training on them sits on the shift
+      // line, so the drop and the recovery both show.
+      auto acc = per_repeat(s, g, [](const EpochRow& e) { return e.test_accuracy; });
+      std::vector<double> x = epochs_axis(longest(acc));
+      const size_t at = static_cast<size_t>(shift.epoch - 1);
+      if (at <= x.size()) {
+        x.insert(x.begin() + at, shift.epoch - 0.5);
+        for (size_t k = 0; k < acc.size(); ++k)
+          if (at <= acc[k].size()) acc[k].insert(acc[k].begin() + at, g.runs[k]->accuracy_after_shift);
+      }
+      series.push_back(band(g.label, x, acc));
       series.back().style = "linespoints";
       series.back().color = color++;
     }

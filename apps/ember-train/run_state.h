@@ -41,9 +41,9 @@ struct RunResult {
   // --target-accuracy: at the first evaluation that reached it (negative: not reached).
   int64_t images_to_target = -1;
   double seconds_to_target = -1, joules_to_target = -1;
-  // --shift: test accuracy after the last epoch before the shift and the first after it,
-  // and the images trained after the shift until an evaluation was back at the first (-1: not
-  // recovered).
+  // --shift: after the last epoch before the shift, the test accuracy on the current data
+  // and on the shifted data (the immediate drop); and the images trained after the shift
+  // until an evaluation was back at the first (-1: not recovered).
   double accuracy_before_shift = kNaN, accuracy_after_shift = kNaN;
   int64_t images_to_recover = -1;
 };

@@ -47,8 +47,10 @@ std::vector<double> parse_sweep(const std::string& text) {
     EMBER_USAGE_CHECK(is_count(parts[2], 4) && std::stoi(parts[2]) >= 1,
                       "--sweep: the number of values must be an integer from 1 to 9999, got '{}'", parts[2]);
     const int n = std::stoi(parts[2]);
-    for (int i = 0; i < n; ++i)
-      values.push_back(n == 1 ? a : std::exp(std::log(a) + (std::log(b) - std::log(a)) * i / (n - 1)));
+    for (int i = 0; i < n; ++i) {
+      const double v = n == 1 ? a : std::exp(std::log(a) + (std::log(b) - std::log(a)) * i / (n - 1));
+      values.push_back(std::stod(fmt::format("{:.6g}", v)));  // 1e-3, not 0.0010000000000000002
+    }
   } else {
     std::stringstream ss(body);
     for (std::string part; std::getline(ss, part, ',');) values.push_back(parse_positive(part, "--sweep"));

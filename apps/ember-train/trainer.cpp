@@ -133,7 +133,7 @@ void load_initial_weights(nn::Module& model, const std::string& path, bool reset
 }
 
 void record_milestones(const TrainConfig& c, const DataPlan& plan, const RunState& state, RunResult& r,
-                       const EpochRow& row) {
+                       const EpochRow& row, double shifted_accuracy) {
   if (c.target_accuracy > 0 && r.images_to_target < 0 && row.test_accuracy >= c.target_accuracy) {
     r.images_to_target = row.images_seen;
     r.seconds_to_target = row.train_seconds;
@@ -146,8 +146,10 @@ void record_milestones(const TrainConfig& c, const DataPlan& plan, const RunStat
   const double acc = plan.shift.kind == ShiftKind::Classes
                          ? (row.epoch < e ? row.test_accuracy_low : row.test_accuracy_high)
                          : row.test_accuracy;
-  if (row.epoch == e - 1) r.accuracy_before_shift = acc;
-  if (row.epoch == e) r.accuracy_after_shift = acc;
+  if (row.epoch == e - 1) {
+    r.accuracy_before_shift = acc;
+    r.accuracy_after_shift = shifted_accuracy;
+  }
   if (row.epoch >= e && r.images_to_recover < 0 && std::isfinite(r.accuracy_before_shift) &&
       acc >= r.accuracy_before_shift) {
     int64_t images_at_shift = 0;  // images seen when the shift began: end of epoch e - 1
@@ -356,7 +358,14 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
     result.epochs_done = p.epoch + 1;
     result.final_test_accuracy = test.accuracy;
     result.best_test_accuracy = p.best_test_accuracy;
-    record_milestones(c, plan, state, result, row);
+    // Just before the shift: the accuracy on the shifted data with the model as it is, i.e.
+    // the immediate drop (labels: the permuted test set; classes: the half not yet trained).
+    double shifted_accuracy = kNaN;
+    if (plan.shift.kind != ShiftKind::None && row.epoch == plan.shift.epoch - 1) {
+      data::Loader probe(plan.shift.kind == ShiftKind::Labels ? plan.test_after : plan.test_high, test_options);
+      shifted_accuracy = evaluate(*model, probe).accuracy;
+    }
+    record_milestones(c, plan, state, result, row, shifted_accuracy);
     ctx.progress.println(fmt::format("{} epoch {}/{}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} | "
                                      "{:.1f} s, {:.0f} img/s",
                                      label, row.epoch, c.epochs, row.train_loss, row.train_accuracy, row.test_loss,

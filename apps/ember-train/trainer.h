@@ -36,11 +36,12 @@ enum class Outcome { Finished, Interrupted };
 Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume);
 
 // After each evaluation `row` (appended to state.epochs already) of run `r`: the images,
-// seconds and joules to --target-accuracy at the first epoch that reaches it, and with
-// --shift the accuracy just before and after the shift and the images trained after it until
-// an evaluation is back at the accuracy before it.
+// seconds and joules to --target-accuracy at the first epoch that reaches it; with --shift,
+// at the last epoch before the shift, the accuracy on the current task (before) and, given as
+// `shifted_accuracy`, on the shifted data by the same model (just after: the immediate drop),
+// then the images trained after the shift until an evaluation is back at the first.
 void record_milestones(const TrainConfig& config, const DataPlan& plan, const RunState& state, RunResult& r,
-                       const EpochRow& row);
+                       const EpochRow& row, double shifted_accuracy);
 
 // The checkpoint file of a run folder.
 std::string checkpoint_path(const std::string& out_dir);
