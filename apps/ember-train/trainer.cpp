@@ -102,7 +102,6 @@ struct Window {
 
 // A posted window on its way back to the host, and what to do with it there.
 struct PendingWindow {
-  bool active = false;
   bool history = false;  // a full window: becomes a history row
   int batches = 0;
   int epoch = 0;         // 1-based
@@ -257,13 +256,12 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
   };
   auto drain = [&] {
     if (readback.has_value()) consume(readback.take(), pending);
-    pending.active = false;
   };
   // Sends the current window to the host (asynchronously) and starts a new one.
   auto post_window = [&](bool history) {
     drain();
     readback.post({window.loss, window.accuracy, window.correct});
-    pending = {true, history, p.window_batches, p.epoch + 1, global_batches_before + p.batch, p.batch,
+    pending = {history, p.window_batches, p.epoch + 1, global_batches_before + p.batch, p.batch,
                p.images_seen};
     window.reset();
     p.window_batches = 0;

@@ -15,6 +15,7 @@
 #include "core/ops.h"
 #include "core/readback.h"
 #include "tests/support/compare.h"
+#include "tests/support/device_compare.h"
 #include "tests/support/gpu_test.h"
 
 namespace ember {
@@ -32,29 +33,12 @@ class CudaVsCpu : public testing::GpuTest {
     return uniform_(t, low, high, &g);
   }
 
-  // Runs op on CPU inputs and on CUDA copies; compares outputs and, for differentiable
-  // float ops, the gradients of sum(out * w) for a random w.
-  void check(const char* name, const Op& op, V inputs, double atol, double rtol, bool backward = true) {
+  // Outputs and, for differentiable float ops, gradients (tests/support/device_compare.h).
+  void check(const char* name, const Op& op, const V& inputs, double atol, double rtol, bool backward = true) {
     SCOPED_TRACE(name);
-    V cpu_in, gpu_in;
-    for (const Tensor& t : inputs) {
-      Tensor c = t.clone(), g = t.to(Device::cuda());
-      if (backward && is_floating(t.dtype())) c.set_requires_grad(true), g.set_requires_grad(true);
-      cpu_in.push_back(c);
-      gpu_in.push_back(g);
-    }
-    Tensor want = op(cpu_in), got = op(gpu_in);
-    ASSERT_EQ(got.device(), Device::cuda());
-    EXPECT_TRUE(all_close(got, want, atol, rtol));
-    if (!backward || !want.requires_grad() || want.numel() == 0) return;
-    Tensor w = random(want.sizes(), 0.5, 1.5, want.dtype());
-    sum(want * w).backward();
-    sum(got * w.to(Device::cuda())).backward();
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (!cpu_in[i].grad().defined()) continue;
-      ASSERT_TRUE(gpu_in[i].grad().defined()) << "input " << i;
-      EXPECT_TRUE(all_close(gpu_in[i].grad(), cpu_in[i].grad(), atol, rtol)) << "gradient of input " << i;
-    }
+    testing::expect_cuda_matches_cpu(
+        op, inputs, [&](const Tensor& got, const Tensor& want) { return all_close(got, want, atol, rtol); },
+        backward, seed_++);
   }
 
   uint64_t seed_ = 1000;

@@ -27,6 +27,7 @@
 #include "nn/resnet.h"
 #include "tests/nn/nn_test_util.h"
 #include "tests/support/compare.h"
+#include "tests/support/device_compare.h"
 #include "tests/support/gpu_test.h"
 
 namespace ember {
@@ -59,28 +60,12 @@ class NnCudaVsCpu : public testing::GpuTest {
     return all_close(got, want, atol * scale, rtol);
   }
 
-  // Runs op on CPU leaves and on CUDA copies; compares outputs and the gradients of
-  // sum(out * w) for a random w.
+  // Outputs and gradients of sum(out * w) (tests/support/device_compare.h).
   void check(const char* name, const Op& op, const V& inputs, double atol, double rtol) {
     SCOPED_TRACE(name);
-    V cpu_in, gpu_in;
-    for (const Tensor& t : inputs) {
-      Tensor c = t.clone(), g = t.to(Device::cuda());
-      if (is_floating(t.dtype())) c.set_requires_grad(true), g.set_requires_grad(true);
-      cpu_in.push_back(c);
-      gpu_in.push_back(g);
-    }
-    Tensor want = op(cpu_in), got = op(gpu_in);
-    ASSERT_EQ(got.device(), Device::cuda());
-    EXPECT_TRUE(close(got, want, atol, rtol)) << "forward";
-    Tensor w = random(want.sizes(), 0.5, 1.5, want.dtype());
-    sum(want * w).backward();
-    sum(got * w.to(Device::cuda())).backward();
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (!cpu_in[i].grad().defined()) continue;
-      ASSERT_TRUE(gpu_in[i].grad().defined()) << "input " << i;
-      EXPECT_TRUE(close(gpu_in[i].grad(), cpu_in[i].grad(), atol, rtol)) << "gradient of input " << i;
-    }
+    testing::expect_cuda_matches_cpu(
+        op, inputs, [&](const Tensor& got, const Tensor& want) { return close(got, want, atol, rtol); }, true,
+        seed_++);
   }
 
   uint64_t seed_ = 7000;
