@@ -1,6 +1,7 @@
 // The CUDA entry points of a CPU-only build (EMBER_CUDA=OFF): report "not built" clearly.
 #include "core/allocator.h"
 #include "core/backend.h"
+#include "core/cuda_graph.h"
 #include "core/cuda_hooks.h"
 #include "core/error.h"
 #include "core/readback_impl.h"
@@ -16,6 +17,14 @@ namespace {
 bool cuda_built() { return false; }
 Backend& cuda_backend() { no_cuda(); }
 Allocator& cuda_allocator(int) { no_cuda(); }
+
+struct CudaGraph::Impl {};
+CudaGraph::CudaGraph() { no_cuda(); }
+CudaGraph::~CudaGraph() = default;
+void CudaGraph::capture(const std::function<void()>&) { no_cuda(); }
+void CudaGraph::replay() { no_cuda(); }
+bool CudaGraph::captured() const { return false; }
+int64_t CudaGraph::pool_bytes() const { return 0; }
 
 namespace detail {
 int cuda_device_count_impl() { return 0; }

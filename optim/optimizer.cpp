@@ -42,7 +42,8 @@ Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params) : spec_(
   if (spec_.capturable) {
     device_lr_ = zeros({num_groups()}, TensorOptions(DType::Float64).device(params_.device()));
     device_step_ = zeros({2}, TensorOptions(DType::Int64).device(params_.device()));
-    upload_scalars();
+    upload_lrs();
+    upload_step();
   }
 }
 
@@ -62,11 +63,17 @@ void Optimizer::allocate_states(unsigned slots) {
   }
 }
 
-void Optimizer::upload_scalars() {
+void Optimizer::upload_lrs() {
   if (!spec_.capturable) return;
   std::vector<double> lrs;
   for (const Hyperparameters& h : groups_) lrs.push_back(h.lr);
   copy_from_host(device_lr_, lrs.data(), lrs.size() * sizeof(double));
+}
+
+// Only where the host count is the truth (construction, load_state_dict): a replayed CUDA
+// graph advances the device counter without the host's steps_ knowing.
+void Optimizer::upload_step() {
+  if (!spec_.capturable) return;
   const int64_t step[2] = {steps_, 0};
   copy_from_host(device_step_, step, sizeof(step));
 }
@@ -90,7 +97,7 @@ void Optimizer::set_hyperparameters(int group, const Hyperparameters& hyper) {
                     spec_.name);
   groups_ = std::move(next);
   allocate_states(needed);
-  upload_scalars();
+  upload_lrs();
 }
 
 void Optimizer::configure_group(int group, const std::string& options) {
@@ -102,7 +109,7 @@ void Optimizer::set_lr(int group, double lr) {
   h.lr = lr;
   validate_hyperparameters(spec_.name, h);
   groups_[group] = h;
-  upload_scalars();
+  upload_lrs();
 }
 
 void Optimizer::set_lr(double lr) {
@@ -112,7 +119,7 @@ void Optimizer::set_lr(double lr) {
     validate_hyperparameters(spec_.name, h);
     groups_[g] = h;
   }
-  upload_scalars();
+  upload_lrs();
 }
 
 int64_t Optimizer::step_count() const {
@@ -259,7 +266,8 @@ void Optimizer::load_state_dict(const StateDict& sd) {
       if (e->numel > 0) flat_view(states_[k], e->offset, e->param.sizes()).copy_(it->second);
     }
   }
-  upload_scalars();
+  upload_lrs();
+  upload_step();
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, FlatParameters& params) {

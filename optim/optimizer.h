@@ -84,7 +84,8 @@ class Optimizer {
  private:
   unsigned slots_needed() const;
   void allocate_states(unsigned slots);
-  void upload_scalars();
+  void upload_lrs();
+  void upload_step();
   kernels::FusedStepArgs step_args() const;
 
   OptimizerSpec spec_;

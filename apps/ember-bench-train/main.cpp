@@ -4,7 +4,10 @@
 // scripts/bench_torch_cpu.py (CPU) on the same machine.
 //
 // Throughput is measured over --steps steps with no synchronisation inside (one at each
-// end); the split comes from --steps more steps with a synchronisation after each phase.
+// end); the split comes from --steps more eager steps with a synchronisation after each
+// phase. With --cuda-graph the timed steps replay one captured CUDA graph (apps/common/
+// train_step.h; the capture happens during warm-up), and the memory figure adds the graph's
+// private pool to the ordinary memory in use.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/common/app_main.h"
+#include "apps/common/train_step.h"
 #include "core/allocator.h"
 #include "core/backend.h"
 #include "core/ops.h"
@@ -39,7 +43,7 @@ struct Options {
   std::string device = "auto", arch = "resnet18", optimizer = "adam:lr=1e-3";
   int64_t batch_size = 0;  // 0: 64 on the CPU, 256 on a GPU
   int steps = 20, warmup = 3, threads = 0;
-  bool json = false;
+  bool json = false, cuda_graph = false;
 };
 
 int run(const Options& o) {
@@ -51,7 +55,9 @@ int run(const Options& o) {
   nn::ResNet18 model(10, o.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet, &gen);
   model.to(device);
   optim::FlatParameters flat(model.named_parameters(), device);
-  auto optimizer = optim::make_optimizer(o.optimizer, flat);
+  optim::OptimizerSpec spec = optim::parse_optimizer_spec(o.optimizer);
+  spec.capturable = spec.capturable || o.cuda_graph;
+  auto optimizer = optim::make_optimizer(spec, flat);
   Tensor images = randn({batch, 3, 32, 32}, TensorOptions(device), &gen);
   std::vector<int64_t> classes(static_cast<size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) classes[i] = i % 10;
@@ -60,20 +66,26 @@ int run(const Options& o) {
   Allocator& allocator = allocator_for(device);
 
   auto forward = [&] { return cross_entropy(model(images), labels); };
-  auto step = [&] {
-    Tensor loss = forward();
-    optimizer->zero_grad();
-    loss.backward();
-    optimizer->step();
-  };
-  for (int i = 0; i < o.warmup; ++i) step();
-  backend.synchronize();
+  TrainStepOptions step_options;
+  step_options.cuda_graph = o.cuda_graph;
+  step_options.warmup = o.warmup;
+  TrainStep train_step(model, *optimizer, step_options);
+  auto step = [&] { train_step.run(images, labels); };
   allocator.reset_peak();
+  for (int i = 0; i < o.warmup; ++i) step();
+  if (o.cuda_graph) step();  // the capture (and its first replay)
+  backend.synchronize();
+  if (!train_step.graph_failure().empty())
+    std::fprintf(stderr, "ember-bench-train: running eagerly: %s\n", train_step.graph_failure().c_str());
+  // Graph mode keeps the capture's peak: a replay needs what the capture laid out.
+  if (!o.cuda_graph) allocator.reset_peak();
 
   const auto start = Clock::now();
   for (int i = 0; i < o.steps; ++i) step();
   backend.synchronize();
   const double ms_step = ms_since(start) / o.steps;
+  const AllocatorStats memory = allocator.stats();
+  const int64_t peak_bytes = std::max(memory.peak_bytes, memory.current_bytes + train_step.graph_pool_bytes());
 
   std::vector<double> fwd, bwd, opt;
   for (int i = 0; i < o.steps; ++i) {
@@ -98,21 +110,27 @@ int run(const Options& o) {
                       {"batch_size", batch},
                       {"threads", num_threads()},
                       {"optimizer", o.optimizer},
+                      {"cuda_graph", o.cuda_graph},
+                      {"graph_replayed", train_step.replayed_last()},
+                      {"graph_failure", train_step.graph_failure()},
+                      {"graph_pool_bytes", train_step.graph_pool_bytes()},
+                      {"split", "eager"},
                       {"images_per_s", batch / ms_step * 1000.0},
                       {"ms_step", ms_step},
                       {"ms_forward", median(fwd)},
                       {"ms_backward", median(bwd)},
                       {"ms_optimizer", median(opt)},
-                      {"peak_device_bytes", allocator.stats().peak_bytes},
+                      {"peak_device_bytes", peak_bytes},
                       {"peak_rss_bytes", static_cast<int64_t>(usage.ru_maxrss) * 1024}};
   if (o.json) {
     std::printf("%s\n", r.dump().c_str());
   } else {
-    std::printf("%s, %s, batch %lld, %s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
-                static_cast<long long>(batch), o.optimizer.c_str());
-    std::printf("  %.1f images/s (%.2f ms/step: forward %.2f, backward %.2f, optimiser %.2f)\n",
+    std::printf("%s, %s, batch %lld, %s%s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
+                static_cast<long long>(batch), o.optimizer.c_str(),
+                train_step.replayed_last() ? ", CUDA graph" : "");
+    std::printf("  %.1f images/s (%.2f ms/step; eager split: forward %.2f, backward %.2f, optimiser %.2f)\n",
                 r["images_per_s"].get<double>(), ms_step, median(fwd), median(bwd), median(opt));
-    std::printf("  peak ember memory %.1f MB, peak RSS %.1f MB\n", allocator.stats().peak_bytes / 1e6,
+    std::printf("  peak ember memory %.1f MB, peak RSS %.1f MB\n", peak_bytes / 1e6,
                 r["peak_rss_bytes"].get<int64_t>() / 1e6);
   }
   return 0;
@@ -134,6 +152,8 @@ int main(int argc, char** argv) {
   app.add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::Range(0, 100000))->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)");
+  app.add_flag("--cuda-graph", o.cuda_graph,
+               "capture the step into a CUDA graph after the warm-up and replay it (GPU; makes the optimiser capturable)");
   app.add_flag("--json", o.json, "print one JSON object");
   return apps::run_main(app, argc, argv, [&] { return run(o); });
 }

@@ -46,6 +46,9 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--label-smoothing", c.label_smoothing, "label smoothing of the cross-entropy loss, in [0, 1)")
       ->check(CLI::Range(0.0, 0.999999))
       ->capture_default_str();
+  app.add_flag("--cuda-graph", c.cuda_graph,
+               "capture the training step into a CUDA graph after 3 eager steps and replay it (GPU only; the "
+               "optimiser becomes capturable; ignored with a warning on the CPU)");
   app.add_flag("--freeze-backbone", c.freeze_backbone,
                "train only the final fully-connected layer (the seed's 'retrained the final layer'); optimiser state "
                "is kept for fc only");
@@ -110,6 +113,7 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"warmup_epochs", c.warmup_epochs},
           {"label_smoothing", c.label_smoothing},
           {"freeze_backbone", c.freeze_backbone},
+          {"cuda_graph", c.cuda_graph},
           {"log_every", c.log_every},
           {"limit_train", c.limit_train},
           {"limit_test", c.limit_test},
@@ -141,6 +145,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.warmup_epochs = j.at("warmup_epochs");
     c.label_smoothing = j.at("label_smoothing");
     c.freeze_backbone = j.at("freeze_backbone");
+    c.cuda_graph = j.value("cuda_graph", false);
     c.log_every = j.at("log_every");
     c.limit_train = j.at("limit_train");
     c.limit_test = j.at("limit_test");

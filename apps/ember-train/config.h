@@ -26,6 +26,7 @@ struct TrainConfig {
   double warmup_epochs = 0;
   double label_smoothing = 0;
   bool freeze_backbone = false;
+  bool cuda_graph = false;    // capture the training step into a CUDA graph (GPU only)
   int log_every = 2;
   int64_t limit_train = -1;  // < 0: all
   int64_t limit_test = -1;

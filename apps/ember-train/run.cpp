@@ -122,6 +122,8 @@ int run_comparison(TrainConfig config) {
   const std::vector<RunSpec> runs = expand_runs(config);
   set_num_threads(config.threads);
   const Device device = resolve_device(config.device);
+  if (config.cuda_graph && device.is_cpu())
+    std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
 
   if (config.out.empty()) config.out = default_out_dir();
   const fs::path out(config.out);

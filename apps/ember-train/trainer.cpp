@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/common/train_step.h"
 #include "apps/ember-train/checkpoint.h"
 #include "apps/ember-train/energy.h"
 #include "core/allocator.h"
@@ -178,8 +179,16 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
   allocator.reset_peak();
   auto model = build_model(c, run.seed, ctx.device);
   optim::FlatParameters flat(trainable(*model), ctx.device);
-  auto optimizer = optim::make_optimizer(spec, flat);
+  const bool cuda_graph = c.cuda_graph && ctx.device.is_cuda();  // run.cpp warns about the CPU
+  optim::OptimizerSpec parsed_spec = optim::parse_optimizer_spec(spec);
+  parsed_spec.capturable = parsed_spec.capturable || cuda_graph;  // the graph reads lr and step on the device
+  auto optimizer = optim::make_optimizer(parsed_spec, flat);
   if (resume) restore_training_state(*resume, *model, *optimizer);
+  TrainStepOptions step_options;
+  step_options.cuda_graph = cuda_graph;
+  step_options.label_smoothing = c.label_smoothing;
+  TrainStep train_step(*model, *optimizer, step_options);
+  bool reported_graph_failure = false;
 
   if (static_cast<int>(state.results.size()) <= p.run) state.results.emplace_back();
   RunResult& result = state.results[p.run];
@@ -294,11 +303,13 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
     const double epoch_before = p.epoch_seconds;
     while (diverged_at.empty() && train_loader->next(batch)) {
       if (schedule) schedule->apply(*optimizer, base_lrs, p.step, total_steps);
-      Tensor logits = (*model)(batch.images);
-      Tensor loss = cross_entropy(logits, batch.labels, c.label_smoothing);
-      optimizer->zero_grad();
-      loss.backward();
-      optimizer->step();
+      const TrainStep::Result step = train_step.run(batch.images, batch.labels);
+      const Tensor& logits = step.logits;
+      const Tensor& loss = step.loss;
+      if (!train_step.graph_failure().empty() && !reported_graph_failure) {
+        reported_graph_failure = true;
+        ctx.progress.println(fmt::format("warning: {}; training eagerly", train_step.graph_failure()));
+      }
       {
         NoGradGuard no_grad;
         Tensor correct = count_correct(logits, batch.labels);

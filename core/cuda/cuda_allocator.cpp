@@ -2,9 +2,13 @@
 // release threshold set to "never", so freed blocks stay in the pool and a training loop
 // reaches a steady state with no driver allocations. Allocation and free are ordered on
 // ember's stream, the stream all ops run on, so a block is reused only after the work that
-// last touched it. Counts current and peak bytes handed out.
+// last touched it. Counts current and peak bytes handed out. While a CUDA graph is being
+// captured, the graph's memory takes over (Note [graph memory] in core/graph_memory.h).
+#include "core/cuda/cuda_allocator.h"
+
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
 #include "core/allocator.h"
 #include "core/cuda/cuda_check.h"
@@ -27,6 +31,7 @@ class CudaPoolAllocator final : public Allocator {
     void* ptr = nullptr;
     // 256-byte granules: every tensor start is aligned for float4 and cuDNN.
     const size_t rounded = std::max<size_t>(256, (nbytes + 255) / 256 * 256);
+    if (std::shared_ptr<GraphMemory> graph = graph_memory()) return allocate_for_graph(std::move(graph), nbytes, rounded);
     const cudaError_t err = cudaMallocAsync(&ptr, rounded, cuda::stream());
     if (err == cudaErrorMemoryAllocation) {
       cudaGetLastError();  // clear the sticky error
@@ -39,9 +44,17 @@ class CudaPoolAllocator final : public Allocator {
     counter_.on_alloc(nbytes);
     track_backend_growth();
     return DataPtr(ptr, [this, nbytes](void* p) {
-      EMBER_CUDA_LOG_ERROR(cudaFreeAsync(p, cuda::stream()));
+      if (std::shared_ptr<GraphMemory> graph = graph_memory())  // a replay may still read it
+        graph->keep_until_destroyed([p] { EMBER_CUDA_LOG_ERROR(cudaFreeAsync(p, cuda::stream())); });
+      else
+        EMBER_CUDA_LOG_ERROR(cudaFreeAsync(p, cuda::stream()));
       counter_.on_free(nbytes);
     });
+  }
+
+  void set_graph_memory(std::shared_ptr<GraphMemory> memory) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    graph_memory_ = std::move(memory);
   }
 
   Device device() const override { return Device::cuda(device_); }
@@ -49,6 +62,21 @@ class CudaPoolAllocator final : public Allocator {
   void reset_peak() override { counter_.reset_peak(); }
 
  private:
+  std::shared_ptr<GraphMemory> graph_memory() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return graph_memory_;
+  }
+
+  DataPtr allocate_for_graph(std::shared_ptr<GraphMemory> graph, size_t nbytes, size_t rounded) {
+    void* ptr = graph->allocate(rounded);
+    if (allocation_poisoning()) EMBER_CUDA_CHECK(cudaMemsetAsync(ptr, 0xFF, rounded, cuda::stream()));
+    counter_.on_alloc(nbytes);
+    return DataPtr(ptr, [this, graph, nbytes](void* p) {
+      graph->release(p);
+      counter_.on_free(nbytes);
+    });
+  }
+
   // The pool's reserved size grows only when it had to ask the driver: count those events.
   void track_backend_growth() {
     uint64_t reserved = 0;
@@ -63,7 +91,11 @@ class CudaPoolAllocator final : public Allocator {
   cudaMemPool_t pool_ = nullptr;
   uint64_t last_reserved_ = 0;
   AllocationCounter counter_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<GraphMemory> graph_memory_;  // set while a graph is captured
 };
+
+CudaPoolAllocator& pool_allocator(int device) { return static_cast<CudaPoolAllocator&>(cuda_allocator(device)); }
 
 }  // namespace
 
@@ -75,5 +107,30 @@ Allocator& cuda_allocator(int device_index) {
   if (!allocators[device_index]) allocators[device_index] = new CudaPoolAllocator(device_index);  // never freed
   return *allocators[device_index];
 }
+
+namespace cuda {
+
+std::shared_ptr<GraphMemory> make_graph_memory() {
+  return std::make_shared<GraphMemory>(
+      [](size_t nbytes) {
+        void* ptr = nullptr;
+        const cudaError_t err = cudaMalloc(&ptr, nbytes);
+        if (err == cudaErrorMemoryAllocation) {
+          cudaGetLastError();
+          EMBER_FAIL("CUDA out of memory allocating {} bytes for a CUDA graph's memory pool", nbytes);
+        }
+        EMBER_CUDA_CHECK(err);
+        return ptr;
+      },
+      [](void* ptr) { EMBER_CUDA_LOG_ERROR(cudaFree(ptr)); });
+}
+
+void begin_graph_memory(int device, std::shared_ptr<GraphMemory> memory) {
+  pool_allocator(device).set_graph_memory(std::move(memory));
+}
+
+void end_graph_memory(int device) { pool_allocator(device).set_graph_memory(nullptr); }
+
+}  // namespace cuda
 
 }  // namespace ember

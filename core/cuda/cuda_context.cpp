@@ -10,6 +10,8 @@ namespace ember::cuda {
 
 namespace {
 
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
+
 struct Context {
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
@@ -24,6 +26,11 @@ Context& context() {
     EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     EMBER_CUBLAS_CHECK(cublasCreate(&c->cublas));
     EMBER_CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream));
+    // A workspace of cuBLAS's own from the start, so that a call inside a CUDA-graph capture
+    // never makes cuBLAS allocate one (PyTorch does the same; 32 MiB is its size for Hopper).
+    void* workspace = nullptr;
+    EMBER_CUDA_CHECK(cudaMalloc(&workspace, kCublasWorkspaceBytes));
+    EMBER_CUBLAS_CHECK(cublasSetWorkspace(c->cublas, workspace, kCublasWorkspaceBytes));
     int device = 0;
     EMBER_CUDA_CHECK(cudaGetDevice(&device));
     EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device));
@@ -39,6 +46,11 @@ cublasHandle_t cublas_handle() { return context().cublas; }
 int multiprocessor_count() { return context().sm_count; }
 void set_device(int index) { EMBER_CUDA_CHECK(cudaSetDevice(index)); }
 
+bool capturing() {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  return cudaStreamIsCapturing(stream(), &status) == cudaSuccess && status == cudaStreamCaptureStatusActive;
+}
+
 bool sync_after_launch() {
 #ifdef EMBER_CUDA_SYNC_CHECK_DEFAULT
   static const bool enabled = true;
@@ -52,7 +64,8 @@ bool sync_after_launch() {
 }
 
 void check_launch(cudaError_t err, const char* expr, const char* file, int line) {
-  if (err == cudaSuccess && sync_after_launch()) err = cudaStreamSynchronize(stream());
+  // Not while capturing a graph: a synchronisation would end the capture.
+  if (err == cudaSuccess && sync_after_launch() && !capturing()) err = cudaStreamSynchronize(stream());
   if (err != cudaSuccess)
     throw_error(file, line,
                 fmt::format("CUDA error {} ({}) in {}", cudaGetErrorName(err), cudaGetErrorString(err), expr));

@@ -14,5 +14,7 @@ cublasHandle_t cublas_handle();
 int multiprocessor_count();
 // Makes `index` the current device of this thread.
 void set_device(int index);
+// Whether ember's stream is being captured into a CUDA graph (core/cuda_graph.h).
+bool capturing();
 
 }  // namespace ember::cuda

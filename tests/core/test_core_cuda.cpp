@@ -12,6 +12,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
+#include "core/cuda_graph.h"
 #include "core/ops.h"
 #include "core/readback.h"
 #include "tests/support/compare.h"
@@ -198,6 +199,73 @@ TEST_F(CudaVsCpu, AsyncReadbackOfDeviceScalars) {
   r.post({a, b});
   a.fill_(7.0);  // queued after the copy: must not show
   EXPECT_EQ(r.take(), (std::vector<double>{3.0, 6.0}));
+}
+
+}  // namespace
+}  // namespace ember
+
+// CudaGraph (core/cuda_graph.h): replays redo the captured work on the current inputs,
+// memory freed while capturing stays valid for replays, and a synchronising call fails the
+// capture with a clear error and leaves the stream usable.
+namespace ember {
+namespace {
+
+using CudaGraphTest = testing::GpuTest;
+
+TEST_F(CudaGraphTest, ReplayRecomputesFromTheCurrentInputs) {
+  const Device gpu = Device::cuda();
+  Tensor x = full({1001}, 1.0, gpu), y;
+  CudaGraph graph;
+  graph.capture([&] { y = (x * 2.0 + 1.0) * x; });  // a temporary freed inside the capture
+  ASSERT_TRUE(graph.captured());
+  EXPECT_GT(graph.pool_bytes(), 0);
+  for (double v : {1.0, -3.0, 0.5}) {
+    x.fill_(v);
+    graph.replay();
+    EXPECT_EQ(y.to_vector<float>(), std::vector<float>(1001, static_cast<float>((v * 2 + 1) * v)));
+  }
+}
+
+TEST_F(CudaGraphTest, MemoryFreedWhileCapturingStaysValidForReplays) {
+  const Device gpu = Device::cuda();
+  Tensor x = full({4096}, 2.0, gpu);
+  Tensor outside = x * 3.0;  // ordinary memory, last used and freed inside the capture
+  Tensor y = empty({4096}, gpu);
+  CudaGraph graph;
+  graph.capture([&] {
+    y.copy_(outside + 1.0);
+    outside = Tensor();
+  });
+  // Reuse would show here: the freed block must not go back to the ordinary pool.
+  std::vector<Tensor> others;
+  for (int i = 0; i < 8; ++i) others.push_back(full({4096}, -5.0, gpu));
+  graph.replay();
+  EXPECT_EQ(y.to_vector<float>(), std::vector<float>(4096, 7.f));
+}
+
+TEST_F(CudaGraphTest, SynchronisingInsideACaptureFailsClearlyAndTheStreamRecovers) {
+  const Device gpu = Device::cuda();
+  Tensor x = full({8}, 1.0, gpu);
+  CudaGraph graph;
+  try {
+    graph.capture([&] { (void)sum(x).item(); });
+    FAIL() << "a host synchronisation was captured";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("capture"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(graph.captured());
+  EXPECT_EQ(sum(x * 2.0).item(), 16.0);  // eager work runs again
+}
+
+TEST_F(CudaGraphTest, CaptureIsOnceAndReplayNeedsACapture) {
+  CudaGraph graph;
+  EXPECT_THROW(graph.replay(), Error);
+  Tensor x = full({3}, 1.0, Device::cuda());
+  graph.capture([&] { x.add_(x); });
+  EXPECT_THROW(graph.capture([&] { x.add_(x); }), Error);
+  graph.replay();
+  graph.replay();
+  EXPECT_EQ(x.to_vector<float>(), std::vector<float>(3, 4.f));
 }
 
 }  // namespace

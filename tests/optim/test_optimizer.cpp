@@ -218,6 +218,21 @@ TEST(Optimizer, CapturableModeGivesTheSameBitsAsHostScalars) {
   }
 }
 
+TEST(Optimizer, SettingTheLrKeepsTheDeviceStepCounter) {
+  // A replayed CUDA graph advances the device counter without the host's count knowing; a
+  // later set_lr (e.g. a schedule) must write the learning rates only.
+  Model m(2);
+  FlatParameters flat(m.named, Device::cpu());
+  auto opt = optim::make_optimizer("adam:lr=0.01,capturable=true", flat);
+  opt->step();
+  const std::vector<int64_t> advanced{7, 0};
+  copy_from_host(opt->step_tensor(), advanced.data(), advanced.size() * sizeof(int64_t));
+  opt->set_lr(0.005);
+  opt->configure_group(0, "lr=0.004");
+  EXPECT_EQ(opt->step_count(), 7);
+  EXPECT_EQ(opt->lr_tensor().to_vector<double>(), (std::vector<double>{0.004}));
+}
+
 TEST(Optimizer, HyperparameterChangesAreValidatedAndStateIsPlannedBeforeTheFirstStep) {
   Model m(1);
   FlatParameters flat(m.named, Device::cpu());
