@@ -13,10 +13,13 @@ const char* dtype_name(DType dtype) {
     case DType::Int64: return "int64";
     case DType::Int32: return "int32";
     case DType::UInt8: return "uint8";
+    case DType::BFloat16: return "bfloat16";
   }
   return "unknown";
 }
 
-bool is_floating(DType dtype) { return dtype == DType::Float32 || dtype == DType::Float64; }
+bool is_floating(DType dtype) {
+  return dtype == DType::Float32 || dtype == DType::Float64 || dtype == DType::BFloat16;
+}
 
 }  // namespace ember

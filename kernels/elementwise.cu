@@ -150,6 +150,7 @@ cudaError_t launch_arange(T* out, double start, double step, int64_t n, cudaStre
   template cudaError_t launch_unary<T>(UnaryOp, T*, const T*, T, const StridedLayout<2>&, int64_t, cudaStream_t);
 EMBER_FLOATING_INSTANTIATE(float)
 EMBER_FLOATING_INSTANTIATE(double)
+EMBER_FLOATING_INSTANTIATE(bfloat16)
 
 #define EMBER_ALL_INSTANTIATE(T)                                                                              \
   template cudaError_t launch_binary<T>(BinaryOp, void*, const T*, const T*, T, const StridedLayout<3>&, int64_t, \
@@ -160,11 +161,13 @@ EMBER_FLOATING_INSTANTIATE(double)
   template cudaError_t launch_copy<T, double>(T*, const double*, const StridedLayout<2>&, int64_t, cudaStream_t); \
   template cudaError_t launch_copy<T, int64_t>(T*, const int64_t*, const StridedLayout<2>&, int64_t, cudaStream_t); \
   template cudaError_t launch_copy<T, int32_t>(T*, const int32_t*, const StridedLayout<2>&, int64_t, cudaStream_t); \
-  template cudaError_t launch_copy<T, uint8_t>(T*, const uint8_t*, const StridedLayout<2>&, int64_t, cudaStream_t);
+  template cudaError_t launch_copy<T, uint8_t>(T*, const uint8_t*, const StridedLayout<2>&, int64_t, cudaStream_t); \
+  template cudaError_t launch_copy<T, bfloat16>(T*, const bfloat16*, const StridedLayout<2>&, int64_t, cudaStream_t);
 EMBER_ALL_INSTANTIATE(float)
 EMBER_ALL_INSTANTIATE(double)
 EMBER_ALL_INSTANTIATE(int64_t)
 EMBER_ALL_INSTANTIATE(int32_t)
 EMBER_ALL_INSTANTIATE(uint8_t)
+EMBER_ALL_INSTANTIATE(bfloat16)
 
 }  // namespace ember::kernels

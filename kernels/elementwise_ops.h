@@ -9,7 +9,8 @@
 
 namespace ember::kernels {
 
-// Unary ops take one tensor and a scalar parameter `s` (ignored by most). Floating only.
+// Unary ops take one tensor and a scalar parameter `s` (ignored by most). Floating only. The
+// T(...) casts keep both arms of a ?: one type for bfloat16, whose arithmetic yields float.
 enum class UnaryOp : int {
   Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Relu, Square, Reciprocal,
   Pow,        // x^s
@@ -35,12 +36,12 @@ EMBER_HD T apply_unary(UnaryOp op, T x, T s) {
     case UnaryOp::Log: return log(x);
     case UnaryOp::Sqrt: return sqrt(x);
     case UnaryOp::Rsqrt: return T(1) / sqrt(x);
-    case UnaryOp::Abs: return x < T(0) ? -x : x;
+    case UnaryOp::Abs: return x < T(0) ? T(-x) : x;
     case UnaryOp::Sign: return T((x > T(0)) - (x < T(0)));
     case UnaryOp::Relu: return x < T(0) ? T(0) : x;  // NaN propagates, as in torch
     case UnaryOp::Square: return x * x;
     case UnaryOp::Reciprocal: return T(1) / x;
-    case UnaryOp::Pow: return s == T(2) ? x * x : (s == T(1) ? x : pow(x, s));
+    case UnaryOp::Pow: return s == T(2) ? T(x * x) : (s == T(1) ? x : T(pow(x, s)));
     case UnaryOp::AddScalar: return x + s;
     case UnaryOp::MulScalar: return x * s;
   }

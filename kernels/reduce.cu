@@ -2,7 +2,8 @@
 //   inner == 1: one block per output, threads stride over n, then a block reduction.
 //   inner  > 1: one thread per output, reading across inner (coalesced), looping over n.
 // Accumulators: float sums in float (tree order, so results differ from the CPU's double
-// accumulation by O(sqrt(n)) ulps), double in double, int64 in int64.
+// accumulation by O(sqrt(n)) ulps), double in double, int64 in int64, bfloat16 in float
+// (rounded once, when stored).
 #include <cstdint>
 
 #include "kernels/block_reduce.cuh"
@@ -15,23 +16,28 @@ namespace {
 
 constexpr int kRowBlock = 256;
 
+template <class T> struct Accumulator { using type = T; };
+template <> struct Accumulator<bfloat16> { using type = float; };
+
 template <class T>
 __global__ void __launch_bounds__(kRowBlock) sum_rows_kernel(T* out, const T* in, int64_t n) {
+  using A = typename Accumulator<T>::type;
   const T* row = in + int64_t(blockIdx.x) * n;
-  T acc = T(0);
-  for (int64_t r = threadIdx.x; r < n; r += blockDim.x) acc += row[r];
-  acc = block_reduce(acc, SumOp{}, T(0));
-  if (threadIdx.x == 0) out[blockIdx.x] = acc;
+  A acc = A(0);
+  for (int64_t r = threadIdx.x; r < n; r += blockDim.x) acc += A(row[r]);
+  acc = block_reduce(acc, SumOp{}, A(0));
+  if (threadIdx.x == 0) out[blockIdx.x] = T(acc);
 }
 
 template <class T>
 __global__ void __launch_bounds__(kBlock) sum_columns_kernel(T* out, const T* in, int64_t outer, int64_t n, int64_t inner) {
+  using A = typename Accumulator<T>::type;
   for (int64_t j = global_thread(); j < outer * inner; j += grid_stride()) {
     const int64_t o = j / inner, i = j % inner;
     const T* base = in + o * n * inner + i;
-    T acc = T(0);
-    for (int64_t r = 0; r < n; ++r) acc += base[r * inner];
-    out[j] = acc;
+    A acc = A(0);
+    for (int64_t r = 0; r < n; ++r) acc += A(base[r * inner]);
+    out[j] = T(acc);
   }
 }
 
@@ -106,6 +112,7 @@ cudaError_t launch_reduce_max(T* out, int64_t* indices, const T* in, int64_t out
 template cudaError_t launch_reduce_sum<float>(float*, const float*, int64_t, int64_t, int64_t, cudaStream_t);
 template cudaError_t launch_reduce_sum<double>(double*, const double*, int64_t, int64_t, int64_t, cudaStream_t);
 template cudaError_t launch_reduce_sum<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, int64_t, cudaStream_t);
+template cudaError_t launch_reduce_sum<bfloat16>(bfloat16*, const bfloat16*, int64_t, int64_t, int64_t, cudaStream_t);
 template cudaError_t launch_reduce_max<float>(float*, int64_t*, const float*, int64_t, int64_t, int64_t, cudaStream_t);
 template cudaError_t launch_reduce_max<double>(double*, int64_t*, const double*, int64_t, int64_t, int64_t,
                                                cudaStream_t);

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
+
 namespace ember::kernels {
 
 template <class T>

@@ -20,8 +20,8 @@ struct BatchNormBackward final : Node {
   std::vector<Tensor> apply(const Tensor& grad_output) override {
     check_not_released();
     const Tensor g = grad_output.contiguous();
-    Tensor grad_input = empty(input.sizes(), g.options());
-    Tensor grad_weight = empty(weight.sizes(), g.options()), grad_bias = empty(weight.sizes(), g.options());
+    Tensor grad_input = empty(input.sizes(), g.options());  // bfloat16 for a mixed-precision layer
+    Tensor grad_weight = empty(weight.sizes(), weight.options()), grad_bias = empty(weight.sizes(), weight.options());
     layer_backend_for(g.device()).batch_norm_backward(grad_input, grad_weight, grad_bias, g, input, weight, save_mean,
                                                       save_invstd, eps);
     return {grad_input, grad_weight, grad_bias};
@@ -36,9 +36,13 @@ struct BatchNormBackward final : Node {
 };
 
 // Evaluation mode with gradients (rare: fine-tuning with frozen statistics): an affine map
-// per channel written with core ops, whose gradients come free on every device.
+// per channel written with core ops, whose gradients come free on every device. A bfloat16
+// input is computed in float32 and the result rounded back.
 Tensor batch_norm_eval_differentiable(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                       const Tensor& running_mean, const Tensor& running_var, double eps) {
+  if (x.dtype() != weight.dtype())
+    return batch_norm_eval_differentiable(x.to(weight.dtype()), weight, bias, running_mean, running_var, eps)
+        .to(x.dtype());
   const Shape per_channel = {1, x.size(1), 1, 1};
   const Tensor invstd = pow(running_var.detach() + eps, -0.5);
   const Tensor scale = (weight * invstd).view(per_channel);
@@ -81,8 +85,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
               shape_str(input.sizes()));
   BatchNormTrainArgs args;
   args.out = empty(input.sizes(), input.options());
-  args.save_mean = empty({channels}, input.options());
-  args.save_invstd = empty({channels}, input.options());
+  args.save_mean = empty({channels}, weight.options());  // float32 for a bfloat16 input
+  args.save_invstd = empty({channels}, weight.options());
   args.input = x;
   args.weight = w;
   args.bias = b;

@@ -111,7 +111,13 @@ Conv2d::Conv2d(const Conv2dConfig& config, Generator* generator) : Module("Conv2
 void Conv2d::reset_parameters(Generator* generator) { init::torch_default(weight_, bias_, generator); }
 
 Tensor Conv2d::forward(const Tensor& input) {
-  return conv2d(input, weight_, bias_, Conv2dOptions{config_.stride, config_.padding});
+  const Conv2dOptions options{config_.stride, config_.padding};
+  if (input.dtype() == DType::BFloat16 && weight_.dtype() != DType::BFloat16) {
+    // Mixed precision: the float32 weights are rounded to bfloat16 for this forward (the
+    // cast's backward hands the gradient back in float32, for the float32 master weights).
+    return conv2d(input, weight_.to(DType::BFloat16), bias_.defined() ? bias_.to(DType::BFloat16) : Tensor(), options);
+  }
+  return conv2d(input, weight_, bias_, options);
 }
 
 std::string Conv2d::describe() const {

@@ -1,7 +1,8 @@
 // The differentiable layer ops of ember::nn (torch.nn.functional's counterparts). Each
 // validates its arguments (errors name the shapes), computes through the LayerBackend of the
 // input's device and, in grad mode, records one autograd Node whose backward calls the
-// backend's backward. Activations are NCHW, filters OIHW; float32 or float64.
+// backend's backward. Activations are NCHW, filters OIHW; float32 or float64, or bfloat16
+// (mixed precision: batch_norm then takes float32 weights and statistics, nn/resnet.h).
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "nn/cpu/cpu_layer_backend.h"
+#include "nn/cpu/widening_layer_backend.h"
 
 namespace ember::nn {
 
@@ -12,7 +13,8 @@ std::atomic<bool> tf32_convolutions{true};  // Note [TF32 convolutions]
 
 LayerBackend& cpu_layer_backend() {
   static CpuLayerBackend backend;
-  return backend;
+  static WideningLayerBackend widening(backend);  // bfloat16 through float32
+  return widening;
 }
 
 LayerBackend& layer_backend_for(Device device) {

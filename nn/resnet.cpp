@@ -102,11 +102,18 @@ void ResNet18::reset_parameters(Generator* generator, bool zero_init_residual) {
 Tensor ResNet18::forward(const Tensor& input) {
   EMBER_CHECK(input.dim() == 4 && input.size(1) == 3, "ResNet18: expected images [N, 3, H, W], got shape {}",
               input.sizes().empty() ? "[]" : shape_str(input.sizes()));
-  Tensor x = (*relu_)((*bn1_)((*conv1_)(input)));
+  const bool mixed = compute_dtype_ == DType::BFloat16;
+  Tensor x = (*relu_)((*bn1_)((*conv1_)(mixed ? input.to(DType::BFloat16) : input)));
   if (maxpool_) x = (*maxpool_)(x);
   for (auto& layer : layers_) x = (*layer)(x);
   x = (*avgpool_)(x).flatten(1);
-  return (*fc_)(x);
+  return (*fc_)(mixed ? x.to(fc_->weight().dtype()) : x);
+}
+
+void ResNet18::set_compute_dtype(DType dtype) {
+  EMBER_CHECK(dtype == DType::Float32 || dtype == DType::BFloat16,
+              "ResNet18: compute dtype must be float32 or bfloat16 (mixed precision), got {}", dtype_name(dtype));
+  compute_dtype_ = dtype;
 }
 
 }  // namespace ember::nn

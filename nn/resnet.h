@@ -56,6 +56,13 @@ class ResNet18 : public Module {
   // num_batches_tracked are reset too.
   void reset_parameters(Generator* generator = nullptr, bool zero_init_residual = false);
 
+  // Mixed precision (issue 7): with BFloat16 the activations and the convolutions' weights
+  // are bfloat16 (the weights rounded from the float32 parameters at each forward, their
+  // gradients returned in float32); batch-norm statistics and parameters, the fc layer and
+  // the logits stay float32. Float32 (the default) runs everything in the parameters' dtype.
+  void set_compute_dtype(DType dtype);
+  DType compute_dtype() const { return compute_dtype_; }
+
   Stem stem() const { return stem_; }
   int64_t num_classes() const { return num_classes_; }
   // Input image side the stem is made for: 224 (ImageNet) or 32 (CIFAR).
@@ -64,6 +71,7 @@ class ResNet18 : public Module {
  private:
   int64_t num_classes_;
   Stem stem_;
+  DType compute_dtype_ = DType::Float32;
   std::shared_ptr<Conv2d> conv1_;
   std::shared_ptr<BatchNorm2d> bn1_;
   std::shared_ptr<ReLU> relu_;

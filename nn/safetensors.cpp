@@ -33,12 +33,13 @@ const char* safetensors_dtype(DType dtype) {
     case DType::Int64: return "I64";
     case DType::Int32: return "I32";
     case DType::UInt8: return "U8";
+    case DType::BFloat16: return "BF16";
   }
   return "?";
 }
 
 bool parse_dtype(const std::string& name, DType* dtype) {
-  for (DType d : {DType::Float32, DType::Float64, DType::Int64, DType::Int32, DType::UInt8}) {
+  for (DType d : {DType::Float32, DType::Float64, DType::Int64, DType::Int32, DType::UInt8, DType::BFloat16}) {
     if (name == safetensors_dtype(d)) {
       *dtype = d;
       return true;

@@ -21,7 +21,8 @@ namespace {
 using cpu::kChunk;
 using cpu::kParallelGrain;
 
-template <class T> using AccOf = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+// Sums accumulate integers in int64 and everything else (float, double, bfloat16) in double.
+template <class T> using AccOf = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
 
 // Sum of n contiguous values in a fixed order (eight interleaved partial sums, so the
 // compiler can vectorise without reassociating): the result depends on the data only.
@@ -60,7 +61,7 @@ class CpuBackend final : public Backend {
 
   void unary(UnaryOp op, const Tensor& out, const Tensor& in, double scalar) override {
     const auto layout = make_strided_layout<2>({&out, &in});
-    dispatch_floating(in.dtype(), "unary op", [&](auto tag) {
+    dispatch_floating_bf16(in.dtype(), "unary op", [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T s = static_cast<T>(scalar);
       cpu::dispatch_unary(op, [&](auto op_tag) {

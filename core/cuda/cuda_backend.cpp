@@ -39,7 +39,7 @@ class CudaBackend final : public Backend {
 
   void unary(UnaryOp op, const Tensor& out, const Tensor& in, double scalar) override {
     const auto layout = make_strided_layout<2>({&out, &in});
-    dispatch_floating(in.dtype(), "unary op", [&](auto tag) {
+    dispatch_floating_bf16(in.dtype(), "unary op", [&](auto tag) {
       using T = typename decltype(tag)::type;
       EMBER_CUDA_LAUNCH_CHECK(kernels::launch_unary<T>(op, ptr<T>(out), ptr<T>(in), static_cast<T>(scalar), layout,
                                                        out.numel(), cuda::stream()));
@@ -71,6 +71,11 @@ class CudaBackend final : public Backend {
       case DType::Float32: run(TypeTag<float>{}); break;
       case DType::Float64: run(TypeTag<double>{}); break;
       case DType::Int64: run(TypeTag<int64_t>{}); break;
+      case DType::BFloat16:  // sums only (in a float accumulator): mixed-precision layers need no max
+        EMBER_CHECK(op == ReduceOp::Sum, "max over bfloat16 is not supported on CUDA; convert to float32 first");
+        EMBER_CUDA_LAUNCH_CHECK(kernels::launch_reduce_sum<bfloat16>(ptr<bfloat16>(out), ptr<bfloat16>(in), outer, n,
+                                                                     inner, cuda::stream()));
+        break;
       default: EMBER_FAIL("reduction over {} is not supported on CUDA", dtype_name(in.dtype()));
     }
   }

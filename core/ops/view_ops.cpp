@@ -56,6 +56,14 @@ struct ToDeviceBackward final : Node {
   const char* name() const override { return "ToDeviceBackward"; }
 };
 
+// A cast between floating dtypes (e.g. float32 weights to bfloat16 for a mixed-precision
+// layer): the gradient goes back in the input's dtype.
+struct ToDTypeBackward final : Node {
+  DType input_dtype = DType::Float32;
+  std::vector<Tensor> apply(const Tensor& grad) override { return {grad.to(input_dtype)}; }
+  const char* name() const override { return "ToDTypeBackward"; }
+};
+
 template <class NodeT>
 Tensor record(const Tensor& input, Tensor output, std::shared_ptr<NodeT> node) {
   if (any_requires_grad({&input})) attach_node(node, {&input}, output);
@@ -229,7 +237,10 @@ Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
   Tensor out = empty(sizes(), options().dtype(target));
   if (numel() > 0) backend_for(device()).copy(out, *this);
-  return out;
+  if (!is_floating(target)) return out;  // integers carry no gradient
+  auto node = std::make_shared<ToDTypeBackward>();
+  node->input_dtype = dtype();
+  return record(*this, out, node);
 }
 
 Tensor Tensor::detach() const {
