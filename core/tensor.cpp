@@ -78,6 +78,7 @@ template double* Tensor::data<double>() const;
 template int64_t* Tensor::data<int64_t>() const;
 template int32_t* Tensor::data<int32_t>() const;
 template uint8_t* Tensor::data<uint8_t>() const;
+template bfloat16* Tensor::data<bfloat16>() const;
 
 // --- autograd metadata
 

@@ -62,6 +62,12 @@ struct bfloat16 {
   }
 };
 
+// The type a sum of T accumulates in: float for bfloat16 (8 significant bits would lose
+// everything after a few hundred terms), T itself otherwise.
+template <class T> struct AccumulatorOf { using type = T; };
+template <> struct AccumulatorOf<bfloat16> { using type = float; };
+template <class T> using accumulator_t = typename AccumulatorOf<T>::type;
+
 static_assert(sizeof(bfloat16) == 2 && std::is_trivially_copyable_v<bfloat16>, "bfloat16 must be two plain bytes");
 
 }  // namespace ember

@@ -65,5 +65,6 @@ cudaError_t launch_max_pool2d_backward(T* grad_in, const T* grad_out, const int3
                                                      cudaStream_t);
 EMBER_POOL_INSTANTIATE(float)
 EMBER_POOL_INSTANTIATE(double)
+EMBER_POOL_INSTANTIATE(bfloat16)
 
 }  // namespace ember::kernels

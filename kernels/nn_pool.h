@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
 #include "kernels/nn_pool_rule.h"
 
 namespace ember::kernels {

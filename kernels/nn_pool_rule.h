@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
 #include "kernels/hd.h"
 
 namespace ember::kernels {
@@ -64,11 +65,11 @@ EMBER_HD T max_pool_input_grad(const T* grad_out_plane, const int32_t* index_pla
   pool_covering_outputs(ih, p.kernel_h, p.stride_h, p.pad_h, p.out_h, &oh0, &oh1);
   pool_covering_outputs(iw, p.kernel_w, p.stride_w, p.pad_w, p.out_w, &ow0, &ow1);
   const int32_t me = static_cast<int32_t>(ih * p.in_w + iw);
-  T total = T(0);
+  accumulator_t<T> total = 0;
   for (int64_t oh = oh0; oh < oh1; ++oh)
     for (int64_t ow = ow0; ow < ow1; ++ow)
       if (index_plane[oh * p.out_w + ow] == me) total += grad_out_plane[oh * p.out_w + ow];
-  return total;
+  return T(total);
 }
 
 }  // namespace ember::kernels

@@ -16,12 +16,9 @@ namespace {
 
 constexpr int kRowBlock = 256;
 
-template <class T> struct Accumulator { using type = T; };
-template <> struct Accumulator<bfloat16> { using type = float; };
-
 template <class T>
 __global__ void __launch_bounds__(kRowBlock) sum_rows_kernel(T* out, const T* in, int64_t n) {
-  using A = typename Accumulator<T>::type;
+  using A = accumulator_t<T>;
   const T* row = in + int64_t(blockIdx.x) * n;
   A acc = A(0);
   for (int64_t r = threadIdx.x; r < n; r += blockDim.x) acc += A(row[r]);
@@ -31,7 +28,7 @@ __global__ void __launch_bounds__(kRowBlock) sum_rows_kernel(T* out, const T* in
 
 template <class T>
 __global__ void __launch_bounds__(kBlock) sum_columns_kernel(T* out, const T* in, int64_t outer, int64_t n, int64_t inner) {
-  using A = typename Accumulator<T>::type;
+  using A = accumulator_t<T>;
   for (int64_t j = global_thread(); j < outer * inner; j += grid_stride()) {
     const int64_t o = j / inner, i = j % inner;
     const T* base = in + o * n * inner + i;

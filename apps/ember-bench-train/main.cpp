@@ -40,7 +40,7 @@ double median(std::vector<double> v) {
 }
 
 struct Options {
-  std::string device = "auto", arch = "resnet18", optimizer = "adam:lr=1e-3";
+  std::string device = "auto", arch = "resnet18", optimizer = "adam:lr=1e-3", precision = "fp32";
   int64_t batch_size = 0;  // 0: 64 on the CPU, 256 on a GPU
   int steps = 20, warmup = 3, threads = 0;
   bool json = false, cuda_graph = false;
@@ -54,6 +54,7 @@ int run(const Options& o) {
   Generator gen(0);
   nn::ResNet18 model(10, o.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet, &gen);
   model.to(device);
+  if (o.precision == "bf16") model.set_compute_dtype(DType::BFloat16);
   optim::FlatParameters flat(model.named_parameters(), device);
   optim::OptimizerSpec spec = optim::parse_optimizer_spec(o.optimizer);
   spec.capturable = spec.capturable || o.cuda_graph;
@@ -110,6 +111,7 @@ int run(const Options& o) {
                       {"batch_size", batch},
                       {"threads", num_threads()},
                       {"optimizer", o.optimizer},
+                      {"precision", o.precision},
                       {"cuda_graph", o.cuda_graph},
                       {"graph_replayed", train_step.replayed_last()},
                       {"graph_failure", train_step.graph_failure()},
@@ -125,8 +127,8 @@ int run(const Options& o) {
   if (o.json) {
     std::printf("%s\n", r.dump().c_str());
   } else {
-    std::printf("%s, %s, batch %lld, %s%s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
-                static_cast<long long>(batch), o.optimizer.c_str(),
+    std::printf("%s, %s, batch %lld, %s, %s%s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
+                static_cast<long long>(batch), o.optimizer.c_str(), o.precision.c_str(),
                 train_step.replayed_last() ? ", CUDA graph" : "");
     std::printf("  %.1f images/s (%.2f ms/step; eager split: forward %.2f, backward %.2f, optimiser %.2f)\n",
                 r["images_per_s"].get<double>(), ms_step, median(fwd), median(bwd), median(opt));
@@ -149,6 +151,11 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", o.batch_size, "images per step (default 64 on the CPU, 256 on a GPU)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 16));
   app.add_option("--optimizer", o.optimizer, "optimiser spec")->capture_default_str();
+  app.add_option("--precision", o.precision,
+                 "fp32 (float32; TF32 convolutions on a GPU) or bf16 (bfloat16 activations and convolutions, "
+                 "float32 master weights, batch-norm parameters and loss)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   app.add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::Range(0, 100000))->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)");

@@ -46,6 +46,11 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--label-smoothing", c.label_smoothing, "label smoothing of the cross-entropy loss, in [0, 1)")
       ->check(CLI::Range(0.0, 0.999999))
       ->capture_default_str();
+  app.add_option("--precision", c.precision,
+                 "fp32, or bf16: bfloat16 activations and convolutions with float32 master weights, batch-norm "
+                 "parameters, fc layer and loss (as torch.autocast with bfloat16)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   app.add_flag("--cuda-graph", c.cuda_graph,
                "capture the training step into a CUDA graph after 3 eager steps and replay it (GPU only; the "
                "optimiser becomes capturable; ignored with a warning on the CPU)");
@@ -87,6 +92,7 @@ void add_flags(CLI::App& app, TrainConfig& c) {
 }
 
 void validate(const TrainConfig& c) {
+  EMBER_USAGE_CHECK(c.precision == "fp32" || c.precision == "bf16", "--precision '{}' is not fp32 or bf16", c.precision);
   expand_runs(c);                  // optimiser specs, --sweep, --repeats
   const Shift shift = parse_shift(c.shift, c.epochs);
   if (!c.classes.empty()) data::parse_class_list(c.classes);
@@ -114,6 +120,7 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"label_smoothing", c.label_smoothing},
           {"freeze_backbone", c.freeze_backbone},
           {"cuda_graph", c.cuda_graph},
+          {"precision", c.precision},
           {"log_every", c.log_every},
           {"limit_train", c.limit_train},
           {"limit_test", c.limit_test},
@@ -146,6 +153,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.label_smoothing = j.at("label_smoothing");
     c.freeze_backbone = j.at("freeze_backbone");
     c.cuda_graph = j.value("cuda_graph", false);
+    c.precision = j.value("precision", "fp32");
     c.log_every = j.at("log_every");
     c.limit_train = j.at("limit_train");
     c.limit_test = j.at("limit_test");

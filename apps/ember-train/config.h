@@ -27,6 +27,7 @@ struct TrainConfig {
   double label_smoothing = 0;
   bool freeze_backbone = false;
   bool cuda_graph = false;    // capture the training step into a CUDA graph (GPU only)
+  std::string precision = "fp32";  // fp32 or bf16 (mixed precision, nn/resnet.h)
   int log_every = 2;
   int64_t limit_train = -1;  // < 0: all
   int64_t limit_test = -1;

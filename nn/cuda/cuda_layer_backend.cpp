@@ -16,7 +16,7 @@ LayerBackend& cuda_layer_backend() {
 
 void CudaLayerBackend::max_pool2d_forward(const Pool2dGeometry& g, const Tensor& out, const Tensor& indices,
                                           const Tensor& in) {
-  dispatch_floating(in.dtype(), "max_pool2d", [&](auto tag) {
+  dispatch_floating_bf16(in.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     EMBER_CUDA_LAUNCH_CHECK(kernels::launch_max_pool2d_forward<T>(out.data<T>(), indices.data<int32_t>(), in.data<T>(),
                                                                   g.batch * g.channels, g.rule_params(),
@@ -26,7 +26,7 @@ void CudaLayerBackend::max_pool2d_forward(const Pool2dGeometry& g, const Tensor&
 
 void CudaLayerBackend::max_pool2d_backward(const Pool2dGeometry& g, const Tensor& grad_in, const Tensor& grad_out,
                                            const Tensor& indices) {
-  dispatch_floating(grad_out.dtype(), "max_pool2d backward", [&](auto tag) {
+  dispatch_floating_bf16(grad_out.dtype(), "max_pool2d backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     EMBER_CUDA_LAUNCH_CHECK(kernels::launch_max_pool2d_backward<T>(grad_in.data<T>(), grad_out.data<T>(),
                                                                    indices.data<int32_t>(), g.batch * g.channels,

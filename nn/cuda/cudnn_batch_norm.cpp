@@ -5,11 +5,17 @@
 // exponential average factor is torch's momentum; the running variance is updated with the
 // unbiased batch variance; "saveInvVariance" is 1/sqrt(biased var + eps), our save_invstd.
 // Descriptors are cached per (device, dtype, shape).
+//
+// bfloat16 activations (mixed precision, float32 parameters and statistics) go to ember's own
+// kernels (kernels/nn_batch_norm.cu): cuDNN's batch norm takes float and double only.
 #include <map>
 #include <mutex>
 #include <tuple>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/ops.h"
+#include "kernels/nn_batch_norm.h"
 #include "nn/cuda/cuda_layer_backend.h"
 #include "nn/cuda/cudnn_handle.h"
 
@@ -47,10 +53,29 @@ const BnDescriptors& descriptors_for(const Tensor& x) {
 }
 
 void* data_or_null(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
+float* float_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+kernels::BnShape bn_shape(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
+
+// Scratch for the per-block partial sums, from ember's allocator (stream-ordered, and from
+// the graph's pool while a CUDA graph is captured).
+Tensor bn_partials(const kernels::BnShape& s, int splits, Device device) {
+  return empty({kernels::bn_partials_floats(s, splits)}, TensorOptions().device(device));
+}
 
 }  // namespace
 
 void CudaLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
+  if (a.input.dtype() == DType::BFloat16) {
+    const kernels::BnShape s = bn_shape(a.input);
+    const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
+    const Tensor partials = bn_partials(s, splits, a.input.device());
+    EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_forward_train<bfloat16>(
+        a.out.data<bfloat16>(), a.save_mean.data<float>(), a.save_invstd.data<float>(), float_or_null(a.running_mean),
+        float_or_null(a.running_var), a.input.data<bfloat16>(), a.weight.data<float>(), a.bias.data<float>(),
+        partials.data<float>(), s, splits, a.momentum, a.eps, ember::cuda::stream()));
+    return;
+  }
   const BnDescriptors& d = descriptors_for(a.input);
   const BlendFactors f(a.input.dtype());
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
@@ -62,6 +87,12 @@ void CudaLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
 void CudaLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight,
                                                const Tensor& bias, const Tensor& running_mean,
                                                const Tensor& running_var, double eps) {
+  if (in.dtype() == DType::BFloat16) {
+    EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_forward_eval<bfloat16>(
+        out.data<bfloat16>(), in.data<bfloat16>(), weight.data<float>(), bias.data<float>(),
+        running_mean.data<float>(), running_var.data<float>(), bn_shape(in), eps, ember::cuda::stream()));
+    return;
+  }
   const BnDescriptors& d = descriptors_for(in);
   const BlendFactors f(in.dtype());
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
@@ -72,6 +103,16 @@ void CudaLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& 
 void CudaLayerBackend::batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
                                            const Tensor& grad_out, const Tensor& in, const Tensor& weight,
                                            const Tensor& save_mean, const Tensor& save_invstd, double eps) {
+  if (in.dtype() == DType::BFloat16) {
+    const kernels::BnShape s = bn_shape(in);
+    const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
+    const Tensor partials = bn_partials(s, splits, in.device());
+    EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_backward<bfloat16>(
+        grad_in.data<bfloat16>(), grad_weight.data<float>(), grad_bias.data<float>(), grad_out.data<bfloat16>(),
+        in.data<bfloat16>(), weight.data<float>(), save_mean.data<float>(), save_invstd.data<float>(),
+        partials.data<float>(), s, splits, ember::cuda::stream()));
+    return;
+  }
   const BnDescriptors& d = descriptors_for(in);
   const BlendFactors f(in.dtype());
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationBackward(

@@ -68,14 +68,19 @@ std::map<ConvKey, std::unique_ptr<ConvPlan>>& plans() {
 
 cudnnMathType_t default_math(DType dtype, bool tf32) {
   // As PyTorch: TF32 off means plain FMA math for float; with it on, cuDNN may choose.
+  // bfloat16 runs on tensor cores.
+  if (dtype == DType::BFloat16) return CUDNN_TENSOR_OP_MATH;
   return dtype == DType::Float32 && !tf32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
 }
+
+// bfloat16 data is multiplied and accumulated in float32 (cuDNN's only mode for it).
+cudnnDataType_t compute_type(DType dtype) { return dtype == DType::BFloat16 ? CUDNN_DATA_FLOAT : cudnn_dtype(dtype); }
 
 ConvolutionDescriptor make_conv_descriptor(const Conv2dGeometry& g, DType dtype, cudnnMathType_t math) {
   ConvolutionDescriptor desc;
   EMBER_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc.get(), static_cast<int>(g.pad_h), static_cast<int>(g.pad_w),
                                                     static_cast<int>(g.stride_h), static_cast<int>(g.stride_w), 1, 1,
-                                                    CUDNN_CROSS_CORRELATION, cudnn_dtype(dtype)));
+                                                    CUDNN_CROSS_CORRELATION, compute_type(dtype)));
   EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.get(), math));
   return desc;
 }

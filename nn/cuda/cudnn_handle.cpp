@@ -22,7 +22,8 @@ cudnnDataType_t cudnn_dtype(DType dtype) {
   switch (dtype) {
     case DType::Float32: return CUDNN_DATA_FLOAT;
     case DType::Float64: return CUDNN_DATA_DOUBLE;
-    default: EMBER_FAIL("cuDNN layers need float32 or float64 tensors, got {}", dtype_name(dtype));
+    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
+    default: EMBER_FAIL("cuDNN layers need float32, float64 or bfloat16 tensors, got {}", dtype_name(dtype));
   }
 }
 

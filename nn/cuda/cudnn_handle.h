@@ -36,7 +36,7 @@ void log_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, i
 
 namespace ember::nn::cuda {
 
-// cuDNN's data type for an ember dtype (float32 or float64; anything else throws).
+// cuDNN's data type for an ember dtype (float32, float64, bfloat16; anything else throws).
 cudnnDataType_t cudnn_dtype(DType dtype);
 
 // The handle of the current device, created on first use and bound to ember's stream

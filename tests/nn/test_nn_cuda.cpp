@@ -229,3 +229,85 @@ TEST_F(NnCudaVsCpu, CheckpointRoundTripFromTheDevice) {
 
 }  // namespace
 }  // namespace ember
+
+// Mixed precision on the GPU against the CPU's widening path (nn/cpu/widening_layer_backend.h):
+// bfloat16 convolutions on tensor cores (float accumulation), ember's bfloat16 batch-norm
+// kernels with float32 parameters and statistics, bfloat16 max pooling. Tolerance: one
+// bfloat16 rounding step (2^-8 relative) plus float-vs-double accumulation order, so rtol
+// 1/64 and atol 1e-2 of the output's magnitude; pooling picks and sums the same values in
+// the same order: exact. Running statistics are float32 sums in another order: 1e-5.
+namespace ember {
+namespace {
+
+using BFloat16Layers = NnCudaVsCpu;
+
+testing::Closeness bf16_close(double atol, double rtol) {
+  return [=](const Tensor& got, const Tensor& want) {
+    const Tensor g = got.to(Device::cpu()).to(DType::Float32), w = want.to(Device::cpu()).to(DType::Float32);
+    const double scale = w.numel() > 0 ? std::max(1.0, max(abs(w)).item()) : 1.0;
+    return all_close(g, w, atol * scale, rtol);
+  };
+}
+
+TEST_F(BFloat16Layers, ConvBatchNormAndPoolingMatchTheCpu) {
+  auto bf = [&](const Shape& s, double low = -1, double high = 1) { return random(s, low, high).to(DType::BFloat16); };
+  testing::expect_cuda_matches_cpu(
+      [](const V& v) { return nn::conv2d(v[0], v[1], Tensor(), nn::Conv2dOptions{2, 1}); },
+      {bf({3, 5, 11, 13}), bf({7, 5, 3, 3})}, bf16_close(1e-2, 1.0 / 64), true, 11);
+  testing::expect_cuda_matches_cpu([](const V& v) { return nn::conv2d(v[0], v[1], Tensor(), nn::Conv2dOptions{1, 1}); },
+                                   {bf({2, 64, 8, 8}), bf({64, 64, 3, 3})}, bf16_close(1e-2, 1.0 / 64), true, 12);
+  for (const Shape& shape : {Shape{3, 4, 5, 7}, Shape{2, 3, 1, 1}, Shape{16, 8, 32, 32}}) {
+    SCOPED_TRACE(shape_str(shape));
+    const int64_t c = shape[1];
+    const V inputs = {bf(shape, 1, 3), random({c}, 0.5, 1.5), random({c}, -0.5, 0.5)};
+    testing::expect_cuda_matches_cpu(
+        [c](const V& v) {
+          const Tensor rm = zeros({c}, v[0].device()), rv = ones({c}, v[0].device());
+          return nn::batch_norm(v[0], v[1], v[2], rm, rv, true);
+        },
+        inputs, bf16_close(1e-2, 1.0 / 64), true, 13);
+    Tensor rm_cpu = zeros({c}), rv_cpu = ones({c});
+    Tensor rm_gpu = zeros({c}, Device::cuda()), rv_gpu = ones({c}, Device::cuda());
+    NoGradGuard no_grad;
+    nn::batch_norm(inputs[0], inputs[1], inputs[2], rm_cpu, rv_cpu, true);
+    nn::batch_norm(inputs[0].to(Device::cuda()), inputs[1].to(Device::cuda()), inputs[2].to(Device::cuda()), rm_gpu,
+                   rv_gpu, true);
+    EXPECT_TRUE(all_close(rm_gpu, rm_cpu, 1e-5, 1e-5));
+    EXPECT_TRUE(all_close(rv_gpu, rv_cpu, 1e-5, 1e-5));
+    const Tensor eval_cpu = nn::batch_norm(inputs[0], inputs[1], inputs[2], rm_cpu, rv_cpu, false);
+    const Tensor eval_gpu = nn::batch_norm(inputs[0].to(Device::cuda()), inputs[1].to(Device::cuda()),
+                                           inputs[2].to(Device::cuda()), rm_gpu, rv_gpu, false);
+    EXPECT_TRUE(bf16_close(1e-2, 1.0 / 64)(eval_gpu, eval_cpu));
+  }
+  testing::expect_cuda_matches_cpu([](const V& v) { return nn::max_pool2d(v[0], nn::MaxPool2dOptions{3, 2, 1}); },
+                                   {bf({2, 3, 9, 8})}, bf16_close(0, 0), true, 14);
+}
+
+TEST_F(BFloat16Layers, MixedPrecisionResNet18MatchesTheCpu) {
+  for (nn::Stem stem : {nn::Stem::Cifar, nn::Stem::ImageNet}) {
+    SCOPED_TRACE(nn::stem_name(stem));
+    Generator g1(21), g2(21);
+    nn::ResNet18 cpu(10, stem, &g1), gpu(10, stem, &g2);
+    cpu.set_compute_dtype(DType::BFloat16);
+    gpu.set_compute_dtype(DType::BFloat16);
+    gpu.to(Device::cuda());
+    const Tensor images = random({4, 3, 32, 32}, -2, 2);
+    const Tensor labels = from_vector(std::vector<int64_t>{0, 9, 4, 4}, {4});
+    const Tensor want = cpu(images), got = gpu(images.to(Device::cuda()));
+    EXPECT_EQ(got.dtype(), DType::Float32);
+    EXPECT_TRUE(close(got.to(Device::cpu()), want, 5e-2, 5e-2));
+    cross_entropy(want, labels).backward();
+    cross_entropy(got, labels.to(Device::cuda())).backward();
+    const auto a = cpu.named_parameters(), b = gpu.named_parameters();
+    for (size_t i = 0; i < a.size(); ++i) {
+      SCOPED_TRACE(a[i].first);
+      const Tensor x = a[i].second.grad().to(DType::Float64).flatten();
+      const Tensor y = b[i].second.grad().to(Device::cpu()).to(DType::Float64).flatten();
+      const double cosine = sum(x * y).item() / std::sqrt(sum(x * x).item() * sum(y * y).item() + 1e-300);
+      EXPECT_GT(cosine, 0.95);  // both are bfloat16 runs: far closer than to float32 (>0.85 there)
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ember

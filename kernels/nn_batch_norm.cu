@@ -1,0 +1,175 @@
+// Batch normalisation kernels for bfloat16 activations with float32 statistics (rules and
+// index arithmetic in kernels/nn_batch_norm_rule.h). Per training forward: partial sums
+// (grid splits x channels), one thread per channel to combine them, one elementwise pass;
+// per backward the same shape. All arithmetic is float, statistics combine in double.
+// Bytes: the forward reads x twice and writes y once; the backward reads dy and x twice and
+// writes dx once (2 bytes each for bfloat16).
+#include "kernels/block_reduce.cuh"
+#include "kernels/launch.cuh"
+#include "kernels/nn_batch_norm.h"
+
+namespace ember::kernels {
+
+namespace {
+
+constexpr int kBnBlock = 256;
+
+template <class T>
+__global__ void __launch_bounds__(kBnBlock) bn_stats_partial_kernel(float* partials, const T* x, BnShape s, int splits) {
+  const int64_t c = blockIdx.y;
+  const int split = blockIdx.x;
+  int64_t begin = 0, end = 0;
+  bn_split_range(s.count(), split, splits, &begin, &end);
+  const float shift = float(x[bn_offset(0, c, s)]);
+  float sum = 0.f, squares = 0.f;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    const float d = float(x[bn_offset(j, c, s)]) - shift;
+    sum += d;
+    squares += d * d;
+  }
+  sum = block_reduce(sum, SumOp{}, 0.f);
+  squares = block_reduce(squares, SumOp{}, 0.f);
+  if (threadIdx.x == 0) {
+    partials[(c * splits + split) * 2] = sum;
+    partials[(c * splits + split) * 2 + 1] = squares;
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kBlock)
+    bn_stats_finish_kernel(float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                           const float* partials, const T* x, BnShape s, int splits, double momentum, double eps) {
+  for (int64_t c = global_thread(); c < s.channels; c += grid_stride()) {
+    double sum = 0, squares = 0;
+    for (int k = 0; k < splits; ++k) {
+      sum += partials[(c * splits + k) * 2];
+      squares += partials[(c * splits + k) * 2 + 1];
+    }
+    double mean = 0, var = 0;
+    bn_combine(sum, squares, double(float(x[bn_offset(0, c, s)])), s.count(), &mean, &var);
+    save_mean[c] = float(mean);
+    save_invstd[c] = bn_invstd(var, eps);
+    if (running_mean) bn_update_running(&running_mean[c], &running_var[c], mean, var, s.count(), momentum);
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kBlock) bn_normalize_kernel(T* y, const T* x, const float* mean, const float* invstd,
+                                                              const float* w, const float* b, BnShape s) {
+  for (int64_t i = global_thread(); i < s.total(); i += grid_stride()) {
+    const int64_t c = bn_channel_of(i, s);
+    y[i] = T(bn_normalize(float(x[i]), mean[c], invstd[c], w[c], b[c]));
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kBlock) bn_eval_kernel(T* y, const T* x, const float* w, const float* b,
+                                                         const float* running_mean, const float* running_var,
+                                                         BnShape s, float eps) {
+  for (int64_t i = global_thread(); i < s.total(); i += grid_stride()) {
+    const int64_t c = bn_channel_of(i, s);
+    y[i] = T(bn_normalize(float(x[i]), running_mean[c], rsqrtf(running_var[c] + eps), w[c], b[c]));
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kBnBlock) bn_backward_partial_kernel(float* partials, const T* dy, const T* x,
+                                                                       const float* mean, const float* invstd,
+                                                                       BnShape s, int splits) {
+  const int64_t c = blockIdx.y;
+  const int split = blockIdx.x;
+  int64_t begin = 0, end = 0;
+  bn_split_range(s.count(), split, splits, &begin, &end);
+  const float m = mean[c], r = invstd[c];
+  float sum_dy = 0.f, sum_dy_xhat = 0.f;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    const int64_t o = bn_offset(j, c, s);
+    const float g = float(dy[o]);
+    sum_dy += g;
+    sum_dy_xhat += g * (float(x[o]) - m) * r;
+  }
+  sum_dy = block_reduce(sum_dy, SumOp{}, 0.f);
+  sum_dy_xhat = block_reduce(sum_dy_xhat, SumOp{}, 0.f);
+  if (threadIdx.x == 0) {
+    partials[(c * splits + split) * 2] = sum_dy;
+    partials[(c * splits + split) * 2 + 1] = sum_dy_xhat;
+  }
+}
+
+__global__ void __launch_bounds__(kBlock) bn_backward_finish_kernel(float* dw, float* db, const float* partials,
+                                                                    BnShape s, int splits) {
+  for (int64_t c = global_thread(); c < s.channels; c += grid_stride()) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int k = 0; k < splits; ++k) {
+      sum_dy += partials[(c * splits + k) * 2];
+      sum_dy_xhat += partials[(c * splits + k) * 2 + 1];
+    }
+    db[c] = float(sum_dy);
+    dw[c] = float(sum_dy_xhat);
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kBlock) bn_input_grad_kernel(T* dx, const T* dy, const T* x, const float* w,
+                                                               const float* mean, const float* invstd,
+                                                               const float* dw, const float* db, BnShape s) {
+  const float inv_count = 1.f / float(s.count());
+  for (int64_t i = global_thread(); i < s.total(); i += grid_stride()) {
+    const int64_t c = bn_channel_of(i, s);
+    dx[i] = T(bn_input_grad(float(dy[i]), float(x[i]), mean[c], invstd[c], w[c], db[c] * inv_count,
+                            dw[c] * inv_count));
+  }
+}
+
+}  // namespace
+
+template <class T>
+cudaError_t launch_batch_norm_forward_train(T* y, float* save_mean, float* save_invstd, float* running_mean,
+                                            float* running_var, const T* x, const float* w, const float* b,
+                                            float* partials, const BnShape& s, int splits, double momentum,
+                                            double eps, cudaStream_t stream) {
+  if (s.total() <= 0) return cudaSuccess;
+  bn_stats_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(partials, x, s,
+                                                                                                       splits);
+  bn_stats_finish_kernel<T><<<grid_for(s.channels), kBlock, 0, stream>>>(save_mean, save_invstd, running_mean,
+                                                                         running_var, partials, x, s, splits,
+                                                                         momentum, eps);
+  bn_normalize_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(y, x, save_mean, save_invstd, w, b, s);
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t launch_batch_norm_forward_eval(T* y, const T* x, const float* w, const float* b,
+                                           const float* running_mean, const float* running_var, const BnShape& s,
+                                           double eps, cudaStream_t stream) {
+  if (s.total() <= 0) return cudaSuccess;
+  bn_eval_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(y, x, w, b, running_mean, running_var, s,
+                                                                static_cast<float>(eps));
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t launch_batch_norm_backward(T* dx, float* dw, float* db, const T* dy, const T* x, const float* w,
+                                       const float* save_mean, const float* save_invstd, float* partials,
+                                       const BnShape& s, int splits, cudaStream_t stream) {
+  if (s.total() <= 0) return cudaSuccess;
+  bn_backward_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(
+      partials, dy, x, save_mean, save_invstd, s, splits);
+  bn_backward_finish_kernel<<<grid_for(s.channels), kBlock, 0, stream>>>(dw, db, partials, s, splits);
+  bn_input_grad_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(dx, dy, x, w, save_mean, save_invstd, dw, db, s);
+  return cudaGetLastError();
+}
+
+#define EMBER_BN_INSTANTIATE(T)                                                                                      \
+  template cudaError_t launch_batch_norm_forward_train<T>(T*, float*, float*, float*, float*, const T*, const float*, \
+                                                          const float*, float*, const BnShape&, int, double, double, \
+                                                          cudaStream_t);                                             \
+  template cudaError_t launch_batch_norm_forward_eval<T>(T*, const T*, const float*, const float*, const float*,     \
+                                                         const float*, const BnShape&, double, cudaStream_t);        \
+  template cudaError_t launch_batch_norm_backward<T>(T*, float*, float*, const T*, const T*, const float*,           \
+                                                     const float*, const float*, float*, const BnShape&, int,        \
+                                                     cudaStream_t);
+EMBER_BN_INSTANTIATE(bfloat16)
+EMBER_BN_INSTANTIATE(float)
+
+}  // namespace ember::kernels

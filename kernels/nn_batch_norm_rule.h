@@ -1,0 +1,81 @@
+// Batch normalisation over bfloat16 (or float) activations with float32 statistics and
+// parameters: the index arithmetic and per-element rules shared by the CUDA kernels
+// (kernels/nn_batch_norm.cu) and the CPU test that replays their algorithm
+// (tests/nn/test_batch_norm_rule.cpp). The formulas are torch's (nn/cpu/batch_norm_cpu.cpp):
+//   xhat = (x - mean) * invstd, y = xhat * w + b, invstd = 1 / sqrt(var_biased + eps)
+//   dx = w * invstd * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M),  M = N * H * W
+//
+// Statistics in one pass over the data, split over `splits` blocks per channel so that a
+// layer with few channels still fills the GPU: each block sums (x - K) and (x - K)^2 over
+// its share of the channel, with K the channel's first value (a shift that keeps the float
+// sums of nearly-constant data from cancelling), and one thread per channel combines the
+// partial sums in double.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/hd.h"
+
+namespace ember::kernels {
+
+struct BnShape {
+  int64_t batch = 0, channels = 0, plane = 0;  // plane = H * W
+  EMBER_HD int64_t count() const { return batch * plane; }  // values per channel (M)
+  EMBER_HD int64_t total() const { return batch * channels * plane; }
+};
+
+// Channel of the i-th element of a contiguous NCHW tensor.
+EMBER_HD int64_t bn_channel_of(int64_t i, const BnShape& s) { return (i / s.plane) % s.channels; }
+
+// Offset of the j-th value (j in [0, M)) of channel c.
+EMBER_HD int64_t bn_offset(int64_t j, int64_t c, const BnShape& s) {
+  return ((j / s.plane) * s.channels + c) * s.plane + j % s.plane;
+}
+
+// Blocks per channel for the statistics: about two blocks per multiprocessor over all
+// channels, at least 1024 values per block, at most 64 blocks per channel.
+inline int bn_splits(const BnShape& s, int multiprocessors) {
+  const int64_t want = (2 * int64_t(multiprocessors) + s.channels - 1) / s.channels;
+  const int64_t most = (s.count() + 1023) / 1024;
+  const int64_t splits = want < most ? want : most;
+  return static_cast<int>(splits < 1 ? 1 : (splits > 64 ? 64 : splits));
+}
+
+// The values [begin, end) of channel c that block `split` of `splits` handles.
+EMBER_HD void bn_split_range(int64_t count, int split, int splits, int64_t* begin, int64_t* end) {
+  const int64_t per = (count + splits - 1) / splits;
+  *begin = per * split < count ? per * split : count;
+  *end = *begin + per < count ? *begin + per : count;
+}
+
+// Mean and biased variance from the partial sums of (x - shift) and (x - shift)^2.
+EMBER_HD void bn_combine(double shifted_sum, double shifted_squares, double shift, int64_t count, double* mean,
+                         double* var) {
+  const double m = shifted_sum / double(count);
+  *mean = shift + m;
+  const double v = shifted_squares / double(count) - m * m;
+  *var = v > 0 ? v : 0;
+}
+
+EMBER_HD float bn_invstd(double var, double eps) {
+  using std::sqrt;  // the double overload, on the host as on the device
+  return static_cast<float>(1.0 / sqrt(var + eps));
+}
+
+// torch's running-statistics update: momentum average, unbiased variance.
+EMBER_HD void bn_update_running(float* running_mean, float* running_var, double mean, double var, int64_t count,
+                                double momentum) {
+  *running_mean = static_cast<float>((1 - momentum) * *running_mean + momentum * mean);
+  *running_var =
+      static_cast<float>((1 - momentum) * *running_var + momentum * var * double(count) / double(count - 1));
+}
+
+EMBER_HD float bn_normalize(float x, float mean, float invstd, float w, float b) { return (x - mean) * (invstd * w) + b; }
+
+EMBER_HD float bn_input_grad(float dy, float x, float mean, float invstd, float w, float mean_dy, float mean_dy_xhat) {
+  const float xhat = (x - mean) * invstd;
+  return w * invstd * (dy - mean_dy - xhat * mean_dy_xhat);
+}
+
+}  // namespace ember::kernels
