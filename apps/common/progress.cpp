@@ -37,6 +37,13 @@ void ProgressLine::println(const std::string& text) {
   std::fflush(stdout);
 }
 
+void ProgressLine::warn(const std::string& text) {
+  if (live_) std::printf("\r\033[K");
+  live_ = false;
+  std::fflush(stdout);
+  std::fprintf(stderr, "warning: %s\n", text.c_str());
+}
+
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || seconds > 1e7) return "?";
   const long s = static_cast<long>(seconds + 0.5);

@@ -15,6 +15,8 @@ class ProgressLine {
   void update(const std::string& text, bool force = false);
   // Ends the live line (if any) and prints `text` as a permanent line.
   void println(const std::string& text);
+  // Ends the live line (if any) and prints "warning: <text>" on stderr, also when quiet.
+  void warn(const std::string& text);
   bool is_terminal() const { return terminal_; }
 
  private:

@@ -23,7 +23,7 @@ nlohmann::json result_json(const RunResult& r) {
           {"images_per_second", r.images_per_second}, {"parameters", r.parameters},
           {"trainable_parameters", r.trainable_parameters}, {"state_bytes", r.state_bytes},
           {"peak_device_bytes", r.peak_device_bytes}, {"energy_joules", num(r.energy_joules)},
-          {"energy_source", r.energy_source}, {"images_to_target", r.images_to_target},
+          {"energy_source", r.energy_source}, {"cuda_graph", r.cuda_graph}, {"images_to_target", r.images_to_target},
           {"seconds_to_target", r.seconds_to_target}, {"joules_to_target", num(r.joules_to_target)},
           {"accuracy_before_shift", num(r.accuracy_before_shift)},
           {"accuracy_after_shift", num(r.accuracy_after_shift)}, {"images_to_recover", r.images_to_recover}};
@@ -53,6 +53,7 @@ RunResult result_from(const nlohmann::json& j) {
   r.peak_device_bytes = j.at("peak_device_bytes");
   r.energy_joules = num_from(j.at("energy_joules"));
   r.energy_source = j.at("energy_source");
+  r.cuda_graph = j.value("cuda_graph", "off");
   r.images_to_target = j.at("images_to_target");
   r.seconds_to_target = j.at("seconds_to_target");
   r.joules_to_target = num_from(j.at("joules_to_target"));

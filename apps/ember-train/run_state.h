@@ -38,6 +38,9 @@ struct RunResult {
   int64_t peak_device_bytes = 0;
   double energy_joules = kNaN;   // training + evaluation
   std::string energy_source;     // "nvml", "rapl" or "unavailable: <reason>"
+  // --cuda-graph: "off", "replayed" (training steps replayed a captured graph), or
+  // "eager: <why the capture failed>".
+  std::string cuda_graph = "off";
   // --target-accuracy: at the first evaluation that reached it (negative: not reached).
   int64_t images_to_target = -1;
   double seconds_to_target = -1, joules_to_target = -1;

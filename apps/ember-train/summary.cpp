@@ -48,7 +48,7 @@ nlohmann::json run_json(const RunResult& r, const RunState& state) {
           {"best_test_accuracy", num(r.best_test_accuracy)}, {"epochs_done", r.epochs_done},
           {"train_seconds", r.train_seconds}, {"wall_seconds", r.wall_seconds},
           {"images_per_second", r.images_per_second}, {"energy_joules", num(r.energy_joules)},
-          {"energy_source", r.energy_source},
+          {"energy_source", r.energy_source}, {"cuda_graph", r.cuda_graph},
           {"images_to_target", r.images_to_target >= 0 ? nlohmann::json(r.images_to_target) : "not reached"},
           {"seconds_to_target", target(r.seconds_to_target)}, {"joules_to_target", target(r.joules_to_target)},
           {"diverged", r.diverged}, {"diverged_at", r.diverged ? nlohmann::json(r.diverged_at) : nullptr},

@@ -309,8 +309,10 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
       const Tensor& loss = step.loss;
       if (!train_step.graph_failure().empty() && !reported_graph_failure) {
         reported_graph_failure = true;
-        ctx.progress.println(fmt::format("warning: {}; training eagerly", train_step.graph_failure()));
+        result.cuda_graph = "eager: " + train_step.graph_failure();
+        ctx.progress.warn(fmt::format("{}; training eagerly", train_step.graph_failure()));
       }
+      if (train_step.replayed_last()) result.cuda_graph = "replayed";
       {
         NoGradGuard no_grad;
         Tensor correct = count_correct(logits, batch.labels);

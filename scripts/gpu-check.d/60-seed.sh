@@ -3,6 +3,8 @@
 # scripts/seed_experiment.py (the seed's PyTorch script, faithful) on the same CIFAR-10 files
 # (the JPEG copy rebuilt by gpu-check.sh: quote figures as "CIFAR-10 (JPEG copy)"): wall
 # time, final test accuracy and peak memory per optimiser, written to $FRAGMENTS/60-seed.json.
+# ember runs with --cuda-graph (same optimisers, capturable; it falls back to eager steps
+# with a warning if the capture fails).
 #
 # SEED_EPOCHS (default 3) keeps both runs inside one device call (10 minutes): the seed's 10
 # epochs take longer in PyTorch. The ratio compares the same epochs; run
@@ -15,7 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rc=0
 t0=$(date +%s.%N)
-"$BIN_DIR/ember-train" --data "$CIFAR_DIR" --epochs "$epochs" --device cuda --out "$work/ember" --quiet || rc=1
+"$BIN_DIR/ember-train" --data "$CIFAR_DIR" --epochs "$epochs" --device cuda --cuda-graph --out "$work/ember" --quiet || rc=1
 t1=$(date +%s.%N)
 $PYTHON "$EMBER_ROOT/scripts/seed_experiment.py" --data "$CIFAR_DIR" --epochs "$epochs" --out "$work/torch" || rc=1
 t2=$(date +%s.%N)
