@@ -89,6 +89,7 @@ TEST_F(Safetensors, RoundTripEveryDTypeBitExact) {
       {"i64", from_vector<int64_t>({INT64_MIN, -1, 0, INT64_MAX}, {2, 2})},
       {"i32", from_vector<int32_t>({INT32_MIN, 5, INT32_MAX}, {3})},
       {"u8", from_vector<uint8_t>({0, 1, 254, 255}, {4})},
+      {"bf16", testing::uniform_tensor({5, 3}, 4).to(DType::BFloat16)},  // "BF16", as torch writes it
       {"scalar", scalar_tensor(3.25)},
       {"empty", zeros({0, 3})},
       {"strided", testing::uniform_tensor({4, 6}, 3).t()},  // written row-major from a view
@@ -157,7 +158,7 @@ TEST_F(Safetensors, CorruptHeadersAreClearErrors) {
   const std::string eight(8, '\1');
   EXPECT_NE(error_for("{not json", "").find("not valid JSON"), std::string::npos);
   EXPECT_NE(error_for("[1, 2]", "").find("not a JSON object"), std::string::npos);
-  EXPECT_NE(error_for(R"({"a":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})", eight).find("unsupported dtype"),
+  EXPECT_NE(error_for(R"({"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})", eight).find("unsupported dtype"),
             std::string::npos);
   EXPECT_NE(error_for(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", eight).find("need 12 bytes"),
             std::string::npos);
