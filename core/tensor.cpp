@@ -52,6 +52,18 @@ Device Tensor::device() const { EMBER_DEFINED_CHECK(); return impl_->storage->de
 TensorOptions Tensor::options() const { return TensorOptions().dtype(dtype()).device(device()); }
 const std::shared_ptr<Storage>& Tensor::storage() const { EMBER_DEFINED_CHECK(); return impl_->storage; }
 
+bool Tensor::is_channels_last() const {
+  if (dim() != 4) return false;
+  static constexpr int kOrder[4] = {1, 3, 2, 0};  // innermost first: C, W, H, N
+  int64_t expected = 1;
+  for (int d : kOrder) {
+    if (impl_->sizes[d] == 1) continue;
+    if (impl_->strides[d] != expected) return false;
+    expected *= impl_->sizes[d];
+  }
+  return true;
+}
+
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   for (int d = dim() - 1; d >= 0; --d) {
@@ -180,6 +192,11 @@ Tensor full(const Shape& shape, double value, TensorOptions options) {
 Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
 Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
 Tensor empty_like(const Tensor& t) { return empty(t.sizes(), t.options()); }
+
+Tensor empty_channels_last(const Shape& shape, TensorOptions options) {
+  EMBER_CHECK(shape.size() == 4, "empty_channels_last: needs a 4-D shape [N, C, H, W], got {}", shape_str(shape));
+  return empty({shape[0], shape[2], shape[3], shape[1]}, options).permute({0, 3, 1, 2});
+}
 Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.options()); }
 Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.options()); }
 Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }

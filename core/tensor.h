@@ -65,6 +65,9 @@ class Tensor {
   Device device() const;
   TensorOptions options() const;  // dtype + device (no requires_grad)
   bool is_contiguous() const;
+  // 4-D and dense in NHWC order: strides (H*W*C, 1, W*C, C), size-1 dims ignored (Note
+  // [channels_last] in core/ops/view_ops.cpp).
+  bool is_channels_last() const;
   const std::shared_ptr<Storage>& storage() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
 
@@ -88,8 +91,9 @@ class Tensor {
   // --- copies
   Tensor contiguous() const;  // self if already contiguous
   Tensor clone() const;       // always a new contiguous copy (differentiable)
+  Tensor to_channels_last() const;  // self if already channels_last, else an NHWC copy (differentiable)
   Tensor to(Device device) const;  // self if already there (differentiable)
-  Tensor to(DType dtype) const;    // self if already that type (not differentiable)
+  Tensor to(DType dtype) const;    // self if already that type; keeps channels_last; differentiable between floating types
   Tensor detach() const;      // shares storage, no autograd history
 
   // --- in-place (never recorded by autograd; refused on tensors that need grad in grad mode)
@@ -152,6 +156,8 @@ Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});
 Tensor empty_like(const Tensor& t);
+// A 4-D [N, C, H, W] tensor stored NHWC (channels_last).
+Tensor empty_channels_last(const Shape& shape, TensorOptions options = {});
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor arange(int64_t end, TensorOptions options = DType::Int64);

@@ -21,16 +21,19 @@ namespace ember::kernels {
 
 struct BnShape {
   int64_t batch = 0, channels = 0, plane = 0;  // plane = H * W
+  bool nhwc = false;                           // stored channels_last: channel innermost
   EMBER_HD int64_t count() const { return batch * plane; }  // values per channel (M)
   EMBER_HD int64_t total() const { return batch * channels * plane; }
 };
 
-// Channel of the i-th element of a contiguous NCHW tensor.
-EMBER_HD int64_t bn_channel_of(int64_t i, const BnShape& s) { return (i / s.plane) % s.channels; }
+// Channel of the i-th element in memory (NCHW or NHWC).
+EMBER_HD int64_t bn_channel_of(int64_t i, const BnShape& s) {
+  return s.nhwc ? i % s.channels : (i / s.plane) % s.channels;
+}
 
-// Offset of the j-th value (j in [0, M)) of channel c.
+// Offset of the j-th value (j in [0, M)) of channel c: j = n * plane + p.
 EMBER_HD int64_t bn_offset(int64_t j, int64_t c, const BnShape& s) {
-  return ((j / s.plane) * s.channels + c) * s.plane + j % s.plane;
+  return s.nhwc ? j * s.channels + c : ((j / s.plane) * s.channels + c) * s.plane + j % s.plane;
 }
 
 // Blocks per channel for the statistics: about two blocks per multiprocessor over all

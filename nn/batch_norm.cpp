@@ -19,8 +19,9 @@ struct BatchNormBackward final : Node {
 
   std::vector<Tensor> apply(const Tensor& grad_output) override {
     check_not_released();
-    const Tensor g = grad_output.contiguous();
-    Tensor grad_input = empty(input.sizes(), g.options());  // bfloat16 for a mixed-precision layer
+    const bool nhwc = is_nhwc(input);  // the saved working copy: NHWC only on CUDA
+    const Tensor g = nhwc ? grad_output.to_channels_last() : grad_output.contiguous();
+    Tensor grad_input = empty_in_layout(input.sizes(), g.options(), nhwc);  // bfloat16 for a mixed-precision layer
     Tensor grad_weight = empty(weight.sizes(), weight.options()), grad_bias = empty(weight.sizes(), weight.options());
     layer_backend_for(g.device()).batch_norm_backward(grad_input, grad_weight, grad_bias, g, input, weight, save_mean,
                                                       save_invstd, eps);
@@ -69,13 +70,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   EMBER_CHECK(eps > 0, "batch_norm: eps must be positive, got {}", eps);
   EMBER_CHECK(input.numel() > 0, "batch_norm: empty input of shape {}", shape_str(input.sizes()));
   LayerBackend& backend = layer_backend_for(input.device());
-  const Tensor x = input.detach().contiguous(), w = weight.detach().contiguous(), b = bias.detach().contiguous();
+  const Tensor x = layer_input(input.detach()), w = weight.detach().contiguous(), b = bias.detach().contiguous();
+  const bool nhwc = is_nhwc(x);
 
   if (!training) {
     EMBER_CHECK(running_mean.defined(), "batch_norm: evaluation mode needs running statistics");
     if (any_requires_grad({&input, &weight, &bias}))
       return batch_norm_eval_differentiable(input, weight, bias, running_mean, running_var, eps);
-    Tensor out = empty(input.sizes(), input.options());
+    Tensor out = empty_in_layout(input.sizes(), input.options(), nhwc);
     backend.batch_norm_forward_eval(out, x, w, b, running_mean, running_var, eps);
     return out;
   }
@@ -84,7 +86,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   EMBER_CHECK(per_channel > 1, "batch_norm: expected more than 1 value per channel when training, got input of shape {}",
               shape_str(input.sizes()));
   BatchNormTrainArgs args;
-  args.out = empty(input.sizes(), input.options());
+  args.out = empty_in_layout(input.sizes(), input.options(), nhwc);
   args.save_mean = empty({channels}, weight.options());  // float32 for a bfloat16 input
   args.save_invstd = empty({channels}, weight.options());
   args.input = x;

@@ -19,19 +19,21 @@ struct Conv2dBackward final : Node {
 
   std::vector<Tensor> apply(const Tensor& grad_output) override {
     check_not_released();
-    const Tensor g = grad_output.contiguous();
+    const bool nhwc = geometry.channels_last;
+    const Tensor g = nhwc ? grad_output.to_channels_last() : grad_output.contiguous();
     LayerBackend& backend = layer_backend_for(g.device());
     Tensor grad_input, grad_weight, grad_bias;
     if (next_edges[0].node) {
-      grad_input = empty({geometry.batch, geometry.in_channels, geometry.in_h, geometry.in_w}, g.options());
+      grad_input =
+          empty_in_layout({geometry.batch, geometry.in_channels, geometry.in_h, geometry.in_w}, g.options(), nhwc);
       backend.conv2d_backward_input(geometry, grad_input, g, weight);
     }
     const bool want_bias = has_bias && next_edges[2].node;
     if (next_edges[1].node || want_bias) {
       // The backends compute weight and bias gradients together; a frozen weight with a
       // trainable bias still gets its (discarded) gradient computed.
-      grad_weight = empty({geometry.out_channels, geometry.in_channels, geometry.kernel_h, geometry.kernel_w},
-                          g.options());
+      grad_weight = empty_in_layout({geometry.out_channels, geometry.in_channels, geometry.kernel_h, geometry.kernel_w},
+                                    g.options(), nhwc);
       if (want_bias) grad_bias = empty({geometry.out_channels}, g.options());
       backend.conv2d_backward_weight(geometry, grad_weight, grad_bias, g, input);
     }
@@ -82,9 +84,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   EMBER_CHECK(g.batch > 0 && g.in_channels > 0 && g.out_channels > 0, "conv2d: empty input {} or weight {}",
               shape_str(input.sizes()), shape_str(weight.sizes()));
 
-  const Tensor x = input.detach().contiguous(), w = weight.detach().contiguous();
+  g.channels_last = keeps_nhwc(input);  // Note [channels_last]: filters then go NHWC too
+  const Tensor x = layer_input(input.detach());
+  const Tensor w = g.channels_last ? weight.detach().to_channels_last() : weight.detach().contiguous();
   const Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor out = empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, input.options());
+  Tensor out = empty_in_layout({g.batch, g.out_channels, g.out_h(), g.out_w()}, input.options(), g.channels_last);
   layer_backend_for(input.device()).conv2d_forward(g, out, x, w, b);
 
   if (any_requires_grad({&input, &weight, &bias})) {

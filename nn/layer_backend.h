@@ -4,9 +4,11 @@
 // computes. The CPU one (nn/cpu/) is im2col + OpenBLAS and plain loops, the CUDA one
 // (nn/cuda/) is cuDNN plus a few kernels of ours (kernels/nn_pool.cu).
 //
-// Every Tensor argument is contiguous (NCHW activations, OIHW filters), of one floating
-// dtype and on the backend's device; outputs are preallocated by the caller and fully
-// overwritten (never accumulated into).
+// Every Tensor argument is contiguous (NCHW activations, OIHW filters) - or, on CUDA,
+// channels_last (NHWC activations, OHWI filters: Conv2dGeometry::channels_last, or a batch
+// norm input with is_nhwc, nn/layer_checks.h) - of one floating dtype (float32 statistics and
+// parameters with bfloat16 batch-norm activations) and on the backend's device; outputs are
+// preallocated by the caller in the same layout and fully overwritten (never accumulated into).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@ struct Conv2dGeometry {
   int64_t batch = 0, in_channels = 0, in_h = 0, in_w = 0;
   int64_t out_channels = 0, kernel_h = 0, kernel_w = 0;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  bool channels_last = false;  // input, output and filter NHWC (CUDA only)
   int64_t out_h() const { return (in_h + 2 * pad_h - kernel_h) / stride_h + 1; }
   int64_t out_w() const { return (in_w + 2 * pad_w - kernel_w) / stride_w + 1; }
 };

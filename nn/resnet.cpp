@@ -103,8 +103,13 @@ Tensor ResNet18::forward(const Tensor& input) {
   EMBER_CHECK(input.dim() == 4 && input.size(1) == 3, "ResNet18: expected images [N, 3, H, W], got shape {}",
               input.sizes().empty() ? "[]" : shape_str(input.sizes()));
   const bool mixed = compute_dtype_ == DType::BFloat16;
-  Tensor x = (*relu_)((*bn1_)((*conv1_)(mixed ? input.to(DType::BFloat16) : input)));
-  if (maxpool_) x = (*maxpool_)(x);
+  Tensor x = mixed ? input.to(DType::BFloat16) : input;
+  if (channels_last_) x = x.to_channels_last();
+  x = (*relu_)((*bn1_)((*conv1_)(x)));
+  if (maxpool_) {
+    x = (*maxpool_)(x);  // ember's pooling kernels are NCHW
+    if (channels_last_) x = x.to_channels_last();
+  }
   for (auto& layer : layers_) x = (*layer)(x);
   x = (*avgpool_)(x).flatten(1);
   return (*fc_)(mixed ? x.to(fc_->weight().dtype()) : x);

@@ -62,6 +62,11 @@ class ResNet18 : public Module {
   // the logits stay float32. Float32 (the default) runs everything in the parameters' dtype.
   void set_compute_dtype(DType dtype);
   DType compute_dtype() const { return compute_dtype_; }
+  // Channels-last activations (Note [channels_last] in core/ops/view_ops.cpp): the input is
+  // stored NHWC and every layer after keeps it, so cuDNN's tensor-core convolutions need no
+  // layout conversions (the CPU layers convert to NCHW and back: same values, no gain).
+  void set_channels_last(bool enabled) { channels_last_ = enabled; }
+  bool channels_last() const { return channels_last_; }
 
   Stem stem() const { return stem_; }
   int64_t num_classes() const { return num_classes_; }
@@ -72,6 +77,7 @@ class ResNet18 : public Module {
   int64_t num_classes_;
   Stem stem_;
   DType compute_dtype_ = DType::Float32;
+  bool channels_last_ = false;
   std::shared_ptr<Conv2d> conv1_;
   std::shared_ptr<BatchNorm2d> bn1_;
   std::shared_ptr<ReLU> relu_;

@@ -43,7 +43,7 @@ struct Options {
   std::string device = "auto", arch = "resnet18", optimizer = "adam:lr=1e-3", precision = "fp32";
   int64_t batch_size = 0;  // 0: 64 on the CPU, 256 on a GPU
   int steps = 20, warmup = 3, threads = 0;
-  bool json = false, cuda_graph = false;
+  bool json = false, cuda_graph = false, channels_last = false;
 };
 
 int run(const Options& o) {
@@ -55,6 +55,7 @@ int run(const Options& o) {
   nn::ResNet18 model(10, o.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet, &gen);
   model.to(device);
   if (o.precision == "bf16") model.set_compute_dtype(DType::BFloat16);
+  model.set_channels_last(o.channels_last);
   optim::FlatParameters flat(model.named_parameters(), device);
   optim::OptimizerSpec spec = optim::parse_optimizer_spec(o.optimizer);
   spec.capturable = spec.capturable || o.cuda_graph;
@@ -112,6 +113,7 @@ int run(const Options& o) {
                       {"threads", num_threads()},
                       {"optimizer", o.optimizer},
                       {"precision", o.precision},
+                      {"channels_last", o.channels_last},
                       {"cuda_graph", o.cuda_graph},
                       {"graph_replayed", train_step.replayed_last()},
                       {"graph_failure", train_step.graph_failure()},
@@ -128,7 +130,8 @@ int run(const Options& o) {
     std::printf("%s\n", r.dump().c_str());
   } else {
     std::printf("%s, %s, batch %lld, %s, %s%s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
-                static_cast<long long>(batch), o.optimizer.c_str(), o.precision.c_str(),
+                static_cast<long long>(batch), o.optimizer.c_str(),
+                (o.precision + (o.channels_last ? ", channels_last" : "")).c_str(),
                 train_step.replayed_last() ? ", CUDA graph" : "");
     std::printf("  %.1f images/s (%.2f ms/step; eager split: forward %.2f, backward %.2f, optimiser %.2f)\n",
                 r["images_per_s"].get<double>(), ms_step, median(fwd), median(bwd), median(opt));
@@ -159,6 +162,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::Range(0, 100000))->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)");
+  app.add_flag("--channels-last", o.channels_last, "NHWC activations (cuDNN's tensor-core layout)");
   app.add_flag("--cuda-graph", o.cuda_graph,
                "capture the step into a CUDA graph after the warm-up and replay it (GPU; makes the optimiser capturable)");
   app.add_flag("--json", o.json, "print one JSON object");

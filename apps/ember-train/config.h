@@ -28,6 +28,7 @@ struct TrainConfig {
   bool freeze_backbone = false;
   bool cuda_graph = false;    // capture the training step into a CUDA graph (GPU only)
   std::string precision = "fp32";  // fp32 or bf16 (mixed precision, nn/resnet.h)
+  bool channels_last = false;      // NHWC activations (nn/resnet.h)
   int log_every = 2;
   int64_t limit_train = -1;  // < 0: all
   int64_t limit_test = -1;

@@ -34,6 +34,7 @@ std::unique_ptr<nn::ResNet18> build_model(const TrainConfig& c, uint64_t seed, D
                                               &generator);
   if (!c.weights.empty()) load_initial_weights(*model, c.weights, c.reset_fc);
   if (c.precision == "bf16") model->set_compute_dtype(DType::BFloat16);
+  model->set_channels_last(c.channels_last);
   if (c.freeze_backbone)
     for (auto& [name, p] : model->named_parameters())
       if (name.rfind("fc.", 0) != 0) p.set_requires_grad(false);

@@ -1,4 +1,6 @@
 // Broadcasting binary ops, scalar ops and unary ops, with their backward formulas.
+#include <initializer_list>
+
 #include "core/autograd/node.h"
 #include "core/backend.h"
 #include "core/ops.h"
@@ -58,6 +60,22 @@ const char* binary_name(BinaryOp op) {
   return "binary";
 }
 
+// The output of an elementwise op: NHWC when a full-shape operand is NHWC and none is NCHW
+// (Note [channels_last] in view_ops.cpp), else contiguous.
+Tensor empty_for(const Shape& shape, TensorOptions options, std::initializer_list<const Tensor*> operands) {
+  if (shape.size() == 4) {
+    bool nhwc = false, nchw = false;
+    for (const Tensor* t : operands) {
+      if (t->sizes() != shape) continue;
+      const bool cl = t->is_channels_last(), contiguous = t->is_contiguous();
+      nhwc = nhwc || (cl && !contiguous);
+      nchw = nchw || (contiguous && !cl);
+    }
+    if (nhwc && !nchw) return empty_channels_last(shape, options);
+  }
+  return empty(shape, options);
+}
+
 // The forward computation alone (no autograd).
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, double alpha) {
   const char* name = binary_name(op);
@@ -66,7 +84,7 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, double alph
   EMBER_CHECK(op != BinaryOp::Div || is_floating(a.dtype()), "div needs floating-point tensors, got {}",
               dtype_name(a.dtype()));
   const Shape shape = broadcast_shapes(a.sizes(), b.sizes());
-  Tensor out = empty(shape, a.options().dtype(kernels::is_comparison(op) ? DType::UInt8 : a.dtype()));
+  Tensor out = empty_for(shape, a.options().dtype(kernels::is_comparison(op) ? DType::UInt8 : a.dtype()), {&a, &b});
   if (out.numel() > 0) backend_for(a.device()).binary(op, out, a.detach().expand(shape), b.detach().expand(shape), alpha);
   return out;
 }
@@ -74,7 +92,7 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, double alph
 Tensor unary_forward(UnaryOp op, const Tensor& a, double scalar, const char* name) {
   EMBER_CHECK(a.defined(), "{}: undefined tensor argument", name);
   EMBER_CHECK(is_floating(a.dtype()), "{} needs a floating-point tensor, got {}", name, dtype_name(a.dtype()));
-  Tensor out = empty(a.sizes(), a.options());
+  Tensor out = empty_for(a.sizes(), a.options(), {&a});
   if (out.numel() > 0) backend_for(a.device()).unary(op, out, a.detach(), scalar);
   return out;
 }

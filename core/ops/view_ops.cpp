@@ -223,6 +223,20 @@ Tensor Tensor::clone() const {
   return record(*this, out, std::make_shared<IdentityBackward>());
 }
 
+// Note [channels_last]
+// A 4-D activation may be stored NHWC (channels_last: strides (H*W*C, 1, W*C, C)) while its
+// shape stays [N, C, H, W], as in PyTorch: cuDNN's tensor-core convolutions want NHWC, and
+// converting at every layer would cost more than they gain. Elementwise ops give an NHWC
+// output when their full-shape operands are NHWC (core/ops/elementwise.cpp), to(dtype) keeps
+// it, and the CUDA layers read and write it (nn/); everything else sees just a strided
+// tensor, and contiguous() still means NCHW.
+Tensor Tensor::to_channels_last() const {
+  if (is_channels_last()) return *this;
+  Tensor out = empty_channels_last(sizes(), options());
+  if (numel() > 0) backend_for(device()).copy(out, *this);
+  return record(*this, out, std::make_shared<IdentityBackward>());
+}
+
 Tensor Tensor::to(Device target) const {
   if (target == device()) return *this;
   Tensor src = detach().contiguous();
@@ -235,7 +249,8 @@ Tensor Tensor::to(Device target) const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  Tensor out = empty(sizes(), options().dtype(target));
+  const bool nhwc = is_channels_last() && !is_contiguous();
+  Tensor out = nhwc ? empty_channels_last(sizes(), options().dtype(target)) : empty(sizes(), options().dtype(target));
   if (numel() > 0) backend_for(device()).copy(out, *this);
   if (!is_floating(target)) return out;  // integers carry no gradient
   auto node = std::make_shared<ToDTypeBackward>();

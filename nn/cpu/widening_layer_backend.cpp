@@ -33,6 +33,7 @@ void narrow_into(const Tensor& out, const Tensor& result) {
 
 void WideningLayerBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& out, const Tensor& in,
                                           const Tensor& weight, const Tensor& bias) {
+  EMBER_CHECK(!g.channels_last, "internal: the CPU layers take NCHW (conv2d converts channels_last inputs)");
   if (!any_bf16({&out, &in, &weight, &bias})) return inner_.conv2d_forward(g, out, in, weight, bias);
   NoGradGuard no_grad;
   const Tensor o = float_target(out);

@@ -18,6 +18,7 @@
 #include "kernels/nn_batch_norm.h"
 #include "nn/cuda/cuda_layer_backend.h"
 #include "nn/cuda/cudnn_handle.h"
+#include "nn/layer_checks.h"
 
 namespace ember::nn {
 
@@ -37,15 +38,17 @@ struct BnDescriptors {
 // The cached descriptors for x's shape and dtype; valid for the life of the process.
 const BnDescriptors& descriptors_for(const Tensor& x) {
   static std::mutex mutex;
-  static auto* cache = new std::map<std::tuple<int, DType, int64_t, int64_t, int64_t, int64_t>, BnDescriptors>();
+  static auto* cache =
+      new std::map<std::tuple<int, DType, bool, int64_t, int64_t, int64_t, int64_t>, BnDescriptors>();
   int device = 0;
   EMBER_CUDA_CHECK(cudaGetDevice(&device));
-  const auto key = std::make_tuple(device, x.dtype(), x.size(0), x.size(1), x.size(2), x.size(3));
+  const bool nhwc = is_nhwc(x);
+  const auto key = std::make_tuple(device, x.dtype(), nhwc, x.size(0), x.size(1), x.size(2), x.size(3));
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache->find(key);
   if (it == cache->end()) {
     BnDescriptors d;
-    d.x = cuda::nchw_descriptor(x.dtype(), x.size(0), x.size(1), x.size(2), x.size(3));
+    d.x = cuda::nchw_descriptor(x.dtype(), x.size(0), x.size(1), x.size(2), x.size(3), nhwc);
     EMBER_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(d.channel.get(), d.x.get(), kMode));
     it = cache->emplace(key, std::move(d)).first;
   }
@@ -55,7 +58,7 @@ const BnDescriptors& descriptors_for(const Tensor& x) {
 void* data_or_null(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
 float* float_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
-kernels::BnShape bn_shape(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
+kernels::BnShape bn_shape(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3), is_nhwc(x)}; }
 
 // Scratch for the per-block partial sums, from ember's allocator (stream-ordered, and from
 // the graph's pool while a CUDA graph is captured).

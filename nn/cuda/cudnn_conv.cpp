@@ -39,8 +39,9 @@ struct ConvKey {
   int device;
   DType dtype;
   bool tf32;
+  bool nhwc;  // activations and filters channels_last
   int64_t n, c, h, w, oc, kh, kw, sh, sw, ph, pw;
-  auto tie() const { return std::tie(device, dtype, tf32, n, c, h, w, oc, kh, kw, sh, sw, ph, pw); }
+  auto tie() const { return std::tie(device, dtype, tf32, nhwc, n, c, h, w, oc, kh, kw, sh, sw, ph, pw); }
   bool operator<(const ConvKey& other) const { return tie() < other.tie(); }
 };
 
@@ -88,7 +89,7 @@ ConvolutionDescriptor make_conv_descriptor(const Conv2dGeometry& g, DType dtype,
 ConvKey key_of(const Conv2dGeometry& g, DType dtype, bool tf32) {
   int device = 0;
   EMBER_CUDA_CHECK(cudaGetDevice(&device));
-  return {device, dtype, tf32 && dtype == DType::Float32, g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels,
+  return {device, dtype, tf32 && dtype == DType::Float32, g.channels_last, g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels,
           g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.pad_h, g.pad_w};
 }
 
@@ -98,10 +99,10 @@ ConvPlan& plan_for(const ConvKey& key, const Conv2dGeometry& g) {
   std::unique_ptr<ConvPlan>& slot = plans()[key];
   if (!slot) {
     auto plan = std::make_unique<ConvPlan>();
-    plan->x = cuda::nchw_descriptor(key.dtype, g.batch, g.in_channels, g.in_h, g.in_w);
-    plan->y = cuda::nchw_descriptor(key.dtype, g.batch, g.out_channels, g.out_h(), g.out_w());
+    plan->x = cuda::nchw_descriptor(key.dtype, g.batch, g.in_channels, g.in_h, g.in_w, key.nhwc);
+    plan->y = cuda::nchw_descriptor(key.dtype, g.batch, g.out_channels, g.out_h(), g.out_w(), key.nhwc);
     plan->bias = cuda::nchw_descriptor(key.dtype, 1, g.out_channels, 1, 1);
-    EMBER_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w.get(), cudnn_dtype(key.dtype), CUDNN_TENSOR_NCHW,
+    EMBER_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w.get(), cudnn_dtype(key.dtype), cuda::tensor_format(key.nhwc),
                                                  static_cast<int>(g.out_channels), static_cast<int>(g.in_channels),
                                                  static_cast<int>(g.kernel_h), static_cast<int>(g.kernel_w)));
     slot = std::move(plan);

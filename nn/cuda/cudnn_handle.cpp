@@ -45,11 +45,11 @@ cudnnHandle_t cudnn_handle() {
   return it->second.get();
 }
 
-TensorDescriptor nchw_descriptor(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w) {
+TensorDescriptor nchw_descriptor(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, bool nhwc) {
   EMBER_CHECK(n <= INT32_MAX && c <= INT32_MAX && h <= INT32_MAX && w <= INT32_MAX && n * c * h * w <= INT32_MAX,
               "tensor [{}, {}, {}, {}] is too large for cuDNN's 32-bit descriptors", n, c, h, w);
   TensorDescriptor desc;
-  EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.get(), CUDNN_TENSOR_NCHW, cudnn_dtype(dtype), static_cast<int>(n),
+  EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.get(), tensor_format(nhwc), cudnn_dtype(dtype), static_cast<int>(n),
                                                static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
   return desc;
 }

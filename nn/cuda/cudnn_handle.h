@@ -75,8 +75,10 @@ using ConvolutionDescriptor =
     CudnnResource<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
 using HandleOwner = CudnnResource<cudnnHandle_t, cudnnCreate, cudnnDestroy>;
 
-// A descriptor of a contiguous NCHW tensor.
-TensorDescriptor nchw_descriptor(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w);
+// NCHW, or NHWC for a channels_last tensor (Note [channels_last] in core/ops/view_ops.cpp).
+inline cudnnTensorFormat_t tensor_format(bool nhwc) { return nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
+// A descriptor of a dense [n, c, h, w] tensor stored NCHW, or NHWC when `nhwc`.
+TensorDescriptor nchw_descriptor(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, bool nhwc = false);
 
 // alpha = 1 / beta = 0 in the type cuDNN wants for `dtype` (double for double data, float
 // otherwise).

@@ -6,6 +6,7 @@
 // Tolerances: the replay keeps float partial sums (the kernels' precision) where the CPU
 // layer keeps double, so statistics agree to 1e-5 relative; bfloat16 outputs may land one
 // rounding step apart (2^-8 relative) when the float and double results straddle a tie.
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -23,7 +24,8 @@ namespace {
 using kernels::BnShape;
 
 TEST(BatchNormRule, SplitsTileEachChannelAndOffsetsMatchChannels) {
-  for (const BnShape s : {BnShape{1, 1, 1}, BnShape{3, 5, 7}, BnShape{2, 64, 1}, BnShape{512, 64, 1024}}) {
+  for (const BnShape s : {BnShape{1, 1, 1}, BnShape{3, 5, 7}, BnShape{2, 64, 1}, BnShape{512, 64, 1024},
+                          BnShape{3, 5, 7, true}, BnShape{2, 6, 4, true}}) {
     const int splits = kernels::bn_splits(s, 132);
     EXPECT_GE(splits, 1);
     EXPECT_LE(splits, 64);
@@ -117,25 +119,29 @@ std::vector<T> values(const Tensor& t) {
   return out;
 }
 
+// The values of an [N, C, H, W] tensor in the order of its memory layout (NCHW or NHWC).
+Tensor in_memory_order(const Tensor& t, bool nhwc) { return nhwc ? t.permute({0, 2, 3, 1}).contiguous() : t; }
+
 TEST(BatchNormRule, ReplayedKernelsMatchTheCpuLayer) {
-  const BnShape s{5, 3, 7 * 9};
   const double momentum = 0.1, eps = 1e-5;
   // An offset keeps the shift in the statistics honest (values far from zero).
   const Tensor x = (random({5, 3, 7, 9}, 1, -2, 2) + 3.0).to(DType::BFloat16);
   const Tensor dy = random({5, 3, 7, 9}, 2, -1, 1).to(DType::BFloat16);
   const Tensor w = random({3}, 3, 0.5, 1.5), b = random({3}, 4, -0.5, 0.5);
-  for (int splits : {1, 4}) {
-    SCOPED_TRACE(splits);
-    const Replay r = replay(values<bfloat16>(x), values<bfloat16>(dy), values<float>(w), values<float>(b), s, splits,
-                            momentum, eps);
+  for (const auto& [splits, nhwc] : {std::pair{1, false}, std::pair{4, false}, std::pair{3, true}}) {
+    SCOPED_TRACE(::testing::Message() << splits << " splits" << (nhwc ? ", NHWC" : ""));
+    const BnShape s{5, 3, 7 * 9, nhwc};
+    const Replay r = replay(values<bfloat16>(in_memory_order(x, nhwc)), values<bfloat16>(in_memory_order(dy, nhwc)),
+                            values<float>(w), values<float>(b), s, splits, momentum, eps);
     Tensor running_mean = zeros({3}), running_var = ones({3});
     Tensor xg = x.detach().set_requires_grad(true), wg = w.detach().set_requires_grad(true),
            bg = b.detach().set_requires_grad(true);
     const Tensor y = nn::batch_norm(xg, wg, bg, running_mean, running_var, true, momentum, eps);
     (y.to(DType::Float32) * dy.to(DType::Float32)).sum().backward();
-    const auto f32 = [](const std::vector<bfloat16>& v, const Shape& shape) {
+    const auto f32 = [nhwc](const std::vector<bfloat16>& v, const Shape& shape) {
       std::vector<float> f(v.begin(), v.end());
-      return from_vector(f, shape);
+      if (!nhwc) return from_vector(f, shape);
+      return from_vector(f, {shape[0], shape[2], shape[3], shape[1]}).permute({0, 3, 1, 2});
     };
     EXPECT_ALL_CLOSE(f32(r.y, x.sizes()), y.detach().to(DType::Float32), 1e-2, 1.0 / 128);
     EXPECT_ALL_CLOSE(from_vector(r.running_mean, {3}), running_mean, 1e-5, 1e-5);

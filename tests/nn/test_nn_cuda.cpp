@@ -311,3 +311,47 @@ TEST_F(BFloat16Layers, MixedPrecisionResNet18MatchesTheCpu) {
 
 }  // namespace
 }  // namespace ember
+
+// channels_last on the GPU (Note [channels_last]): cuDNN NHWC convolutions and batch norm,
+// ember's NHWC bfloat16 batch norm, against the CPU (which computes in NCHW); the outputs stay
+// NHWC on the device. Tolerances as the NCHW suites above.
+namespace ember {
+namespace {
+
+using ChannelsLastLayers = NnCudaVsCpu;
+
+TEST_F(ChannelsLastLayers, ConvAndBatchNormKeepNhwcAndMatchTheCpu) {
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const double atol = dtype == DType::Float32 ? 1e-4 : 1e-2, rtol = dtype == DType::Float32 ? 1e-3 : 1.0 / 64;
+    const V conv_inputs = {random({3, 16, 9, 11}).to(dtype), random({8, 16, 3, 3}).to(dtype)};
+    testing::expect_cuda_matches_cpu(
+        [](const V& v) { return nn::conv2d(v[0].to_channels_last(), v[1], Tensor(), nn::Conv2dOptions{1, 1}); },
+        conv_inputs, bf16_close(atol, rtol), true, 21);
+    const V bn_inputs = {random({4, 8, 5, 6}, 1, 3).to(dtype), random({8}, 0.5, 1.5), random({8})};
+    testing::expect_cuda_matches_cpu(
+        [](const V& v) { return nn::batch_norm(v[0].to_channels_last(), v[1], v[2], Tensor(), Tensor(), true); },
+        bn_inputs, bf16_close(atol, rtol), true, 22);
+    NoGradGuard no_grad;
+    const Tensor y = nn::conv2d(conv_inputs[0].to(Device::cuda()).to_channels_last(), conv_inputs[1].to(Device::cuda()),
+                                Tensor(), nn::Conv2dOptions{1, 1});
+    EXPECT_TRUE(y.is_channels_last() && !y.is_contiguous());
+    const Tensor z = nn::batch_norm(y, ones({8}, Device::cuda()), zeros({8}, Device::cuda()), Tensor(), Tensor(), true);
+    EXPECT_TRUE(z.is_channels_last() && !z.is_contiguous());
+  }
+}
+
+TEST_F(ChannelsLastLayers, Bfloat16ChannelsLastResNet18MatchesTheCpu) {
+  Generator g1(23), g2(23);
+  nn::ResNet18 cpu(10, nn::Stem::Cifar, &g1), gpu(10, nn::Stem::Cifar, &g2);
+  for (nn::ResNet18* m : {&cpu, &gpu}) {
+    m->set_compute_dtype(DType::BFloat16);
+    m->set_channels_last(true);
+  }
+  gpu.to(Device::cuda());
+  const Tensor images = random({4, 3, 32, 32}, -2, 2);
+  EXPECT_TRUE(close(gpu(images.to(Device::cuda())).to(Device::cpu()), cpu(images), 5e-2, 5e-2));
+}
+
+}  // namespace
+}  // namespace ember
