@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Stage 50-train (issues 7 and 9): ResNet-18 training-step throughput and memory, ember
-# (ember-bench-train: fp32 eager, fp32 with --cuda-graph, bf16 mixed precision with
-# --cuda-graph) against PyTorch (scripts/bench_torch_train.py:
+# (ember-bench-train: fp32 eager, fp32 with --cuda-graph in NCHW and NHWC, bf16 mixed
+# precision with --cuda-graph in NHWC) against PyTorch (scripts/bench_torch_train.py:
 # eager NCHW, channels_last, AMP bf16; torch.compile at batch 256 only, its compile time
 # would not fit the call at every size) in the same call: both stems, batch 256 and 512,
 # fp32 with TF32 convolutions. Writes $FRAGMENTS/50-train.json: per ember configuration its
 # images/s, the eager split, peak memory and the ratio to every PyTorch mode that ran.
 # Targets (issue 7): fp32 >= 1.0x torch eager at the same precision, memory <= torch's; bf16
-# + CUDA graph >= 1.3x torch AMP bf16. (ember's activations are NCHW: no channels_last yet.)
+# + CUDA graph >= 1.3x torch AMP bf16 (channels_last, as PyTorch's AMP mode here).
 # Contract: scripts/gpu-check.sh's header.
 set -uo pipefail
 bench=$BIN_DIR/ember-bench-train
@@ -17,9 +17,10 @@ trap 'rm -rf "$work"' EXIT
 rc=0
 for arch in resnet18 resnet18-cifar; do
   for batch in 256 512; do
-    for mode in fp32-eager fp32-graph bf16-graph; do
+    for mode in fp32-eager fp32-graph fp32-graph-nhwc bf16-graph-nhwc; do
       flags=(--precision "${mode%%-*}")
-      [ "${mode#*-}" = graph ] && flags+=(--cuda-graph)
+      [[ $mode == *graph* ]] && flags+=(--cuda-graph)
+      [[ $mode == *nhwc* ]] && flags+=(--channels-last)
       "$bench" --device cuda --arch "$arch" --batch-size "$batch" --optimizer sgd:lr=0.01,momentum=0.9 \
         --steps 50 --warmup 10 "${flags[@]}" --json > "$work/ember-$arch-$batch-$mode.json" || rc=1
       cat "$work/ember-$arch-$batch-$mode.json"
@@ -50,7 +51,8 @@ for f in sorted(glob.glob(os.path.join(work, "ember-*.json"))):
     stem = "cifar" if e["arch"] == "resnet18-cifar" else "imagenet"
     graph = "graph" if e["cuda_graph"] else "eager"
     precision = "tf32" if e["precision"] == "fp32" else e["precision"]
-    b = {"name": f"train_{e['arch']}_b{e['batch_size']}_{precision}_{graph}", "unit": "images_per_s",
+    layout = "_nhwc" if e.get("channels_last") else ""
+    b = {"name": f"train_{e['arch']}_b{e['batch_size']}_{precision}_{graph}{layout}", "unit": "images_per_s",
          "ember": e["images_per_s"], "ember_precision": e["precision"],
          "ember_cuda_graph_replayed": e["graph_replayed"], "ember_graph_failure": e["graph_failure"],
          "ember_ms_forward_eager": e["ms_forward"], "ember_ms_backward_eager": e["ms_backward"],

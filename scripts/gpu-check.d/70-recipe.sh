@@ -56,7 +56,7 @@ limits=()
 # The recipe, as ember-train flags (docs/recipe.md says why each).
 recipe=(--arch resnet18-cifar --optimizer "sgd:lr=$lr,momentum=0.9,nesterov=true,weight_decay=5e-4"
         --epochs "$epochs" --batch-size "$batch" --augment standard --normalize cifar --lr-schedule onecycle
-        --label-smoothing 0.1 --target-accuracy "$target" --seed 0 --precision "$precision")
+        --label-smoothing 0.1 --target-accuracy "$target" --seed 0 --precision "$precision" --channels-last)
 
 # --cuda-graph where this ember-train has it; a failed graph run is retried once without it.
 graph=none
