@@ -46,19 +46,23 @@ cudaError_t launch_elementwise(F f, const StridedLayout<N>& layout, int64_t n, c
 
 template <class T, UnaryOp Op>
 struct UnaryFn {
+  using A = accumulator_t<T>;
   T* out;
   const T* in;
-  T s;
-  __device__ void operator()(const int64_t* off) const { out[off[0]] = apply_unary(Op, in[off[1]], s); }
+  A s;
+  __device__ void operator()(const int64_t* off) const { out[off[0]] = T(apply_unary<A>(Op, A(in[off[1]]), s)); }
 };
 
 template <class T, BinaryOp Op>
 struct ArithFn {
+  using A = accumulator_t<T>;
   T* out;
   const T* a;
   const T* b;
-  T alpha;
-  __device__ void operator()(const int64_t* off) const { out[off[0]] = apply_binary_arith(Op, a[off[1]], b[off[2]], alpha); }
+  A alpha;
+  __device__ void operator()(const int64_t* off) const {
+    out[off[0]] = T(apply_binary_arith<A>(Op, A(a[off[1]]), A(b[off[2]]), alpha));
+  }
 };
 
 template <class T, BinaryOp Op>
@@ -93,8 +97,8 @@ struct ArangeFn {
 }  // namespace
 
 template <class T>
-cudaError_t launch_unary(UnaryOp op, T* out, const T* in, T scalar, const StridedLayout<2>& layout, int64_t n,
-                         cudaStream_t stream) {
+cudaError_t launch_unary(UnaryOp op, T* out, const T* in, accumulator_t<T> scalar, const StridedLayout<2>& layout,
+                         int64_t n, cudaStream_t stream) {
   switch (op) {
 #define EMBER_UNARY_CASE(OP) \
   case UnaryOp::OP: return launch_elementwise(UnaryFn<T, UnaryOp::OP>{out, in, scalar}, layout, n, stream);
@@ -108,8 +112,8 @@ cudaError_t launch_unary(UnaryOp op, T* out, const T* in, T scalar, const Stride
 }
 
 template <class T>
-cudaError_t launch_binary(BinaryOp op, void* out, const T* a, const T* b, T alpha, const StridedLayout<3>& layout,
-                          int64_t n, cudaStream_t stream) {
+cudaError_t launch_binary(BinaryOp op, void* out, const T* a, const T* b, accumulator_t<T> alpha,
+                          const StridedLayout<3>& layout, int64_t n, cudaStream_t stream) {
   T* o = static_cast<T*>(out);
   uint8_t* m = static_cast<uint8_t*>(out);
   switch (op) {
@@ -147,14 +151,15 @@ cudaError_t launch_arange(T* out, double start, double step, int64_t n, cudaStre
 }
 
 #define EMBER_FLOATING_INSTANTIATE(T)                                                                     \
-  template cudaError_t launch_unary<T>(UnaryOp, T*, const T*, T, const StridedLayout<2>&, int64_t, cudaStream_t);
+  template cudaError_t launch_unary<T>(UnaryOp, T*, const T*, accumulator_t<T>, const StridedLayout<2>&, int64_t, \
+                                       cudaStream_t);
 EMBER_FLOATING_INSTANTIATE(float)
 EMBER_FLOATING_INSTANTIATE(double)
 EMBER_FLOATING_INSTANTIATE(bfloat16)
 
 #define EMBER_ALL_INSTANTIATE(T)                                                                              \
-  template cudaError_t launch_binary<T>(BinaryOp, void*, const T*, const T*, T, const StridedLayout<3>&, int64_t, \
-                                        cudaStream_t);                                                        \
+  template cudaError_t launch_binary<T>(BinaryOp, void*, const T*, const T*, accumulator_t<T>,                \
+                                        const StridedLayout<3>&, int64_t, cudaStream_t);                      \
   template cudaError_t launch_fill<T>(T*, T, const StridedLayout<1>&, int64_t, cudaStream_t);                \
   template cudaError_t launch_arange<T>(T*, double, double, int64_t, cudaStream_t);                          \
   template cudaError_t launch_copy<T, float>(T*, const float*, const StridedLayout<2>&, int64_t, cudaStream_t); \

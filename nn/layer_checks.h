@@ -19,7 +19,11 @@ inline void check_channel_tensor(const Tensor& t, const Tensor& x, int64_t chann
                                  const char* what) {
   EMBER_CHECK(t.defined(), "{}: {} is undefined", op, what);
   check_same_device(x, t, op);
-  if (!(x.dtype() == DType::BFloat16 && t.dtype() == DType::Float32)) check_same_dtype(x, t, op);
+  if (x.dtype() == DType::BFloat16)
+    EMBER_CHECK(t.dtype() == DType::Float32, "{}: {} must be float32 for a bfloat16 input (mixed precision), got {}", op,
+                what, dtype_name(t.dtype()));
+  else
+    check_same_dtype(x, t, op);
   EMBER_CHECK(t.dim() == 1 && t.size(0) == channels, "{}: {} has shape {}, expected [{}] for an input of shape {}", op,
               what, shape_str(t.sizes()), channels, shape_str(x.sizes()));
 }

@@ -63,11 +63,12 @@ void Optimizer::allocate_states(unsigned slots) {
   }
 }
 
+// One fill kernel per group: the value travels as a kernel argument, so setting the lr each
+// step (a schedule) never waits for the device, as a copy from the host would.
 void Optimizer::upload_lrs() {
   if (!spec_.capturable) return;
-  std::vector<double> lrs;
-  for (const Hyperparameters& h : groups_) lrs.push_back(h.lr);
-  copy_from_host(device_lr_, lrs.data(), lrs.size() * sizeof(double));
+  NoGradGuard no_grad;
+  for (int g = 0; g < num_groups(); ++g) device_lr_.slice(0, g, g + 1).fill_(groups_[g].lr);
 }
 
 // Only where the host count is the truth (construction, load_state_dict): a replayed CUDA
@@ -109,7 +110,7 @@ void Optimizer::set_lr(int group, double lr) {
   h.lr = lr;
   validate_hyperparameters(spec_.name, h);
   groups_[group] = h;
-  upload_lrs();
+  if (spec_.capturable) device_lr_.slice(0, group, group + 1).fill_(lr);  // this group only
 }
 
 void Optimizer::set_lr(double lr) {

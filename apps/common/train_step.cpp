@@ -14,6 +14,9 @@ TrainStep::TrainStep(nn::Module& model, optim::Optimizer& optimizer, TrainStepOp
   EMBER_USAGE_CHECK(optimizer_.parameters().device().is_cuda(), "CUDA graphs need the model on a GPU");
   EMBER_USAGE_CHECK(optimizer_.capturable(),
                     "a CUDA graph of the training step needs a capturable optimiser (add capturable=true)");
+  EMBER_USAGE_CHECK(options_.warmup >= 1,
+                    "a CUDA graph of the training step needs at least one eager warm-up step (cuDNN chooses its "
+                    "algorithms there; a capture cannot)");
 }
 
 TrainStep::~TrainStep() = default;
@@ -52,6 +55,7 @@ TrainStep::Result TrainStep::run(const Tensor& images, const Tensor& labels) {
   const bool graph_mode = options_.cuda_graph && graph_failure_.empty() && calls_++ >= options_.warmup;
   if (!graph_mode) return eager(images, labels);
   if (!graph_) {
+    if (options_.batch_size > 0 && images.size(0) != options_.batch_size) return eager(images, labels);
     if (!try_capture(images, labels)) return eager(images, labels);
   } else if (images.sizes() != static_images_.sizes() || labels.sizes() != static_labels_.sizes()) {
     return eager(images, labels);

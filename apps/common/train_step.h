@@ -2,12 +2,15 @@
 // eagerly or, in graph mode on a GPU, captured once into a CUDA graph and replayed, so that
 // a whole step costs one launch instead of hundreds (issue 7).
 //
-// Graph mode: the first `warmup` calls run eagerly, which makes cuDNN measure its algorithms,
-// the optimiser allocate its state and the allocator reach a steady state. The next call
-// copies the batch into static input tensors, captures the step and replays it; later calls
-// of the same shape copy and replay. A batch of another shape (the smaller last batch of an
-// epoch) runs eagerly. If the capture fails, graph_failure() says why and every later call
-// runs eagerly: the results stay right, only slower.
+// Graph mode: the first `warmup` calls (at least 1) run eagerly, which makes cuDNN measure
+// its algorithms, the optimiser allocate its state and the allocator reach a steady state.
+// The next call with a batch of `batch_size` images (any size when 0) copies the batch into
+// static input tensors, captures the step and replays it; later calls of that shape copy and
+// replay. A batch of another shape (the smaller last batch of an epoch) runs eagerly. If the
+// capture fails, graph_failure() says why and every later call runs eagerly: the results
+// stay right, only slower. A replay reads the learning rates and the step count from the
+// device (the capturable optimiser), nothing else: other hyperparameters are fixed when the
+// graph is captured.
 //
 // The returned logits and loss are detached. In graph mode they are the graph's own output
 // tensors and the next call overwrites them, so queue the work that reads them first.
@@ -26,7 +29,8 @@ class CudaGraph;
 
 struct TrainStepOptions {
   bool cuda_graph = false;  // needs a CUDA model and a capturable optimiser
-  int warmup = 3;           // eager calls before the capture
+  int warmup = 3;           // eager calls before the capture (graph mode: at least 1)
+  int64_t batch_size = 0;   // the batch size to capture (0: the first one after the warm-up)
   double label_smoothing = 0;
 };
 
@@ -36,7 +40,8 @@ class TrainStep {
     Tensor logits, loss;
   };
 
-  // Throws ember::UsageError for graph mode with a CPU model or a non-capturable optimiser.
+  // Throws ember::UsageError for graph mode with a CPU model, a non-capturable optimiser or
+  // no warm-up call.
   TrainStep(nn::Module& model, optim::Optimizer& optimizer, TrainStepOptions options);
   ~TrainStep();
 

@@ -70,11 +70,12 @@ int run(const Options& o) {
   auto forward = [&] { return cross_entropy(model(images), labels); };
   TrainStepOptions step_options;
   step_options.cuda_graph = o.cuda_graph;
-  step_options.warmup = o.warmup;
+  step_options.warmup = std::max(o.warmup, o.cuda_graph ? 1 : 0);  // a capture needs one eager step first
+  step_options.batch_size = batch;
   TrainStep train_step(model, *optimizer, step_options);
   auto step = [&] { train_step.run(images, labels); };
   allocator.reset_peak();
-  for (int i = 0; i < o.warmup; ++i) step();
+  for (int i = 0; i < step_options.warmup; ++i) step();
   if (o.cuda_graph) step();  // the capture (and its first replay)
   backend.synchronize();
   if (!train_step.graph_failure().empty())

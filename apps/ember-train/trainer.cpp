@@ -189,6 +189,7 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
   TrainStepOptions step_options;
   step_options.cuda_graph = cuda_graph;
   step_options.label_smoothing = c.label_smoothing;
+  step_options.batch_size = c.batch_size;
   TrainStep train_step(*model, *optimizer, step_options);
   bool reported_graph_failure = false;
 

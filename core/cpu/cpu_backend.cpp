@@ -63,11 +63,12 @@ class CpuBackend final : public Backend {
     const auto layout = make_strided_layout<2>({&out, &in});
     dispatch_floating_bf16(in.dtype(), "unary op", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T s = static_cast<T>(scalar);
+      using A = accumulator_t<T>;  // float for bfloat16: the scalar is not rounded to 8 bits
+      const A s = static_cast<A>(scalar);
       cpu::dispatch_unary(op, [&](auto op_tag) {
         constexpr UnaryOp kOp = decltype(op_tag)::value;
         cpu::map2(layout, out.numel(), static_cast<T*>(out.raw_data()), static_cast<const T*>(in.raw_data()),
-                  [s](T x) { return kernels::apply_unary(kOp, x, s); });
+                  [s](T x) { return T(kernels::apply_unary<A>(kOp, A(x), s)); });
       });
     });
   }
@@ -78,7 +79,8 @@ class CpuBackend final : public Backend {
       using T = typename decltype(tag)::type;
       const T* x = static_cast<const T*>(a.raw_data());
       const T* y = static_cast<const T*>(b.raw_data());
-      const T al = static_cast<T>(alpha);
+      using A = accumulator_t<T>;
+      const A al = static_cast<A>(alpha);
       cpu::dispatch_binary(op, [&](auto op_tag) {
         constexpr BinaryOp kOp = decltype(op_tag)::value;
         if constexpr (kernels::is_comparison(kOp)) {
@@ -86,7 +88,7 @@ class CpuBackend final : public Backend {
                     [](T u, T v) { return kernels::apply_comparison(kOp, u, v); });
         } else {
           cpu::map3(layout, out.numel(), static_cast<T*>(out.raw_data()), x, y,
-                    [al](T u, T v) { return kernels::apply_binary_arith(kOp, u, v, al); });
+                    [al](T u, T v) { return T(kernels::apply_binary_arith<A>(kOp, A(u), A(v), al)); });
         }
       });
     });

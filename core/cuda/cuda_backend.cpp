@@ -41,8 +41,9 @@ class CudaBackend final : public Backend {
     const auto layout = make_strided_layout<2>({&out, &in});
     dispatch_floating_bf16(in.dtype(), "unary op", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      EMBER_CUDA_LAUNCH_CHECK(kernels::launch_unary<T>(op, ptr<T>(out), ptr<T>(in), static_cast<T>(scalar), layout,
-                                                       out.numel(), cuda::stream()));
+      EMBER_CUDA_LAUNCH_CHECK(kernels::launch_unary<T>(op, ptr<T>(out), ptr<T>(in),
+                                                       static_cast<accumulator_t<T>>(scalar), layout, out.numel(),
+                                                       cuda::stream()));
     });
   }
 
@@ -51,7 +52,8 @@ class CudaBackend final : public Backend {
     dispatch_dtype(a.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       EMBER_CUDA_LAUNCH_CHECK(kernels::launch_binary<T>(op, out.raw_data(), ptr<T>(a), ptr<T>(b),
-                                                        static_cast<T>(alpha), layout, out.numel(), cuda::stream()));
+                                                        static_cast<accumulator_t<T>>(alpha), layout, out.numel(),
+                                                        cuda::stream()));
     });
   }
 

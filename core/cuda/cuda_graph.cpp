@@ -45,6 +45,8 @@ void CudaGraph::capture(const std::function<void()>& record) {
     record();
   } catch (const std::exception& e) {
     failure = e.what();
+  } catch (...) {
+    failure = "an exception that is not a std::exception";
   }
   cudaGraph_t graph = nullptr;
   err = cudaStreamEndCapture(stream, &graph);

@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "core/cuda/cuda_check.h"
+#include "core/ops.h"
 #include "nn/cuda/cuda_layer_backend.h"
 #include "nn/cuda/cudnn_handle.h"
 
@@ -249,8 +250,13 @@ void CudaLayerBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& out
   EMBER_CUDNN_CHECK(cudnnConvolutionForward(handle, f.one(), p.x.get(), in.raw_data(), p.w.get(), weight.raw_data(),
                                             choice.conv.get(), choice.algo, ws.data(), ws.size(), f.zero(), p.y.get(),
                                             out.raw_data()));
-  if (bias.defined())
-    EMBER_CUDNN_CHECK(cudnnAddTensor(handle, f.one(), p.bias.get(), bias.raw_data(), f.one(), p.y.get(), out.raw_data()));
+  if (bias.defined()) {
+    if (key.dtype == DType::BFloat16)  // ember's broadcast add: cuDNN's bias ops are not documented for bfloat16
+      Tensor(out).add_(bias.view({1, g.out_channels, 1, 1}));
+    else
+      EMBER_CUDNN_CHECK(
+          cudnnAddTensor(handle, f.one(), p.bias.get(), bias.raw_data(), f.one(), p.y.get(), out.raw_data()));
+  }
 }
 
 void CudaLayerBackend::conv2d_backward_input(const Conv2dGeometry& g, const Tensor& grad_in, const Tensor& grad_out,
@@ -279,9 +285,13 @@ void CudaLayerBackend::conv2d_backward_weight(const Conv2dGeometry& g, const Ten
   EMBER_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, f.one(), p.x.get(), in.raw_data(), p.y.get(),
                                                    grad_out.raw_data(), choice.conv.get(), choice.algo, ws.data(),
                                                    ws.size(), f.zero(), p.w.get(), grad_weight.raw_data()));
-  if (grad_bias.defined())
-    EMBER_CUDNN_CHECK(cudnnConvolutionBackwardBias(handle, f.one(), p.y.get(), grad_out.raw_data(), f.zero(),
-                                                   p.bias.get(), grad_bias.raw_data()));
+  if (grad_bias.defined()) {
+    if (key.dtype == DType::BFloat16)  // as in the forward: ember's sum (float accumulation)
+      Tensor(grad_bias).copy_(sum(grad_out, {0, 2, 3}));
+    else
+      EMBER_CUDNN_CHECK(cudnnConvolutionBackwardBias(handle, f.one(), p.y.get(), grad_out.raw_data(), f.zero(),
+                                                     p.bias.get(), grad_bias.raw_data()));
+  }
 }
 
 }  // namespace ember::nn
