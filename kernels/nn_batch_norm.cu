@@ -35,6 +35,56 @@ __global__ void __launch_bounds__(kBnBlock) bn_stats_partial_kernel(float* parti
   }
 }
 
+// NHWC partial sums (Note in kernels/nn_batch_norm_rule.h): one block per range of rows, its
+// threads owning channels (bn_nhwc_lanes), the row groups of a channel combined in shared
+// memory. kBackward: the sums of dy and dy * xhat, else of (x - shift) and its square.
+template <class T, bool kBackward>
+__global__ void __launch_bounds__(kBnBlock) bn_partial_nhwc_kernel(float* partials, const T* x, const T* dy,
+                                                                   const float* mean, const float* invstd, BnShape s,
+                                                                   int splits) {
+  __shared__ float shared[2][kBnBlock];
+  const int split = blockIdx.x;
+  int64_t begin = 0, end = 0;
+  bn_split_range(s.count(), split, splits, &begin, &end);
+  const BnNhwcLanes lanes = bn_nhwc_lanes(s.channels, blockDim.x);
+  const int t = threadIdx.x, group = t / lanes.channels, lane = t % lanes.channels;
+  const bool active = group < lanes.groups;
+  for (int64_t first = 0; first < s.channels; first += lanes.channels) {  // once unless C > threads
+    const int64_t c = first + lane;
+    float a = 0.f, b = 0.f;
+    if (active && c < s.channels) {
+      if constexpr (kBackward) {
+        const float m = mean[c], r = invstd[c];
+        for (int64_t row = begin + group; row < end; row += lanes.groups) {
+          const int64_t o = bn_offset(row, c, s);
+          const float g = float(dy[o]);
+          a += g;
+          b += g * (float(x[o]) - m) * r;
+        }
+      } else {
+        const float shift = float(x[bn_offset(0, c, s)]);
+        for (int64_t row = begin + group; row < end; row += lanes.groups) {
+          const float d = float(x[bn_offset(row, c, s)]) - shift;
+          a += d;
+          b += d * d;
+        }
+      }
+    }
+    shared[0][t] = a;
+    shared[1][t] = b;
+    __syncthreads();
+    if (active && group == 0 && c < s.channels) {
+      for (int k = 1; k < lanes.groups; ++k) {
+        a += shared[0][k * lanes.channels + lane];
+        b += shared[1][k * lanes.channels + lane];
+      }
+      partials[(c * splits + split) * 2] = a;
+      partials[(c * splits + split) * 2 + 1] = b;
+    }
+    __syncthreads();  // shared is reused by the next channel chunk
+  }
+}
+
 template <class T>
 __global__ void __launch_bounds__(kBlock)
     bn_stats_finish_kernel(float* save_mean, float* save_invstd, float* running_mean, float* running_var,
@@ -129,8 +179,11 @@ cudaError_t launch_batch_norm_forward_train(T* y, float* save_mean, float* save_
                                             float* partials, const BnShape& s, int splits, double momentum,
                                             double eps, cudaStream_t stream) {
   if (s.total() <= 0) return cudaSuccess;
-  bn_stats_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(partials, x, s,
-                                                                                                       splits);
+  if (s.nhwc)
+    bn_partial_nhwc_kernel<T, false><<<splits, kBnBlock, 0, stream>>>(partials, x, nullptr, nullptr, nullptr, s, splits);
+  else
+    bn_stats_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(partials, x,
+                                                                                                         s, splits);
   bn_stats_finish_kernel<T><<<grid_for(s.channels), kBlock, 0, stream>>>(save_mean, save_invstd, running_mean,
                                                                          running_var, partials, x, s, splits,
                                                                          momentum, eps);
@@ -153,8 +206,11 @@ cudaError_t launch_batch_norm_backward(T* dx, float* dw, float* db, const T* dy,
                                        const float* save_mean, const float* save_invstd, float* partials,
                                        const BnShape& s, int splits, cudaStream_t stream) {
   if (s.total() <= 0) return cudaSuccess;
-  bn_backward_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(
-      partials, dy, x, save_mean, save_invstd, s, splits);
+  if (s.nhwc)
+    bn_partial_nhwc_kernel<T, true><<<splits, kBnBlock, 0, stream>>>(partials, x, dy, save_mean, save_invstd, s, splits);
+  else
+    bn_backward_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(
+        partials, dy, x, save_mean, save_invstd, s, splits);
   bn_backward_finish_kernel<<<grid_for(s.channels), kBlock, 0, stream>>>(dw, db, partials, s, splits);
   bn_input_grad_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(dx, dy, x, w, save_mean, save_invstd, dw, db, s);
   return cudaGetLastError();

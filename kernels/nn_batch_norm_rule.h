@@ -5,11 +5,13 @@
 //   xhat = (x - mean) * invstd, y = xhat * w + b, invstd = 1 / sqrt(var_biased + eps)
 //   dx = w * invstd * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M),  M = N * H * W
 //
-// Statistics in one pass over the data, split over `splits` blocks per channel so that a
-// layer with few channels still fills the GPU: each block sums (x - K) and (x - K)^2 over
-// its share of the channel, with K the channel's first value (a shift that keeps the float
-// sums of nearly-constant data from cancelling), and one thread per channel combines the
-// partial sums in double.
+// Statistics in one pass over the data, split into `splits` ranges of each channel's M values
+// so that a layer with few channels still fills the GPU: each range gets the sums of (x - K)
+// and (x - K)^2, with K the channel's first value (a shift that keeps the float sums of
+// nearly-constant data from cancelling), and one thread per channel combines the partial
+// sums in double. NCHW: one block per (range, channel), reading runs of H*W values. NHWC: one
+// block per range of rows (pixels) for all channels, each thread owning channels, so that a
+// warp reads consecutive channels of a row (coalesced) instead of values C apart.
 #pragma once
 
 #include <cmath>
@@ -36,13 +38,29 @@ EMBER_HD int64_t bn_offset(int64_t j, int64_t c, const BnShape& s) {
   return s.nhwc ? j * s.channels + c : ((j / s.plane) * s.channels + c) * s.plane + j % s.plane;
 }
 
-// Blocks per channel for the statistics: about two blocks per multiprocessor over all
-// channels, at least 1024 values per block, at most 64 blocks per channel.
+// Ranges per channel: about two blocks per multiprocessor in all. NCHW (a block per range
+// and channel): at least 1024 values per block, at most 64 ranges. NHWC (a block per range,
+// all channels): at least 32 rows per block, at most 512 ranges.
 inline int bn_splits(const BnShape& s, int multiprocessors) {
-  const int64_t want = (2 * int64_t(multiprocessors) + s.channels - 1) / s.channels;
-  const int64_t most = (s.count() + 1023) / 1024;
+  const int64_t blocks = 2 * int64_t(multiprocessors);
+  const int64_t want = s.nhwc ? blocks : (blocks + s.channels - 1) / s.channels;
+  const int64_t most = s.nhwc ? (s.count() + 31) / 32 : (s.count() + 1023) / 1024;
+  const int64_t cap = s.nhwc ? 512 : 64;
   const int64_t splits = want < most ? want : most;
-  return static_cast<int>(splits < 1 ? 1 : (splits > 64 ? 64 : splits));
+  return static_cast<int>(splits < 1 ? 1 : (splits > cap ? cap : splits));
+}
+
+// NHWC blocks: how the threads of a block share the channels. With C <= threads, `groups`
+// groups of C threads each take every groups-th row of the range (thread t: channel t % C,
+// group t / C); with more channels than threads, one group, thread t taking channels t,
+// t + threads, ...
+struct BnNhwcLanes {
+  int groups;    // row groups
+  int channels;  // threads per group that own a channel (<= threads)
+};
+EMBER_HD BnNhwcLanes bn_nhwc_lanes(int64_t channels, int threads) {
+  if (channels >= threads) return {1, threads};
+  return {static_cast<int>(threads / channels), static_cast<int>(channels)};
 }
 
 // The values [begin, end) of channel c that block `split` of `splits` handles.
