@@ -40,8 +40,9 @@ __global__ void __launch_bounds__(kBnBlock) bn_stats_partial_kernel(float* parti
 // memory. kBackward: the sums of dy and dy * xhat, else of (x - shift) and its square.
 template <class T, bool kBackward>
 __global__ void __launch_bounds__(kBnBlock) bn_partial_nhwc_kernel(float* partials, const T* x, const T* dy,
-                                                                   const float* mean, const float* invstd, BnShape s,
-                                                                   int splits) {
+                                                                   const float* mean, const float* invstd,
+                                                                   const float* w, const float* bias, bool relu,
+                                                                   BnShape s, int splits) {
   __shared__ float shared[2][kBnBlock];
   const int split = blockIdx.x;
   int64_t begin = 0, end = 0;
@@ -57,9 +58,10 @@ __global__ void __launch_bounds__(kBnBlock) bn_partial_nhwc_kernel(float* partia
         const float m = mean[c], r = invstd[c];
         for (int64_t row = begin + group; row < end; row += lanes.groups) {
           const int64_t o = bn_offset(row, c, s);
-          const float g = float(dy[o]);
+          const float xv = float(x[o]);
+          const float g = relu ? bn_relu_grad<T>(float(dy[o]), bn_normalize(xv, m, r, w[c], bias[c])) : float(dy[o]);
           a += g;
-          b += g * (float(x[o]) - m) * r;
+          b += g * (xv - m) * r;
         }
       } else {
         const float shift = float(x[bn_offset(0, c, s)]);
@@ -105,10 +107,11 @@ __global__ void __launch_bounds__(kBlock)
 
 template <class T>
 __global__ void __launch_bounds__(kBlock) bn_normalize_kernel(T* y, const T* x, const float* mean, const float* invstd,
-                                                              const float* w, const float* b, BnShape s) {
+                                                              const float* w, const float* b, bool relu, BnShape s) {
   for (int64_t i = global_thread(); i < s.total(); i += grid_stride()) {
     const int64_t c = bn_channel_of(i, s);
-    y[i] = T(bn_normalize(float(x[i]), mean[c], invstd[c], w[c], b[c]));
+    const float z = bn_normalize(float(x[i]), mean[c], invstd[c], w[c], b[c]);
+    y[i] = T(relu ? bn_relu(z) : z);
   }
 }
 
@@ -125,6 +128,7 @@ __global__ void __launch_bounds__(kBlock) bn_eval_kernel(T* y, const T* x, const
 template <class T>
 __global__ void __launch_bounds__(kBnBlock) bn_backward_partial_kernel(float* partials, const T* dy, const T* x,
                                                                        const float* mean, const float* invstd,
+                                                                       const float* w, const float* b, bool relu,
                                                                        BnShape s, int splits) {
   const int64_t c = blockIdx.y;
   const int split = blockIdx.x;
@@ -134,9 +138,10 @@ __global__ void __launch_bounds__(kBnBlock) bn_backward_partial_kernel(float* pa
   float sum_dy = 0.f, sum_dy_xhat = 0.f;
   for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
     const int64_t o = bn_offset(j, c, s);
-    const float g = float(dy[o]);
+    const float xv = float(x[o]);
+    const float g = relu ? bn_relu_grad<T>(float(dy[o]), bn_normalize(xv, m, r, w[c], b[c])) : float(dy[o]);
     sum_dy += g;
-    sum_dy_xhat += g * (float(x[o]) - m) * r;
+    sum_dy_xhat += g * (xv - m) * r;
   }
   sum_dy = block_reduce(sum_dy, SumOp{}, 0.f);
   sum_dy_xhat = block_reduce(sum_dy_xhat, SumOp{}, 0.f);
@@ -161,13 +166,16 @@ __global__ void __launch_bounds__(kBlock) bn_backward_finish_kernel(float* dw, f
 
 template <class T>
 __global__ void __launch_bounds__(kBlock) bn_input_grad_kernel(T* dx, const T* dy, const T* x, const float* w,
-                                                               const float* mean, const float* invstd,
-                                                               const float* dw, const float* db, BnShape s) {
+                                                               const float* b, bool relu, const float* mean,
+                                                               const float* invstd, const float* dw, const float* db,
+                                                               BnShape s) {
   const float inv_count = 1.f / float(s.count());
   for (int64_t i = global_thread(); i < s.total(); i += grid_stride()) {
     const int64_t c = bn_channel_of(i, s);
-    dx[i] = T(bn_input_grad(float(dy[i]), float(x[i]), mean[c], invstd[c], w[c], db[c] * inv_count,
-                            dw[c] * inv_count));
+    const float xv = float(x[i]);
+    const float g =
+        relu ? bn_relu_grad<T>(float(dy[i]), bn_normalize(xv, mean[c], invstd[c], w[c], b[c])) : float(dy[i]);
+    dx[i] = T(bn_input_grad(g, xv, mean[c], invstd[c], w[c], db[c] * inv_count, dw[c] * inv_count));
   }
 }
 
@@ -177,17 +185,18 @@ template <class T>
 cudaError_t launch_batch_norm_forward_train(T* y, float* save_mean, float* save_invstd, float* running_mean,
                                             float* running_var, const T* x, const float* w, const float* b,
                                             float* partials, const BnShape& s, int splits, double momentum,
-                                            double eps, cudaStream_t stream) {
+                                            double eps, bool relu, cudaStream_t stream) {
   if (s.total() <= 0) return cudaSuccess;
   if (s.nhwc)
-    bn_partial_nhwc_kernel<T, false><<<splits, kBnBlock, 0, stream>>>(partials, x, nullptr, nullptr, nullptr, s, splits);
+    bn_partial_nhwc_kernel<T, false><<<splits, kBnBlock, 0, stream>>>(partials, x, nullptr, nullptr, nullptr, nullptr,
+                                                                      nullptr, false, s, splits);
   else
     bn_stats_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(partials, x,
                                                                                                          s, splits);
   bn_stats_finish_kernel<T><<<grid_for(s.channels), kBlock, 0, stream>>>(save_mean, save_invstd, running_mean,
                                                                          running_var, partials, x, s, splits,
                                                                          momentum, eps);
-  bn_normalize_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(y, x, save_mean, save_invstd, w, b, s);
+  bn_normalize_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(y, x, save_mean, save_invstd, w, b, relu, s);
   return cudaGetLastError();
 }
 
@@ -203,28 +212,31 @@ cudaError_t launch_batch_norm_forward_eval(T* y, const T* x, const float* w, con
 
 template <class T>
 cudaError_t launch_batch_norm_backward(T* dx, float* dw, float* db, const T* dy, const T* x, const float* w,
-                                       const float* save_mean, const float* save_invstd, float* partials,
-                                       const BnShape& s, int splits, cudaStream_t stream) {
+                                       const float* b, const float* save_mean, const float* save_invstd,
+                                       float* partials, const BnShape& s, int splits, bool relu,
+                                       cudaStream_t stream) {
   if (s.total() <= 0) return cudaSuccess;
   if (s.nhwc)
-    bn_partial_nhwc_kernel<T, true><<<splits, kBnBlock, 0, stream>>>(partials, x, dy, save_mean, save_invstd, s, splits);
+    bn_partial_nhwc_kernel<T, true><<<splits, kBnBlock, 0, stream>>>(partials, x, dy, save_mean, save_invstd, w, b,
+                                                                     relu, s, splits);
   else
     bn_backward_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(
-        partials, dy, x, save_mean, save_invstd, s, splits);
+        partials, dy, x, save_mean, save_invstd, w, b, relu, s, splits);
   bn_backward_finish_kernel<<<grid_for(s.channels), kBlock, 0, stream>>>(dw, db, partials, s, splits);
-  bn_input_grad_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(dx, dy, x, w, save_mean, save_invstd, dw, db, s);
+  bn_input_grad_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(dx, dy, x, w, b, relu, save_mean, save_invstd,
+                                                                      dw, db, s);
   return cudaGetLastError();
 }
 
 #define EMBER_BN_INSTANTIATE(T)                                                                                      \
   template cudaError_t launch_batch_norm_forward_train<T>(T*, float*, float*, float*, float*, const T*, const float*, \
                                                           const float*, float*, const BnShape&, int, double, double, \
-                                                          cudaStream_t);                                             \
+                                                          bool, cudaStream_t);                                       \
   template cudaError_t launch_batch_norm_forward_eval<T>(T*, const T*, const float*, const float*, const float*,     \
                                                          const float*, const BnShape&, double, cudaStream_t);        \
   template cudaError_t launch_batch_norm_backward<T>(T*, float*, float*, const T*, const T*, const float*,           \
-                                                     const float*, const float*, float*, const BnShape&, int,        \
-                                                     cudaStream_t);
+                                                     const float*, const float*, const float*, float*,               \
+                                                     const BnShape&, int, bool, cudaStream_t);
 EMBER_BN_INSTANTIATE(bfloat16)
 EMBER_BN_INSTANTIATE(float)
 

@@ -94,6 +94,16 @@ EMBER_HD void bn_update_running(float* running_mean, float* running_var, double 
 
 EMBER_HD float bn_normalize(float x, float mean, float invstd, float w, float b) { return (x - mean) * (invstd * w) + b; }
 
+// A ReLU fused after the batch norm (nn::batch_norm_relu), ember's relu and its backward:
+// relu(z) = z < 0 ? 0 : z (NaN stays), and the gradient passes where the stored output is
+// > 0. The backward recomputes z from x instead of reading the output: the stored output is
+// T(relu(z)), which is > 0 exactly where T(z) > 0.
+EMBER_HD float bn_relu(float z) { return z < 0.f ? 0.f : z; }
+template <class T>
+EMBER_HD float bn_relu_grad(float dy, float z) {
+  return float(T(z)) > 0.f ? dy : 0.f;
+}
+
 EMBER_HD float bn_input_grad(float dy, float x, float mean, float invstd, float w, float mean_dy, float mean_dy_xhat) {
   const float xhat = (x - mean) * invstd;
   return w * invstd * (dy - mean_dy - xhat * mean_dy_xhat);

@@ -15,6 +15,7 @@ namespace {
 
 struct BatchNormBackward final : Node {
   Tensor input, weight, save_mean, save_invstd;
+  Tensor bias;  // the fused relu's (nn::batch_norm_relu) only: its mask is recomputed
   double eps = 1e-5;
 
   std::vector<Tensor> apply(const Tensor& grad_output) override {
@@ -23,14 +24,19 @@ struct BatchNormBackward final : Node {
     const Tensor g = nhwc ? grad_output.to_channels_last() : grad_output.contiguous();
     Tensor grad_input = empty_in_layout(input.sizes(), g.options(), nhwc);  // bfloat16 for a mixed-precision layer
     Tensor grad_weight = empty(weight.sizes(), weight.options()), grad_bias = empty(weight.sizes(), weight.options());
-    layer_backend_for(g.device()).batch_norm_backward(grad_input, grad_weight, grad_bias, g, input, weight, save_mean,
-                                                      save_invstd, eps);
+    LayerBackend& backend = layer_backend_for(g.device());
+    if (bias.defined())
+      backend.batch_norm_relu_backward(grad_input, grad_weight, grad_bias, g, input, weight, bias, save_mean,
+                                       save_invstd);
+    else
+      backend.batch_norm_backward(grad_input, grad_weight, grad_bias, g, input, weight, save_mean, save_invstd, eps);
     return {grad_input, grad_weight, grad_bias};
   }
   const char* name() const override { return "BatchNormBackward"; }
   void release_saved() override {
     input = Tensor();
     weight = Tensor();
+    bias = Tensor();
     save_mean = Tensor();
     save_invstd = Tensor();
   }
@@ -52,8 +58,11 @@ Tensor batch_norm_eval_differentiable(const Tensor& x, const Tensor& weight, con
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
+namespace {
+
+// batch_norm, and with fuse_relu (training, where the backend fuses) relu(batch_norm).
+Tensor batch_norm_op(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                     const Tensor& running_var, bool training, double momentum, double eps, bool fuse_relu) {
   check_floating_4d(input, "batch_norm", "input");
   const int64_t channels = input.size(1);
   check_channel_tensor(weight, input, channels, "batch_norm", "weight");
@@ -96,6 +105,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   args.running_var = running_var;
   args.momentum = momentum;
   args.eps = eps;
+  args.relu = fuse_relu;
   backend.batch_norm_forward_train(args);
 
   if (any_requires_grad({&input, &weight, &bias})) {
@@ -105,9 +115,24 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     node->save_mean = args.save_mean;
     node->save_invstd = args.save_invstd;
     node->eps = eps;
+    if (fuse_relu) node->bias = b;
     attach_node(node, {&input, &weight, &bias}, args.out);
   }
   return args.out;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_op(input, weight, bias, running_mean, running_var, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps) {
+  const bool fused = training && input.defined() && layer_backend_for(input.device()).fuses_batch_norm_relu(input);
+  if (!fused) return relu(batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps));
+  return batch_norm_op(input, weight, bias, running_mean, running_var, training, momentum, eps, true);
 }
 
 BatchNorm2d::BatchNorm2d(int64_t num_features, double eps, double momentum)
@@ -126,6 +151,14 @@ Tensor BatchNorm2d::forward(const Tensor& input) {
     num_batches_tracked_.add_(ones({}, num_batches_tracked_.options()));
   }
   return batch_norm(input, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
+}
+
+Tensor BatchNorm2d::forward_relu(const Tensor& input) {
+  if (is_training()) {
+    NoGradGuard no_grad;
+    num_batches_tracked_.add_(ones({}, num_batches_tracked_.options()));
+  }
+  return batch_norm_relu(input, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
 }
 
 std::string BatchNorm2d::describe() const {

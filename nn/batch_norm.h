@@ -14,6 +14,9 @@ class BatchNorm2d : public Module {
   // Training mode: batch statistics, running statistics updated, num_batches_tracked + 1.
   // Evaluation mode: running statistics.
   Tensor forward(const Tensor& input) override;
+  // relu(forward(input)) through nn::batch_norm_relu: one fused pass where the backend fuses
+  // (called directly, not through operator(): module observers do not see it).
+  Tensor forward_relu(const Tensor& input);
   std::string describe() const override;
   int64_t forward_flops(const Shape& input, const Shape& output) const override;
 

@@ -35,6 +35,12 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
+// relu(batch_norm(...)), as one pass forward and one backward where the device's backend
+// fuses them (CUDA, bfloat16 activations, training: LayerBackend::fuses_batch_norm_relu); the
+// same values as the two ops either way.
+Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
 // input [N, C, H, W] -> [N, C, Ho, Wo]; floor mode, padding at most half the kernel.
 struct MaxPool2dOptions {
   Size2 kernel = 1, stride = 1, padding = 0;

@@ -22,6 +22,11 @@ LayerBackend& layer_backend_for(Device device) {
   return cuda_layer_backend();
 }
 
+void LayerBackend::batch_norm_relu_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                            const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  EMBER_FAIL("internal: batch_norm_relu_backward on a backend that does not fuse batch norm and relu");
+}
+
 void set_conv_tf32(bool enabled) { tf32_convolutions = enabled; }
 bool conv_tf32_enabled() { return tf32_convolutions; }
 

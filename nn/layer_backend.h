@@ -46,6 +46,7 @@ struct BatchNormTrainArgs {
   Tensor input, weight, bias;              // read
   Tensor running_mean, running_var;        // updated in place when defined (see batch_norm.h)
   double momentum = 0.1, eps = 1e-5;
+  bool relu = false;                       // out = relu(y): only where fuses_batch_norm_relu(input)
 };
 
 class LayerBackend {
@@ -73,6 +74,18 @@ class LayerBackend {
   virtual void batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
                                    const Tensor& grad_out, const Tensor& in, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd, double eps) = 0;
+  // Whether this backend fuses relu(batch_norm(input)) in training mode (BatchNormTrainArgs::
+  // relu, batch_norm_relu_backward): the CUDA backend for bfloat16 activations. Elsewhere
+  // nn::batch_norm_relu is the two ops.
+  virtual bool fuses_batch_norm_relu(const Tensor& input) const {
+    (void)input;
+    return false;
+  }
+  // Backward of the fused forward: the gradient is masked where the output was 0 (the mask
+  // recomputed from `in` and the statistics, so `bias` is needed too).
+  virtual void batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
+                                        const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                                        const Tensor& bias, const Tensor& save_mean, const Tensor& save_invstd);
 
   // out [N, C, Ho, Wo] and int32 indices (h * W + w of each window's first maximum within its
   // input plane; NaN counts as the maximum, as in torch).

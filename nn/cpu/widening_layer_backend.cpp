@@ -62,6 +62,7 @@ void WideningLayerBackend::conv2d_backward_weight(const Conv2dGeometry& g, const
 }
 
 void WideningLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
+  EMBER_CHECK(!a.relu, "internal: the CPU layers do not fuse batch norm and relu");
   if (!any_bf16({&a.out, &a.input})) return inner_.batch_norm_forward_train(a);
   NoGradGuard no_grad;
   BatchNormTrainArgs wide = a;

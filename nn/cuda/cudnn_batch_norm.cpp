@@ -76,9 +76,10 @@ void CudaLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
     EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_forward_train<bfloat16>(
         a.out.data<bfloat16>(), a.save_mean.data<float>(), a.save_invstd.data<float>(), float_or_null(a.running_mean),
         float_or_null(a.running_var), a.input.data<bfloat16>(), a.weight.data<float>(), a.bias.data<float>(),
-        partials.data<float>(), s, splits, a.momentum, a.eps, ember::cuda::stream()));
+        partials.data<float>(), s, splits, a.momentum, a.eps, a.relu, ember::cuda::stream()));
     return;
   }
+  EMBER_CHECK(!a.relu, "internal: cuDNN's batch norm is not fused with relu here");
   const BnDescriptors& d = descriptors_for(a.input);
   const BlendFactors f(a.input.dtype());
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
@@ -103,19 +104,37 @@ void CudaLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& 
       weight.raw_data(), bias.raw_data(), running_mean.raw_data(), running_var.raw_data(), eps));
 }
 
+namespace {
+
+// ember's bfloat16 backward; with `bias`, the fused relu's (its gradient masked first).
+void bf16_batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
+                              const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& bias,
+                              const Tensor& save_mean, const Tensor& save_invstd) {
+  const kernels::BnShape s = bn_shape(in);
+  const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
+  const Tensor partials = bn_partials(s, splits, in.device());
+  EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_backward<bfloat16>(
+      grad_in.data<bfloat16>(), grad_weight.data<float>(), grad_bias.data<float>(), grad_out.data<bfloat16>(),
+      in.data<bfloat16>(), weight.data<float>(), float_or_null(bias), save_mean.data<float>(),
+      save_invstd.data<float>(), partials.data<float>(), s, splits, bias.defined(), ember::cuda::stream()));
+}
+
+}  // namespace
+
+void CudaLayerBackend::batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight,
+                                                const Tensor& grad_bias, const Tensor& grad_out, const Tensor& in,
+                                                const Tensor& weight, const Tensor& bias, const Tensor& save_mean,
+                                                const Tensor& save_invstd) {
+  EMBER_CHECK(in.dtype() == DType::BFloat16 && bias.defined(), "internal: fused batch norm + relu is bfloat16 only");
+  bf16_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, bias, save_mean, save_invstd);
+}
+
 void CudaLayerBackend::batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
                                            const Tensor& grad_out, const Tensor& in, const Tensor& weight,
                                            const Tensor& save_mean, const Tensor& save_invstd, double eps) {
-  if (in.dtype() == DType::BFloat16) {
-    const kernels::BnShape s = bn_shape(in);
-    const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
-    const Tensor partials = bn_partials(s, splits, in.device());
-    EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_backward<bfloat16>(
-        grad_in.data<bfloat16>(), grad_weight.data<float>(), grad_bias.data<float>(), grad_out.data<bfloat16>(),
-        in.data<bfloat16>(), weight.data<float>(), save_mean.data<float>(), save_invstd.data<float>(),
-        partials.data<float>(), s, splits, ember::cuda::stream()));
-    return;
-  }
+  if (in.dtype() == DType::BFloat16)
+    return bf16_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, Tensor(), save_mean,
+                                    save_invstd);
   const BnDescriptors& d = descriptors_for(in);
   const BlendFactors f(in.dtype());
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationBackward(

@@ -156,3 +156,35 @@ TEST(ChannelsLastLayers, ResNet18ChannelsLastEqualsNchw) {
 
 }  // namespace
 }  // namespace ember
+
+// nn::batch_norm_relu: on the CPU (no fusion) exactly relu(batch_norm), values and gradients;
+// the fused CUDA pass is checked against it in tests/nn/test_nn_cuda.cpp.
+namespace ember {
+namespace {
+
+TEST(BatchNormRelu, IsReluOfBatchNormWhereNotFused) {
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor x = random({3, 4, 5, 6}, 50).to(dtype);
+    const Tensor w1 = random({4}, 51, 0.5, 1.5).set_requires_grad(true), b1 = random({4}, 52).set_requires_grad(true);
+    const Tensor w2 = w1.detach().set_requires_grad(true), b2 = b1.detach().set_requires_grad(true);
+    const Tensor x1 = x.detach().set_requires_grad(true), x2 = x.detach().set_requires_grad(true);
+    Tensor rm1 = zeros({4}), rv1 = ones({4}), rm2 = zeros({4}), rv2 = ones({4});
+    const Tensor got = nn::batch_norm_relu(x1, w1, b1, rm1, rv1, true);
+    const Tensor want = relu(nn::batch_norm(x2, w2, b2, rm2, rv2, true));
+    EXPECT_BIT_EQUAL(got, want);
+    EXPECT_BIT_EQUAL(rm1, rm2);
+    const Tensor dy = random({3, 4, 5, 6}, 53).to(dtype);
+    sum(got * dy).backward();
+    sum(want * dy).backward();
+    EXPECT_BIT_EQUAL(x1.grad(), x2.grad());
+    EXPECT_BIT_EQUAL(w1.grad(), w2.grad());
+    EXPECT_BIT_EQUAL(b1.grad(), b2.grad());
+  }
+  nn::BatchNorm2d bn(4);
+  (void)bn.forward_relu(random({2, 4, 3, 3}, 54));
+  EXPECT_EQ(bn.num_batches_tracked().item(), 1.0);
+}
+
+}  // namespace
+}  // namespace ember

@@ -358,3 +358,28 @@ TEST_F(ChannelsLastLayers, Bfloat16ChannelsLastResNet18MatchesTheCpu) {
 
 }  // namespace
 }  // namespace ember
+
+// The fused bfloat16 batch norm + relu (one forward pass, one backward pass with the mask
+// recomputed from x) against the CPU's relu(batch_norm), NCHW and NHWC.
+namespace ember {
+namespace {
+
+using FusedBatchNormRelu = NnCudaVsCpu;
+
+TEST_F(FusedBatchNormRelu, MatchesReluOfBatchNormOnTheCpu) {
+  ASSERT_TRUE(nn::layer_backend_for(Device::cuda()).fuses_batch_norm_relu(
+      zeros({1, 1, 1, 1}, TensorOptions(DType::BFloat16).device(Device::cuda()))));
+  for (bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "NHWC" : "NCHW");
+    const V inputs = {random({4, 8, 5, 7}, -2, 2).to(DType::BFloat16), random({8}, 0.5, 1.5), random({8}, -0.5, 0.5)};
+    testing::expect_cuda_matches_cpu(
+        [nhwc](const V& v) {
+          const Tensor x = nhwc ? v[0].to_channels_last() : v[0];
+          return nn::batch_norm_relu(x, v[1], v[2], Tensor(), Tensor(), true);
+        },
+        inputs, bf16_close(1e-2, 1.0 / 64), true, 31);
+  }
+}
+
+}  // namespace
+}  // namespace ember
