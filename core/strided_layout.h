@@ -1,8 +1,11 @@
 // Builds the StridedLayout that the CPU loops and CUDA kernels walk (kernels/strided_index.h)
-// from tensors of one shape, dropping size-1 dims and merging dims that are adjacent in
-// memory for every operand, so a contiguous op becomes a 1-d walk.
+// from tensors of one shape, dropping size-1 dims, ordering the dims by the first operand's
+// strides (outermost first; an elementwise op may visit elements in any order) and merging
+// dims that are adjacent in memory for every operand, so a contiguous op - NCHW or NHWC
+// (Note [channels_last] in core/ops/view_ops.cpp) alike - becomes a 1-d walk.
 #pragma once
 
+#include <algorithm>
 #include <array>
 
 #include "core/tensor.h"
@@ -27,11 +30,26 @@ kernels::StridedLayout<N> make_strided_layout(const std::array<const Tensor*, N>
     for (int k = 0; k < N; ++k) strides[k][nd] = operands[k]->strides()[d];
     ++nd;
   }
+  // Outermost first by operand 0's strides (ties keep their order): an NHWC output walks its
+  // memory in order. The permutation applies to every operand alike.
+  int order[64];
+  for (int d = 0; d < nd; ++d) order[d] = d;
+  std::stable_sort(order, order + nd, [&](int a, int b) { return strides[0][a] > strides[0][b]; });
+  int64_t sorted_dims[64];
+  int64_t sorted_strides[N][64];
+  for (int d = 0; d < nd; ++d) {
+    sorted_dims[d] = dims[order[d]];
+    for (int k = 0; k < N; ++k) sorted_strides[k][d] = strides[k][order[d]];
+  }
+  for (int d = 0; d < nd; ++d) {
+    dims[d] = sorted_dims[d];
+    for (int k = 0; k < N; ++k) strides[k][d] = sorted_strides[k][d];
+  }
   // Merge dim d into the dim before it when every operand steps over d contiguously.
   int out = 0;
   for (int d = 0; d < nd; ++d) {
     bool merge = out > 0;
-    for (int k = 0; k < N && merge; ++k) merge = strides[k][out - 1] == strides[k][d] * dims[d];
+    for (int k = 0; k < N && merge; ++k) merge = layout.strides[k][out - 1] == strides[k][d] * dims[d];
     if (merge) {
       layout.sizes[out - 1] *= dims[d];
       for (int k = 0; k < N; ++k) layout.strides[k][out - 1] = strides[k][d];

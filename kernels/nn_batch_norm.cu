@@ -87,16 +87,29 @@ __global__ void __launch_bounds__(kBnBlock) bn_partial_nhwc_kernel(float* partia
   }
 }
 
+// The finish kernels: one warp per channel, its lanes summing the channel's partial pairs in
+// double (up to 512 of them for NHWC), then a warp reduction.
+__device__ __forceinline__ void sum_partials(const float* partials, int64_t c, int splits, double* first,
+                                             double* second) {
+  const int lane = threadIdx.x % 32;
+  double a = 0, b = 0;
+  for (int k = lane; k < splits; k += 32) {
+    a += partials[(c * splits + k) * 2];
+    b += partials[(c * splits + k) * 2 + 1];
+  }
+  *first = warp_reduce(a, SumOp{});
+  *second = warp_reduce(b, SumOp{});
+}
+
 template <class T>
 __global__ void __launch_bounds__(kBlock)
     bn_stats_finish_kernel(float* save_mean, float* save_invstd, float* running_mean, float* running_var,
                            const float* partials, const T* x, BnShape s, int splits, double momentum, double eps) {
-  for (int64_t c = global_thread(); c < s.channels; c += grid_stride()) {
+  // Whole warps step over the channels together, so every lane takes part in the shuffles.
+  for (int64_t c = global_thread() / 32; c < s.channels; c += grid_stride() / 32) {
     double sum = 0, squares = 0;
-    for (int k = 0; k < splits; ++k) {
-      sum += partials[(c * splits + k) * 2];
-      squares += partials[(c * splits + k) * 2 + 1];
-    }
+    sum_partials(partials, c, splits, &sum, &squares);
+    if (threadIdx.x % 32 != 0) continue;
     double mean = 0, var = 0;
     bn_combine(sum, squares, double(float(x[bn_offset(0, c, s)])), s.count(), &mean, &var);
     save_mean[c] = float(mean);
@@ -153,12 +166,10 @@ __global__ void __launch_bounds__(kBnBlock) bn_backward_partial_kernel(float* pa
 
 __global__ void __launch_bounds__(kBlock) bn_backward_finish_kernel(float* dw, float* db, const float* partials,
                                                                     BnShape s, int splits) {
-  for (int64_t c = global_thread(); c < s.channels; c += grid_stride()) {
+  for (int64_t c = global_thread() / 32; c < s.channels; c += grid_stride() / 32) {
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int k = 0; k < splits; ++k) {
-      sum_dy += partials[(c * splits + k) * 2];
-      sum_dy_xhat += partials[(c * splits + k) * 2 + 1];
-    }
+    sum_partials(partials, c, splits, &sum_dy, &sum_dy_xhat);
+    if (threadIdx.x % 32 != 0) continue;
     db[c] = float(sum_dy);
     dw[c] = float(sum_dy_xhat);
   }
@@ -193,7 +204,7 @@ cudaError_t launch_batch_norm_forward_train(T* y, float* save_mean, float* save_
   else
     bn_stats_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(partials, x,
                                                                                                          s, splits);
-  bn_stats_finish_kernel<T><<<grid_for(s.channels), kBlock, 0, stream>>>(save_mean, save_invstd, running_mean,
+  bn_stats_finish_kernel<T><<<grid_for(s.channels * 32), kBlock, 0, stream>>>(save_mean, save_invstd, running_mean,
                                                                          running_var, partials, x, s, splits,
                                                                          momentum, eps);
   bn_normalize_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(y, x, save_mean, save_invstd, w, b, relu, s);
@@ -222,7 +233,7 @@ cudaError_t launch_batch_norm_backward(T* dx, float* dw, float* db, const T* dy,
   else
     bn_backward_partial_kernel<T><<<dim3(splits, static_cast<unsigned>(s.channels)), kBnBlock, 0, stream>>>(
         partials, dy, x, save_mean, save_invstd, w, b, relu, s, splits);
-  bn_backward_finish_kernel<<<grid_for(s.channels), kBlock, 0, stream>>>(dw, db, partials, s, splits);
+  bn_backward_finish_kernel<<<grid_for(s.channels * 32), kBlock, 0, stream>>>(dw, db, partials, s, splits);
   bn_input_grad_kernel<T><<<grid_for(s.total()), kBlock, 0, stream>>>(dx, dy, x, w, b, relu, save_mean, save_invstd,
                                                                       dw, db, s);
   return cudaGetLastError();

@@ -75,7 +75,8 @@ class LayerBackend {
                                    const Tensor& grad_out, const Tensor& in, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd, double eps) = 0;
   // Whether this backend fuses relu(batch_norm(input)) in training mode (BatchNormTrainArgs::
-  // relu, batch_norm_relu_backward): the CUDA backend for bfloat16 activations. Elsewhere
+  // relu, batch_norm_relu_backward): the CUDA backend for bfloat16 and float32 NHWC activations
+  // (those its own kernels handle). Elsewhere
   // nn::batch_norm_relu is the two ops.
   virtual bool fuses_batch_norm_relu(const Tensor& input) const {
     (void)input;

@@ -111,9 +111,11 @@ Tensor ResNet18::forward(const Tensor& input) {
   EMBER_CHECK(input.dim() == 4 && input.size(1) == 3, "ResNet18: expected images [N, 3, H, W], got shape {}",
               input.sizes().empty() ? "[]" : shape_str(input.sizes()));
   const bool mixed = compute_dtype_ == DType::BFloat16;
-  Tensor x = mixed ? input.to(DType::BFloat16) : input;
+  Tensor x = (*conv1_)(mixed ? input.to(DType::BFloat16) : input);
+  // NHWC from conv1's output on: its 3 input channels stay NCHW (cuDNN's NHWC tensor-core
+  // kernels want a multiple of 8 channels).
   if (channels_last_) x = x.to_channels_last();
-  x = bn_relu(*bn1_, *relu_, (*conv1_)(x));
+  x = bn_relu(*bn1_, *relu_, x);
   if (maxpool_) {
     x = (*maxpool_)(x);  // ember's pooling kernels are NCHW
     if (channels_last_) x = x.to_channels_last();

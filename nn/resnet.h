@@ -62,9 +62,10 @@ class ResNet18 : public Module {
   // the logits stay float32. Float32 (the default) runs everything in the parameters' dtype.
   void set_compute_dtype(DType dtype);
   DType compute_dtype() const { return compute_dtype_; }
-  // Channels-last activations (Note [channels_last] in core/ops/view_ops.cpp): the input is
-  // stored NHWC and every layer after keeps it, so cuDNN's tensor-core convolutions need no
-  // layout conversions (the CPU layers convert to NCHW and back: same values, no gain).
+  // Channels-last activations (Note [channels_last] in core/ops/view_ops.cpp): from the stem
+  // convolution's output on, activations are stored NHWC and every layer keeps them, so
+  // cuDNN's tensor-core convolutions need no layout conversions (the CPU layers convert to
+  // NCHW and back: same values, no gain).
   void set_channels_last(bool enabled) { channels_last_ = enabled; }
   bool channels_last() const { return channels_last_; }
 

@@ -52,10 +52,11 @@ bool TrainStep::try_capture(const Tensor& images, const Tensor& labels) {
 
 TrainStep::Result TrainStep::run(const Tensor& images, const Tensor& labels) {
   replayed_last_ = false;
-  const bool graph_mode = options_.cuda_graph && graph_failure_.empty() && calls_++ >= options_.warmup;
+  // Only batches of the captured size count as warm-up: cuDNN must have planned that shape.
+  const bool capture_shape = options_.batch_size <= 0 || images.size(0) == options_.batch_size;
+  const bool graph_mode = options_.cuda_graph && graph_failure_.empty() && capture_shape && calls_++ >= options_.warmup;
   if (!graph_mode) return eager(images, labels);
   if (!graph_) {
-    if (options_.batch_size > 0 && images.size(0) != options_.batch_size) return eager(images, labels);
     if (!try_capture(images, labels)) return eager(images, labels);
   } else if (images.sizes() != static_images_.sizes() || labels.sizes() != static_labels_.sizes()) {
     return eager(images, labels);

@@ -2,9 +2,9 @@
 // eagerly or, in graph mode on a GPU, captured once into a CUDA graph and replayed, so that
 // a whole step costs one launch instead of hundreds (issue 7).
 //
-// Graph mode: the first `warmup` calls (at least 1) run eagerly, which makes cuDNN measure
-// its algorithms, the optimiser allocate its state and the allocator reach a steady state.
-// The next call with a batch of `batch_size` images (any size when 0) copies the batch into
+// Graph mode: the first `warmup` calls (at least 1) with batches of `batch_size` images (any
+// size when 0) run eagerly, which makes cuDNN measure its algorithms, the optimiser allocate
+// its state and the allocator reach a steady state. The next such call copies the batch into
 // static input tensors, captures the step and replays it; later calls of that shape copy and
 // replay. A batch of another shape (the smaller last batch of an epoch) runs eagerly. If the
 // capture fails, graph_failure() says why and every later call runs eagerly: the results

@@ -24,7 +24,7 @@ class CudaLayerBackend final : public LayerBackend {
   void batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
                            const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& save_mean,
                            const Tensor& save_invstd, double eps) override;
-  bool fuses_batch_norm_relu(const Tensor& input) const override { return input.dtype() == DType::BFloat16; }
+  bool fuses_batch_norm_relu(const Tensor& input) const override;
   void batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
                                 const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& bias,
                                 const Tensor& save_mean, const Tensor& save_invstd) override;

@@ -6,8 +6,8 @@
 // unbiased batch variance; "saveInvVariance" is 1/sqrt(biased var + eps), our save_invstd.
 // Descriptors are cached per (device, dtype, shape).
 //
-// bfloat16 activations (mixed precision, float32 parameters and statistics) go to ember's own
-// kernels (kernels/nn_batch_norm.cu): cuDNN's batch norm takes float and double only.
+// bfloat16 activations (mixed precision, float32 parameters and statistics) and float32 NHWC
+// ones go to ember's own kernels (kernels/nn_batch_norm.cu; ember_kernels() below).
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -66,17 +66,54 @@ Tensor bn_partials(const kernels::BnShape& s, int splits, Device device) {
   return empty({kernels::bn_partials_floats(s, splits)}, TensorOptions().device(device));
 }
 
+// Activations in ember's kernels (kernels/nn_batch_norm.cu): bfloat16 (cuDNN's batch norm
+// takes float and double only) and float32 NHWC (cuDNN's legacy batch norm is reported slow
+// on NHWC; PyTorch uses its persistent mode there). Anything else goes to cuDNN.
+bool ember_kernels(const Tensor& x) {
+  return x.dtype() == DType::BFloat16 || (x.dtype() == DType::Float32 && is_nhwc(x));
+}
+
+// Calls f(TypeTag<T>) with the activation type of ember's kernels.
+template <class F>
+void dispatch_activation(const Tensor& x, F&& f) {
+  if (x.dtype() == DType::BFloat16)
+    f(TypeTag<bfloat16>{});
+  else
+    f(TypeTag<float>{});
+}
+
+// ember's backward; with `bias`, the fused relu's (its gradient masked first).
+void ember_batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
+                               const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& bias,
+                               const Tensor& save_mean, const Tensor& save_invstd) {
+  const kernels::BnShape s = bn_shape(in);
+  const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
+  const Tensor partials = bn_partials(s, splits, in.device());
+  dispatch_activation(in, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_backward<T>(
+        grad_in.data<T>(), grad_weight.data<float>(), grad_bias.data<float>(), grad_out.data<T>(), in.data<T>(),
+        weight.data<float>(), float_or_null(bias), save_mean.data<float>(), save_invstd.data<float>(),
+        partials.data<float>(), s, splits, bias.defined(), ember::cuda::stream()));
+  });
+}
+
 }  // namespace
 
+bool CudaLayerBackend::fuses_batch_norm_relu(const Tensor& input) const { return ember_kernels(input); }
+
 void CudaLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
-  if (a.input.dtype() == DType::BFloat16) {
+  if (ember_kernels(a.input)) {
     const kernels::BnShape s = bn_shape(a.input);
     const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
     const Tensor partials = bn_partials(s, splits, a.input.device());
-    EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_forward_train<bfloat16>(
-        a.out.data<bfloat16>(), a.save_mean.data<float>(), a.save_invstd.data<float>(), float_or_null(a.running_mean),
-        float_or_null(a.running_var), a.input.data<bfloat16>(), a.weight.data<float>(), a.bias.data<float>(),
-        partials.data<float>(), s, splits, a.momentum, a.eps, a.relu, ember::cuda::stream()));
+    dispatch_activation(a.input, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_forward_train<T>(
+          a.out.data<T>(), a.save_mean.data<float>(), a.save_invstd.data<float>(), float_or_null(a.running_mean),
+          float_or_null(a.running_var), a.input.data<T>(), a.weight.data<float>(), a.bias.data<float>(),
+          partials.data<float>(), s, splits, a.momentum, a.eps, a.relu, ember::cuda::stream()));
+    });
     return;
   }
   EMBER_CHECK(!a.relu, "internal: cuDNN's batch norm is not fused with relu here");
@@ -91,10 +128,13 @@ void CudaLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
 void CudaLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight,
                                                const Tensor& bias, const Tensor& running_mean,
                                                const Tensor& running_var, double eps) {
-  if (in.dtype() == DType::BFloat16) {
-    EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_forward_eval<bfloat16>(
-        out.data<bfloat16>(), in.data<bfloat16>(), weight.data<float>(), bias.data<float>(),
-        running_mean.data<float>(), running_var.data<float>(), bn_shape(in), eps, ember::cuda::stream()));
+  if (ember_kernels(in)) {
+    dispatch_activation(in, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_forward_eval<T>(
+          out.data<T>(), in.data<T>(), weight.data<float>(), bias.data<float>(), running_mean.data<float>(),
+          running_var.data<float>(), bn_shape(in), eps, ember::cuda::stream()));
+    });
     return;
   }
   const BnDescriptors& d = descriptors_for(in);
@@ -104,37 +144,20 @@ void CudaLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& 
       weight.raw_data(), bias.raw_data(), running_mean.raw_data(), running_var.raw_data(), eps));
 }
 
-namespace {
-
-// ember's bfloat16 backward; with `bias`, the fused relu's (its gradient masked first).
-void bf16_batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                              const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& bias,
-                              const Tensor& save_mean, const Tensor& save_invstd) {
-  const kernels::BnShape s = bn_shape(in);
-  const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
-  const Tensor partials = bn_partials(s, splits, in.device());
-  EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_backward<bfloat16>(
-      grad_in.data<bfloat16>(), grad_weight.data<float>(), grad_bias.data<float>(), grad_out.data<bfloat16>(),
-      in.data<bfloat16>(), weight.data<float>(), float_or_null(bias), save_mean.data<float>(),
-      save_invstd.data<float>(), partials.data<float>(), s, splits, bias.defined(), ember::cuda::stream()));
-}
-
-}  // namespace
-
 void CudaLayerBackend::batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight,
                                                 const Tensor& grad_bias, const Tensor& grad_out, const Tensor& in,
                                                 const Tensor& weight, const Tensor& bias, const Tensor& save_mean,
                                                 const Tensor& save_invstd) {
-  EMBER_CHECK(in.dtype() == DType::BFloat16 && bias.defined(), "internal: fused batch norm + relu is bfloat16 only");
-  bf16_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, bias, save_mean, save_invstd);
+  EMBER_CHECK(ember_kernels(in) && bias.defined(), "internal: batch norm + relu is fused in ember's kernels only");
+  ember_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, bias, save_mean, save_invstd);
 }
 
 void CudaLayerBackend::batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
                                            const Tensor& grad_out, const Tensor& in, const Tensor& weight,
                                            const Tensor& save_mean, const Tensor& save_invstd, double eps) {
-  if (in.dtype() == DType::BFloat16)
-    return bf16_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, Tensor(), save_mean,
-                                    save_invstd);
+  if (ember_kernels(in))
+    return ember_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, Tensor(), save_mean,
+                                     save_invstd);
   const BnDescriptors& d = descriptors_for(in);
   const BlendFactors f(in.dtype());
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationBackward(

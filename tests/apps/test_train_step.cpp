@@ -89,8 +89,8 @@ TEST_F(TrainStepCuda, ReplayedStepsTrainLikeEagerStepsAndOddBatchesRunEagerly) {
   options.warmup = 2;
   options.batch_size = 8;
   TrainStep b(graphed.model, *graphed.optimizer, options);
-  // The third call would capture, but its batch is not of batch_size: the capture waits for
-  // the fourth; the 5 of the sixth call runs eagerly.
+  // Warm-up counts only batches of batch_size (the 5 of the third call runs eagerly and does
+  // not count), so the fourth call captures; the 5 of the sixth call runs eagerly.
   const int64_t sizes[] = {8, 8, 5, 8, 8, 5, 8, 8, 8};
   for (uint64_t t = 0; t < 9; ++t) {
     SCOPED_TRACE(t);

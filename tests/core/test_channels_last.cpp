@@ -68,3 +68,21 @@ TEST(ChannelsLast, ElementwiseOpsKeepNhwcWhenTheirOperandsAreNhwc) {
 
 }  // namespace
 }  // namespace ember
+
+#include "core/strided_layout.h"
+
+namespace ember {
+namespace {
+
+TEST(ChannelsLast, NhwcOperandsWalkMemoryAsOneFlatRange) {
+  const Tensor a = empty_channels_last({2, 3, 4, 5}), b = empty_channels_last({2, 3, 4, 5});
+  const auto layout = make_strided_layout<2>({&a, &b});
+  EXPECT_EQ(layout.ndim, 1);
+  EXPECT_TRUE(is_flat(layout));
+  const Tensor nchw = empty({2, 3, 4, 5});
+  EXPECT_FALSE(is_flat(make_strided_layout<2>({&a, &nchw})));  // mixed layouts stay strided
+  EXPECT_TRUE(is_flat(make_strided_layout<2>({&nchw, &nchw})));
+}
+
+}  // namespace
+}  // namespace ember
