@@ -93,7 +93,8 @@ class Tensor {
   Tensor clone() const;       // always a new contiguous copy (differentiable)
   Tensor to_channels_last() const;  // self if already channels_last, else an NHWC copy (differentiable)
   Tensor to(Device device) const;  // self if already there (differentiable)
-  Tensor to(DType dtype) const;    // self if already that type; keeps channels_last; differentiable between floating types
+  // Self if already that type; keeps channels_last; differentiable between floating types.
+  Tensor to(DType dtype) const;
   Tensor detach() const;      // shares storage, no autograd history
 
   // --- in-place (never recorded by autograd; refused on tensors that need grad in grad mode)

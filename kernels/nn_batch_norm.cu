@@ -1,9 +1,10 @@
-// Batch normalisation kernels for bfloat16 activations with float32 statistics (rules and
-// index arithmetic in kernels/nn_batch_norm_rule.h). Per training forward: partial sums
-// (grid splits x channels), one thread per channel to combine them, one elementwise pass;
-// per backward the same shape. All arithmetic is float, statistics combine in double.
-// Bytes: the forward reads x twice and writes y once; the backward reads dy and x twice and
-// writes dx once (2 bytes each for bfloat16).
+// Batch normalisation kernels for bfloat16 (or float32 NHWC) activations with float32
+// statistics, optionally fused with the ReLU after it (rules and index arithmetic in
+// kernels/nn_batch_norm_rule.h). Per training forward: partial sums (NCHW: splits x channels
+// blocks; NHWC: splits blocks over all channels), one warp per channel to combine them, one
+// elementwise pass; per backward the same shape. All arithmetic is float, statistics combine
+// in double. Bytes: the forward reads x twice and writes y once; the backward reads dy and x
+// twice and writes dx once (2 bytes each for bfloat16).
 #include "kernels/block_reduce.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/nn_batch_norm.h"
@@ -15,7 +16,8 @@ namespace {
 constexpr int kBnBlock = 256;
 
 template <class T>
-__global__ void __launch_bounds__(kBnBlock) bn_stats_partial_kernel(float* partials, const T* x, BnShape s, int splits) {
+__global__ void __launch_bounds__(kBnBlock)
+    bn_stats_partial_kernel(float* partials, const T* x, BnShape s, int splits) {
   const int64_t c = blockIdx.y;
   const int split = blockIdx.x;
   int64_t begin = 0, end = 0;

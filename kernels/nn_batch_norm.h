@@ -1,8 +1,8 @@
-// Launchers of ember's batch-norm kernels (kernels/nn_batch_norm.cu): contiguous NCHW
-// activations of type T (bfloat16; float for tests), float32 weight, bias, statistics. cuDNN's
-// batch norm takes float32/float64 activations only (PyTorch, too, runs bfloat16 batch norm
-// on its own kernels). `partials` is scratch of bn_partials_floats() floats. Each returns the
-// launch's cudaError_t.
+// Launchers of ember's batch-norm kernels (kernels/nn_batch_norm.cu): dense NCHW or NHWC
+// (BnShape::nhwc) activations of type T - bfloat16, or float32 NHWC - with float32 weight,
+// bias and statistics. cuDNN's batch norm takes float32/float64 activations only (PyTorch,
+// too, runs bfloat16 batch norm on its own kernels). `partials` is scratch of
+// bn_partials_floats() floats. Each returns the launch's cudaError_t.
 #pragma once
 
 #include <cuda_runtime_api.h>

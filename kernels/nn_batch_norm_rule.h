@@ -92,7 +92,9 @@ EMBER_HD void bn_update_running(float* running_mean, float* running_var, double 
       static_cast<float>((1 - momentum) * *running_var + momentum * var * double(count) / double(count - 1));
 }
 
-EMBER_HD float bn_normalize(float x, float mean, float invstd, float w, float b) { return (x - mean) * (invstd * w) + b; }
+EMBER_HD float bn_normalize(float x, float mean, float invstd, float w, float b) {
+  return (x - mean) * (invstd * w) + b;
+}
 
 // A ReLU fused after the batch norm (nn::batch_norm_relu), ember's relu and its backward:
 // relu(z) = z < 0 ? 0 : z (NaN stays), and the gradient passes where the stored output is

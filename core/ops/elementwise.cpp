@@ -84,7 +84,8 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, double alph
   EMBER_CHECK(op != BinaryOp::Div || is_floating(a.dtype()), "div needs floating-point tensors, got {}",
               dtype_name(a.dtype()));
   const Shape shape = broadcast_shapes(a.sizes(), b.sizes());
-  Tensor out = empty_for(shape, a.options().dtype(kernels::is_comparison(op) ? DType::UInt8 : a.dtype()), {&a, &b});
+  const DType out_dtype = kernels::is_comparison(op) ? DType::UInt8 : a.dtype();
+  Tensor out = empty_for(shape, a.options().dtype(out_dtype), {&a, &b});
   if (out.numel() > 0) backend_for(a.device()).binary(op, out, a.detach().expand(shape), b.detach().expand(shape), alpha);
   return out;
 }
