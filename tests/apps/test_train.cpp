@@ -13,6 +13,7 @@
 #include "apps/common/gnuplot.h"
 #include "apps/ember-train/config.h"
 #include "apps/ember-train/run.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/generator.h"
 #include "nn/checkpoint.h"
@@ -122,6 +123,26 @@ TEST(Train, DivergedOptimiserIsRecordedAndOthersStillRun) {
   EXPECT_FALSE(s["optimizers"][0]["diverged_at"].is_null());
   EXPECT_FALSE(s["optimizers"][1]["diverged"].get<bool>());
   EXPECT_EQ(s["optimizers"][1]["epochs_done"], 2);
+  fs::remove_all(c.out);
+}
+
+// The GPU speed flags on the CPU: bf16 mixed precision and channels_last train (losses stay
+// finite), --cuda-graph falls back to eager steps with a warning; all are saved for --resume.
+TEST(Train, MixedPrecisionChannelsLastAndGraphFlagsRunOnTheCpu) {
+  TrainConfig c = tiny("bf16");
+  c.optimizers = {"sgd:lr=0.05,momentum=0.9"};
+  c.precision = "bf16";
+  c.channels_last = true;
+  c.cuda_graph = true;
+  ASSERT_EQ(run_comparison(c), 0);
+  std::ifstream in(fs::path(c.out) / "summary.json");
+  const nlohmann::json s = nlohmann::json::parse(in);
+  EXPECT_EQ(s["config"]["precision"], "bf16");
+  EXPECT_TRUE(s["config"]["channels_last"].get<bool>());
+  EXPECT_TRUE(s["config"]["cuda_graph"].get<bool>());
+  EXPECT_FALSE(s["optimizers"][0]["diverged"].get<bool>());
+  EXPECT_EQ(s["runs"][0]["cuda_graph"], "off");  // no GPU: never captured
+  EXPECT_EQ(s["optimizers"][0]["epochs_done"], 2);
   fs::remove_all(c.out);
 }
 
@@ -328,8 +349,8 @@ TEST(Train, WeightsLoadByNameAndTheFrozenBackboneKeepsThem) {
   for (const auto* c : {&pre, &fine, &wrong, &missing}) fs::remove_all(c->out);
 }
 
-int run_binary(const std::string& args) {
-  const std::string cmd = std::string(EMBER_BINARY_DIR) + "/bin/ember-train " + args + " > /dev/null 2>&1";
+int run_binary(const std::string& args, const char* binary = "ember-train") {
+  const std::string cmd = std::string(EMBER_BINARY_DIR) + "/bin/" + binary + " " + args + " > /dev/null 2>&1";
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -345,11 +366,20 @@ TEST(Train, ExitCodesOfBadInput) {
   EXPECT_EQ(run_binary("--help"), 0);
   for (const char* bad : {"--sweep lr=abc", "--sweep lr=1:0.1:0", "--shift 0:labels", "--shift 3:nonsense",
                           "--shift 11:labels", "--repeats 0", "--classes 3-12", "--reset-fc",
-                          "--target-accuracy 1.5"})
+                          "--target-accuracy 1.5", "--precision fp16"})
     EXPECT_EQ(run_binary(std::string(bad) + " --data synthetic:8,8 --device cpu"), 2) << bad;
   EXPECT_EQ(run_binary("--weights /nonexistent.safetensors --data synthetic:8,8 --device cpu --epochs 1 "
                        "--out /tmp/ember-train-test-noweights"),
             1);
+}
+
+TEST(BenchTrain, RunsEveryModeOnTheCpuAndRefusesBadFlags) {
+  const std::string base = "--device cpu --batch-size 2 --steps 1 --warmup 0 --json";
+  EXPECT_EQ(run_binary(base, "ember-bench-train"), 0);
+  EXPECT_EQ(run_binary(base + " --arch resnet18-cifar --precision bf16 --channels-last", "ember-bench-train"), 0);
+  EXPECT_EQ(run_binary(base + " --cuda-graph", "ember-bench-train"), 2);  // a usage error without a GPU
+  EXPECT_EQ(run_binary(base + " --precision fp16", "ember-bench-train"), 2);
+  EXPECT_EQ(run_binary("--device cuda --steps 1", "ember-bench-train"), cuda_available() ? 0 : 1);
 }
 
 }  // namespace
