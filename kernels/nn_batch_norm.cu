@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kBnBlock) bn_partial_nhwc_kernel(float* partia
         for (int64_t row = begin + group; row < end; row += lanes.groups) {
           const int64_t o = bn_offset(row, c, s);
           const float xv = float(x[o]);
-          const float g = relu ? bn_relu_grad<T>(float(dy[o]), bn_normalize(xv, m, r, w[c], bias[c])) : float(dy[o]);
+          const float g = bn_masked_grad<T>(float(dy[o]), xv, m, r, w[c], bias[c], relu);
           a += g;
           b += g * (xv - m) * r;
         }
@@ -136,6 +136,8 @@ __global__ void __launch_bounds__(kBlock) bn_eval_kernel(T* y, const T* x, const
                                                          BnShape s, float eps) {
   for (int64_t i = global_thread(); i < s.total(); i += grid_stride()) {
     const int64_t c = bn_channel_of(i, s);
+    // rsqrtf per element, not bn_invstd's double sqrt: evaluation's statistics are the
+    // running ones, and a float reciprocal square root is plenty for inference.
     y[i] = T(bn_normalize(float(x[i]), running_mean[c], rsqrtf(running_var[c] + eps), w[c], b[c]));
   }
 }
@@ -154,7 +156,7 @@ __global__ void __launch_bounds__(kBnBlock) bn_backward_partial_kernel(float* pa
   for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
     const int64_t o = bn_offset(j, c, s);
     const float xv = float(x[o]);
-    const float g = relu ? bn_relu_grad<T>(float(dy[o]), bn_normalize(xv, m, r, w[c], b[c])) : float(dy[o]);
+    const float g = bn_masked_grad<T>(float(dy[o]), xv, m, r, w[c], b[c], relu);
     sum_dy += g;
     sum_dy_xhat += g * (xv - m) * r;
   }
@@ -186,8 +188,7 @@ __global__ void __launch_bounds__(kBlock) bn_input_grad_kernel(T* dx, const T* d
   for (int64_t i = global_thread(); i < s.total(); i += grid_stride()) {
     const int64_t c = bn_channel_of(i, s);
     const float xv = float(x[i]);
-    const float g =
-        relu ? bn_relu_grad<T>(float(dy[i]), bn_normalize(xv, mean[c], invstd[c], w[c], b[c])) : float(dy[i]);
+    const float g = bn_masked_grad<T>(float(dy[i]), xv, mean[c], invstd[c], w[c], b[c], relu);
     dx[i] = T(bn_input_grad(g, xv, mean[c], invstd[c], w[c], db[c] * inv_count, dw[c] * inv_count));
   }
 }

@@ -106,6 +106,13 @@ EMBER_HD float bn_relu_grad(float dy, float z) {
   return float(T(z)) > 0.f ? dy : 0.f;
 }
 
+// The gradient a batch-norm backward works on: dy, or with a fused ReLU dy masked by the
+// recomputed output.
+template <class T>
+EMBER_HD float bn_masked_grad(float dy, float x, float mean, float invstd, float w, float b, bool relu) {
+  return relu ? bn_relu_grad<T>(dy, bn_normalize(x, mean, invstd, w, b)) : dy;
+}
+
 EMBER_HD float bn_input_grad(float dy, float x, float mean, float invstd, float w, float mean_dy, float mean_dy_xhat) {
   const float xhat = (x - mean) * invstd;
   return w * invstd * (dy - mean_dy - xhat * mean_dy_xhat);

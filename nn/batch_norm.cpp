@@ -145,20 +145,22 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, double eps, double momentum)
   num_batches_tracked_ = register_buffer("num_batches_tracked", zeros({}, DType::Int64));
 }
 
+void BatchNorm2d::count_batch() {
+  if (!is_training()) return;
+  NoGradGuard no_grad;  // bookkeeping, not part of the graph
+  num_batches_tracked_.add_(ones({}, num_batches_tracked_.options()));
+}
+
 Tensor BatchNorm2d::forward(const Tensor& input) {
-  if (is_training()) {
-    NoGradGuard no_grad;  // bookkeeping, not part of the graph
-    num_batches_tracked_.add_(ones({}, num_batches_tracked_.options()));
-  }
+  count_batch();
   return batch_norm(input, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
 }
 
-Tensor BatchNorm2d::forward_relu(const Tensor& input) {
-  if (is_training()) {
-    NoGradGuard no_grad;
-    num_batches_tracked_.add_(ones({}, num_batches_tracked_.options()));
-  }
-  return batch_norm_relu(input, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
+Tensor BatchNorm2d::forward_relu(const Tensor& input, Module& relu) {
+  const bool fused = is_training() && layer_backend_for(input.device()).fuses_batch_norm_relu(input);
+  if (!fused) return relu((*this)(input));  // the two modules, as modules (observers see them)
+  count_batch();
+  return batch_norm_relu(input, weight_, bias_, running_mean_, running_var_, true, momentum_, eps_);
 }
 
 std::string BatchNorm2d::describe() const {

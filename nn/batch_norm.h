@@ -14,9 +14,10 @@ class BatchNorm2d : public Module {
   // Training mode: batch statistics, running statistics updated, num_batches_tracked + 1.
   // Evaluation mode: running statistics.
   Tensor forward(const Tensor& input) override;
-  // relu(forward(input)) through nn::batch_norm_relu: one fused pass where the backend fuses
-  // (called directly, not through operator(): module observers do not see it).
-  Tensor forward_relu(const Tensor& input);
+  // relu(forward(input)): one fused pass (nn::batch_norm_relu) where the device's backend
+  // fuses them while training - then module observers do not see the call - else this
+  // module and `relu` called as modules.
+  Tensor forward_relu(const Tensor& input, Module& relu);
   std::string describe() const override;
   int64_t forward_flops(const Shape& input, const Shape& output) const override;
 
@@ -32,6 +33,8 @@ class BatchNorm2d : public Module {
  private:
   int64_t num_features_;
   double eps_, momentum_;
+  void count_batch();  // num_batches_tracked + 1 in training mode
+
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
 };
 

@@ -1,8 +1,9 @@
 // The differentiable layer ops of ember::nn (torch.nn.functional's counterparts). Each
 // validates its arguments (errors name the shapes), computes through the LayerBackend of the
 // input's device and, in grad mode, records one autograd Node whose backward calls the
-// backend's backward. Activations are NCHW, filters OIHW; float32 or float64, or bfloat16
-// (mixed precision: batch_norm then takes float32 weights and statistics, nn/resnet.h).
+// backend's backward. Activations are NCHW (or channels_last NHWC, Note [channels_last]),
+// filters OIHW; float32 or float64, or bfloat16 (mixed precision: batch_norm then takes
+// float32 weights and statistics, nn/resnet.h).
 #pragma once
 
 #include <cstdint>
@@ -36,8 +37,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // relu(batch_norm(...)), as one pass forward and one backward where the device's backend
-// fuses them (CUDA, bfloat16 activations, training: LayerBackend::fuses_batch_norm_relu); the
-// same values as the two ops either way.
+// fuses them (CUDA, bfloat16 or float32 NHWC activations, training:
+// LayerBackend::fuses_batch_norm_relu); the same values as the two ops either way.
 Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 

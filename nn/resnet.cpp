@@ -5,7 +5,6 @@
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
 #include "nn/init.h"
-#include "nn/layer_backend.h"
 
 namespace ember::nn {
 
@@ -21,13 +20,6 @@ std::shared_ptr<Conv2d> make_conv(int64_t in, int64_t out, int64_t kernel, int64
   c.padding = padding;
   c.bias = false;
   return std::make_shared<Conv2d>(c, generator);
-}
-
-// relu(bn(x)): one fused pass where the device fuses them while training (bfloat16 on CUDA,
-// nn::batch_norm_relu), else the two modules, called as modules.
-Tensor bn_relu(BatchNorm2d& bn, ReLU& relu, const Tensor& x) {
-  if (bn.is_training() && layer_backend_for(x.device()).fuses_batch_norm_relu(x)) return bn.forward_relu(x);
-  return relu(bn(x));
 }
 
 }  // namespace
@@ -50,7 +42,7 @@ BasicBlock::BasicBlock(int64_t in_planes, int64_t planes, int64_t stride, Genera
 }
 
 Tensor BasicBlock::forward(const Tensor& input) {
-  Tensor out = bn_relu(*bn1_, *relu_, (*conv1_)(input));
+  Tensor out = bn1_->forward_relu((*conv1_)(input), *relu_);
   out = (*bn2_)((*conv2_)(out));
   const Tensor identity = downsample_ ? (*downsample_)(input) : input;
   return (*relu_)(out + identity);
@@ -115,7 +107,7 @@ Tensor ResNet18::forward(const Tensor& input) {
   // NHWC from conv1's output on: its 3 input channels stay NCHW (cuDNN's NHWC tensor-core
   // kernels want a multiple of 8 channels).
   if (channels_last_) x = x.to_channels_last();
-  x = bn_relu(*bn1_, *relu_, x);
+  x = bn1_->forward_relu(x, *relu_);
   if (maxpool_) {
     x = (*maxpool_)(x);  // ember's pooling kernels are NCHW
     if (channels_last_) x = x.to_channels_last();

@@ -65,10 +65,12 @@ void Optimizer::allocate_states(unsigned slots) {
 
 // One fill kernel per group: the value travels as a kernel argument, so setting the lr each
 // step (a schedule) never waits for the device, as a copy from the host would.
+void Optimizer::upload_lr(int group) {
+  if (spec_.capturable) device_lr_.slice(0, group, group + 1).fill_(groups_[group].lr);
+}
+
 void Optimizer::upload_lrs() {
-  if (!spec_.capturable) return;
-  NoGradGuard no_grad;
-  for (int g = 0; g < num_groups(); ++g) device_lr_.slice(0, g, g + 1).fill_(groups_[g].lr);
+  for (int g = 0; g < num_groups(); ++g) upload_lr(g);
 }
 
 // Only where the host count is the truth (construction, load_state_dict): a replayed CUDA
@@ -110,7 +112,7 @@ void Optimizer::set_lr(int group, double lr) {
   h.lr = lr;
   validate_hyperparameters(spec_.name, h);
   groups_[group] = h;
-  if (spec_.capturable) device_lr_.slice(0, group, group + 1).fill_(lr);  // this group only
+  upload_lr(group);
 }
 
 void Optimizer::set_lr(double lr) {

@@ -84,6 +84,7 @@ class Optimizer {
  private:
   unsigned slots_needed() const;
   void allocate_states(unsigned slots);
+  void upload_lr(int group);
   void upload_lrs();
   void upload_step();
   kernels::FusedStepArgs step_args() const;

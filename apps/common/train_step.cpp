@@ -54,8 +54,11 @@ TrainStep::Result TrainStep::run(const Tensor& images, const Tensor& labels) {
   replayed_last_ = false;
   // Only batches of the captured size count as warm-up: cuDNN must have planned that shape.
   const bool capture_shape = options_.batch_size <= 0 || images.size(0) == options_.batch_size;
-  const bool graph_mode = options_.cuda_graph && graph_failure_.empty() && capture_shape && calls_++ >= options_.warmup;
-  if (!graph_mode) return eager(images, labels);
+  if (!options_.cuda_graph || !graph_failure_.empty() || !capture_shape) return eager(images, labels);
+  if (warmups_ < options_.warmup) {
+    ++warmups_;
+    return eager(images, labels);
+  }
   if (!graph_) {
     if (!try_capture(images, labels)) return eager(images, labels);
   } else if (images.sizes() != static_images_.sizes() || labels.sizes() != static_labels_.sizes()) {

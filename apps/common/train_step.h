@@ -58,7 +58,7 @@ class TrainStep {
   nn::Module& model_;
   optim::Optimizer& optimizer_;
   TrainStepOptions options_;
-  int calls_ = 0;
+  int warmups_ = 0;  // eager warm-up calls at the capture size so far
   bool replayed_last_ = false;
   std::string graph_failure_;
   std::unique_ptr<CudaGraph> graph_;

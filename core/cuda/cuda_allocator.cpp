@@ -6,6 +6,7 @@
 // captured, the graph's memory takes over (Note [graph memory] in core/graph_memory.h).
 #include "core/cuda/cuda_allocator.h"
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <utility>
@@ -54,6 +55,7 @@ class CudaPoolAllocator final : public Allocator {
 
   void set_graph_memory(std::shared_ptr<GraphMemory> memory) {
     std::lock_guard<std::mutex> lock(mutex_);
+    capturing_ = memory != nullptr;
     graph_memory_ = std::move(memory);
   }
 
@@ -62,7 +64,10 @@ class CudaPoolAllocator final : public Allocator {
   void reset_peak() override { counter_.reset_peak(); }
 
  private:
+  // Null unless a graph is being captured; outside a capture (every eager step) one atomic
+  // load, no lock.
   std::shared_ptr<GraphMemory> graph_memory() const {
+    if (!capturing_.load(std::memory_order_acquire)) return nullptr;
     std::lock_guard<std::mutex> lock(mutex_);
     return graph_memory_;
   }
@@ -92,6 +97,7 @@ class CudaPoolAllocator final : public Allocator {
   uint64_t last_reserved_ = 0;
   AllocationCounter counter_;
   mutable std::mutex mutex_;
+  std::atomic<bool> capturing_{false};
   std::shared_ptr<GraphMemory> graph_memory_;  // set while a graph is captured
 };
 

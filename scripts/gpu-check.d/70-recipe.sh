@@ -58,14 +58,8 @@ recipe=(--arch resnet18-cifar --optimizer "sgd:lr=$lr,momentum=0.9,nesterov=true
         --epochs "$epochs" --batch-size "$batch" --augment standard --normalize cifar --lr-schedule onecycle
         --label-smoothing 0.1 --target-accuracy "$target" --seed 0 --precision "$precision" --channels-last)
 
-# --cuda-graph where this ember-train has it; a failed graph run is retried once without it.
-graph=none
-help=$("$train" --help 2>/dev/null)  # read whole: a pipe into grep -q could SIGPIPE it under pipefail
-if grep -q -- '--cuda-graph' <<<"$help"; then
-  graph=on
-else
-  echo "70-recipe: note: this ember-train has no --cuda-graph; running without it"
-fi
+# With --cuda-graph; a failed graph run is retried once without it.
+graph=on
 ember_out=$work/ember
 t0=$(now)
 if [ "$graph" = on ]; then

@@ -69,15 +69,24 @@ TEST(GraphMemory, SmallRequestDoesNotPinALargeBlockAndLargeRequestGetsNewBlock) 
 }
 
 TEST(GraphMemory, BlocksInUseAreNeverHandedOutTwice) {
+  // Allocations and releases interleaved (as a captured step frees temporaries while others
+  // live): a block in use never comes back from allocate().
   CountingSystem sys;
   GraphMemory pool = sys.make();
-  std::set<void*> seen;
+  std::set<void*> in_use;
   std::vector<void*> held;
-  for (size_t n : {256u, 256u, 512u, 256u, 1000u, 300u}) {
-    void* p = pool.allocate(n);
-    EXPECT_TRUE(seen.insert(p).second) << "block handed out twice";
+  const size_t sizes[] = {256, 512, 256, 1000, 300, 512, 256, 700, 256, 1000};
+  for (int round = 0; round < 50; ++round) {
+    void* p = pool.allocate(sizes[round % 10]);
+    ASSERT_TRUE(in_use.insert(p).second) << "block handed out twice, round " << round;
     held.push_back(p);
+    if (round % 3 == 2) {  // free the oldest held block
+      pool.release(held.front());
+      in_use.erase(held.front());
+      held.erase(held.begin());
+    }
   }
+  EXPECT_LT(pool.blocks(), 50);  // released blocks were reused
   for (void* p : held) pool.release(p);
 }
 

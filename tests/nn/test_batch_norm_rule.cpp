@@ -1,7 +1,9 @@
-// The bfloat16 batch-norm kernels' algorithm (kernels/nn_batch_norm.cu), replayed on the CPU
-// with the same rules and index arithmetic (kernels/nn_batch_norm_rule.h), against the CPU
-// layer (double statistics): split ranges tile each channel exactly, offsets and channels
-// agree, and the forward, statistics, running update and backward match.
+// The batch-norm kernels' arithmetic (kernels/nn_batch_norm.cu), replayed on the CPU with the
+// same rules and index arithmetic (kernels/nn_batch_norm_rule.h) over bfloat16 activations,
+// against the CPU layer (double statistics): split ranges tile each channel exactly, offsets
+// and channels agree (NCHW and NHWC), and the forward, statistics, running update and
+// backward match. The replay sums in its own order: the kernels' thread-to-channel mapping
+// (bn_nhwc_lanes) and the fused ReLU mask are checked on the GPU (tests/nn/test_nn_cuda.cpp).
 //
 // Tolerances: the replay keeps float partial sums (the kernels' precision) where the CPU
 // layer keeps double, so statistics agree to 1e-5 relative; bfloat16 outputs may land one
