@@ -19,46 +19,34 @@ kernels::StridedLayout<N> make_strided_layout(const std::array<const Tensor*, N>
   for (const Tensor* t : operands)
     EMBER_CHECK(t->sizes() == sizes, "internal: strided operands of shapes {} and {}", shape_str(t->sizes()),
                 shape_str(sizes));
-  kernels::StridedLayout<N> layout;
+  // The dims of size > 1, outermost first by operand 0's strides (ties keep their order): an
+  // NHWC output walks its memory in order. The permutation applies to every operand alike.
+  int order[64];
   int nd = 0;
-  int64_t dims[64];
-  int64_t strides[N][64];
   for (size_t d = 0; d < sizes.size(); ++d) {
     if (sizes[d] == 1) continue;
     EMBER_CHECK(nd < 64, "tensor with more than 64 dims");
-    dims[nd] = sizes[d];
-    for (int k = 0; k < N; ++k) strides[k][nd] = operands[k]->strides()[d];
-    ++nd;
+    order[nd++] = static_cast<int>(d);
   }
-  // Outermost first by operand 0's strides (ties keep their order): an NHWC output walks its
-  // memory in order. The permutation applies to every operand alike.
-  int order[64];
-  for (int d = 0; d < nd; ++d) order[d] = d;
-  std::stable_sort(order, order + nd, [&](int a, int b) { return strides[0][a] > strides[0][b]; });
-  int64_t sorted_dims[64];
-  int64_t sorted_strides[N][64];
-  for (int d = 0; d < nd; ++d) {
-    sorted_dims[d] = dims[order[d]];
-    for (int k = 0; k < N; ++k) sorted_strides[k][d] = strides[k][order[d]];
-  }
-  for (int d = 0; d < nd; ++d) {
-    dims[d] = sorted_dims[d];
-    for (int k = 0; k < N; ++k) strides[k][d] = sorted_strides[k][d];
-  }
+  const Shape& out_strides = operands[0]->strides();
+  std::stable_sort(order, order + nd, [&](int a, int b) { return out_strides[a] > out_strides[b]; });
   // Merge dim d into the dim before it when every operand steps over d contiguously.
+  kernels::StridedLayout<N> layout;
   int out = 0;
-  for (int d = 0; d < nd; ++d) {
+  for (int i = 0; i < nd; ++i) {
+    const int d = order[i];
     bool merge = out > 0;
-    for (int k = 0; k < N && merge; ++k) merge = layout.strides[k][out - 1] == strides[k][d] * dims[d];
+    for (int k = 0; k < N && merge; ++k)
+      merge = layout.strides[k][out - 1] == operands[k]->strides()[d] * sizes[d];
     if (merge) {
-      layout.sizes[out - 1] *= dims[d];
-      for (int k = 0; k < N; ++k) layout.strides[k][out - 1] = strides[k][d];
+      layout.sizes[out - 1] *= sizes[d];
+      for (int k = 0; k < N; ++k) layout.strides[k][out - 1] = operands[k]->strides()[d];
       continue;
     }
     EMBER_CHECK(out < kernels::kMaxDims, "elementwise op over {} non-mergeable dims (at most {})", nd,
                 kernels::kMaxDims);
-    layout.sizes[out] = dims[d];
-    for (int k = 0; k < N; ++k) layout.strides[k][out] = strides[k][d];
+    layout.sizes[out] = sizes[d];
+    for (int k = 0; k < N; ++k) layout.strides[k][out] = operands[k]->strides()[d];
     ++out;
   }
   layout.ndim = out;

@@ -193,6 +193,12 @@ Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0
 Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
 Tensor empty_like(const Tensor& t) { return empty(t.sizes(), t.options()); }
 
+bool is_nhwc(const Tensor& t) { return t.is_channels_last() && !t.is_contiguous(); }
+
+Tensor empty_in_layout(const Shape& shape, TensorOptions options, bool nhwc) {
+  return nhwc ? empty_channels_last(shape, options) : empty(shape, options);
+}
+
 Tensor empty_channels_last(const Shape& shape, TensorOptions options) {
   EMBER_CHECK(shape.size() == 4, "empty_channels_last: needs a 4-D shape [N, C, H, W], got {}", shape_str(shape));
   return empty({shape[0], shape[2], shape[3], shape[1]}, options).permute({0, 3, 1, 2});

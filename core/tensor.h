@@ -159,6 +159,11 @@ Tensor full(const Shape& shape, double value, TensorOptions options = {});
 Tensor empty_like(const Tensor& t);
 // A 4-D [N, C, H, W] tensor stored NHWC (channels_last).
 Tensor empty_channels_last(const Shape& shape, TensorOptions options = {});
+// Stored NHWC and not also NCHW: a tensor that is both (C == 1 or H == W == 1) counts as
+// NCHW, the two layouts coincide (Note [channels_last] in core/ops/view_ops.cpp).
+bool is_nhwc(const Tensor& t);
+// empty_channels_last when `nhwc`, else empty.
+Tensor empty_in_layout(const Shape& shape, TensorOptions options, bool nhwc);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor arange(int64_t end, TensorOptions options = DType::Int64);

@@ -30,13 +30,8 @@ inline void check_channel_tensor(const Tensor& t, const Tensor& x, int64_t chann
 
 // Note [channels_last] (core/ops/view_ops.cpp) in the layers: the CUDA layers keep an NHWC
 // input NHWC (cuDNN and ember's kernels take either layout); the CPU layers work in NCHW.
-// A tensor that is both (C == 1 or H == W == 1) counts as NCHW: the two layouts coincide.
-inline bool is_nhwc(const Tensor& t) { return t.is_channels_last() && !t.is_contiguous(); }
 inline bool keeps_nhwc(const Tensor& t) { return t.device().is_cuda() && is_nhwc(t); }
 // The layer's working copy of an activation: NHWC kept where the device takes it, else NCHW.
 inline Tensor layer_input(const Tensor& t) { return keeps_nhwc(t) ? t : t.contiguous(); }
-inline Tensor empty_in_layout(const Shape& shape, TensorOptions options, bool nhwc) {
-  return nhwc ? empty_channels_last(shape, options) : empty(shape, options);
-}
 
 }  // namespace ember::nn

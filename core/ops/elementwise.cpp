@@ -67,11 +67,10 @@ Tensor empty_for(const Shape& shape, TensorOptions options, std::initializer_lis
     bool nhwc = false, nchw = false;
     for (const Tensor* t : operands) {
       if (t->sizes() != shape) continue;
-      const bool cl = t->is_channels_last(), contiguous = t->is_contiguous();
-      nhwc = nhwc || (cl && !contiguous);
-      nchw = nchw || (contiguous && !cl);
+      nhwc = nhwc || is_nhwc(*t);
+      nchw = nchw || (t->is_contiguous() && !t->is_channels_last());
     }
-    if (nhwc && !nchw) return empty_channels_last(shape, options);
+    return empty_in_layout(shape, options, nhwc && !nchw);
   }
   return empty(shape, options);
 }

@@ -249,8 +249,7 @@ Tensor Tensor::to(Device target) const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  const bool nhwc = is_channels_last() && !is_contiguous();
-  Tensor out = nhwc ? empty_channels_last(sizes(), options().dtype(target)) : empty(sizes(), options().dtype(target));
+  Tensor out = empty_in_layout(sizes(), options().dtype(target), is_nhwc(*this));
   if (numel() > 0) backend_for(device()).copy(out, *this);
   if (!is_floating(target)) return out;  // integers carry no gradient
   auto node = std::make_shared<ToDTypeBackward>();

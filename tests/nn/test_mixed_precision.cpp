@@ -96,10 +96,6 @@ TEST(MixedPrecision, MaxPoolKeepsBfloat16) {
   EXPECT_EQ(x.grad().dtype(), DType::BFloat16);
 }
 
-double cosine(const Tensor& a, const Tensor& b) {
-  const Tensor x = a.to(DType::Float64).flatten(), y = b.to(DType::Float64).flatten();
-  return sum(x * y).item() / std::sqrt(sum(x * x).item() * sum(y * y).item() + 1e-300);
-}
 
 TEST(MixedPrecision, ResNet18InBfloat16FollowsFloat32) {
   Generator g1(9), g2(9);
@@ -118,7 +114,7 @@ TEST(MixedPrecision, ResNet18InBfloat16FollowsFloat32) {
     SCOPED_TRACE(a[i].first);
     ASSERT_TRUE(b[i].second.grad().defined());
     EXPECT_EQ(b[i].second.grad().dtype(), DType::Float32);
-    EXPECT_GT(cosine(b[i].second.grad(), a[i].second.grad()), 0.85);
+    EXPECT_GT(testing::cosine_similarity(b[i].second.grad(), a[i].second.grad()), 0.85);
   }
 }
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "core/ops.h"
+
 namespace ember::testing {
 
 ::testing::AssertionResult all_close(const Tensor& got, const Tensor& want, double atol, double rtol, bool nan_equal) {
@@ -53,6 +55,12 @@ namespace ember::testing {
   if (bad == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << bad << " of " << a.numel() << " elements differ in their bits, first at "
                                        << first;
+}
+
+double cosine_similarity(const Tensor& a, const Tensor& b) {
+  const Tensor x = a.to(Device::cpu()).to(DType::Float64).flatten();
+  const Tensor y = b.to(Device::cpu()).to(DType::Float64).flatten();
+  return sum(x * y).item() / std::sqrt(sum(x * x).item() * sum(y * y).item() + 1e-300);
 }
 
 }  // namespace ember::testing

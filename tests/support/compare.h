@@ -14,6 +14,9 @@ namespace ember::testing {
                                      bool nan_equal = false);
 // Bit-for-bit equality of two tensors' values (any device, same dtype and shape).
 ::testing::AssertionResult bit_equal(const Tensor& got, const Tensor& want);
+// cos(angle) between two tensors seen as vectors (any devices and floating dtypes, in float64):
+// how alike two gradients point when their elements may not be compared one by one.
+double cosine_similarity(const Tensor& a, const Tensor& b);
 
 }  // namespace ember::testing
 
