@@ -58,6 +58,9 @@ void RunTrainer::build(const nn::SafetensorsContents* resume) {
   optim::OptimizerSpec spec = run_.parsed;
   spec.capturable = spec.capturable || cuda_graph;  // the graph reads lr and step on the device
   optimizer_ = optim::make_optimizer(spec, *flat_);
+  // The schedule's base is the spec's lr, taken before a checkpoint's state is restored: that
+  // holds the last scheduled lr instead (a resumed run would schedule from it).
+  for (int g = 0; g < optimizer_->num_groups(); ++g) base_lrs_.push_back(optimizer_->lr(g));
   if (resume) restore_training_state(*resume, *model_, *optimizer_);
   TrainStepOptions options;
   options.cuda_graph = cuda_graph;
@@ -93,7 +96,6 @@ void RunTrainer::plan_steps() {
               "cannot continue at batch {} of epoch {}: the run has {} epochs of {} batches", p.batch, p.epoch + 1,
               config_.epochs, steps_in_epoch_.front());
   schedule_ = make_schedule(config_, steps_in_epoch_.front());
-  for (int g = 0; g < optimizer_->num_groups(); ++g) base_lrs_.push_back(optimizer_->lr(g));
 }
 
 Outcome RunTrainer::train() {

@@ -107,7 +107,7 @@ class RunTrainer {
   int64_t total_steps_ = 0;
   int64_t batches_before_epoch_ = 0;  // global batches of the epochs before the current one
   std::unique_ptr<optim::LrSchedule> schedule_;  // null: each group's lr throughout
-  std::vector<double> base_lrs_;
+  std::vector<double> base_lrs_;                 // the spec's lr of each group
 
   LogWindows windows_;
   Clock::time_point epoch_start_;
