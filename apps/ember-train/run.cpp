@@ -1,12 +1,11 @@
 #include "apps/ember-train/run.h"
 
-#include <csignal>
 #include <atomic>
-#include <chrono>
-#include <cmath>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -14,7 +13,6 @@
 #include "apps/common/progress.h"
 #include "apps/ember-train/checkpoint.h"
 #include "apps/ember-train/data_plan.h"
-#include "apps/ember-train/runs.h"
 #include "apps/ember-train/plots.h"
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"

@@ -1,5 +1,6 @@
 #include "apps/ember-train/runs.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -77,6 +78,9 @@ std::string with_lr(const std::string& spec, double lr) {
 std::vector<RunSpec> expand_runs(const std::vector<std::string>& specs, const std::vector<double>& sweep_lrs,
                                  int repeats, uint64_t seed) {
   EMBER_USAGE_CHECK(repeats >= 1, "--repeats must be at least 1, got {}", repeats);
+  const double count = double(specs.size()) * double(std::max<size_t>(sweep_lrs.size(), 1)) * repeats;
+  EMBER_USAGE_CHECK(count <= kMaxRuns, "{} optimiser(s) x {} lr(s) x {} repeat(s) is {:.0f} runs, more than {}",
+                    specs.size(), std::max<size_t>(sweep_lrs.size(), 1), repeats, count, kMaxRuns);
   struct Variant {
     std::string spec;
     double lr;

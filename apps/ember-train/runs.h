@@ -22,9 +22,13 @@ struct RunSpec {
   optim::OptimizerSpec parsed;  // `optimizer`, parsed
 };
 
+// More runs than any comparison can train: a bound, so that a configuration (from a command
+// line or a damaged checkpoint) cannot ask for millions of them.
+constexpr int kMaxRuns = 100000;
+
 // Every spec of `specs` at every lr of `sweep_lrs` (each spec's own lr when empty), `repeats`
 // times with seeds seed..seed+repeats-1: optimiser-major, then learning rate, then repeat.
-// Usage errors for bad specs or repeats < 1.
+// Usage errors for bad specs, repeats < 1 or more than kMaxRuns runs.
 std::vector<RunSpec> expand_runs(const std::vector<std::string>& specs, const std::vector<double>& sweep_lrs,
                                  int repeats, uint64_t seed);
 

@@ -195,6 +195,11 @@ TEST(Runs, SweepsAndRepeatsExpandToTheFullGrid) {
   c.repeats = 1;
   validate(c);
   EXPECT_EQ(c.parsed.runs.size(), 2u);
+  // Millions of runs (from a command line or a damaged checkpoint) are refused before any is
+  // expanded.
+  c.sweep = "lr=1e-4:1:9999";
+  c.repeats = 1000;
+  EXPECT_THROW(validate(c), UsageError);
 }
 
 TEST(Runs, ShiftsParseAndThePermutationHasNoFixedPoint) {
