@@ -10,7 +10,13 @@
 
 namespace ember::detail {
 
-int cuda_device_count_impl();                // 0 without a GPU or driver; never throws
+// What looking for a GPU found (once per process; never throws).
+struct CudaProbe {
+  int count = 0;           // visible devices when device 0 answered, else 0
+  bool no_device = false;  // CUDA said cudaErrorNoDevice: this machine has no GPU
+  std::string error;       // otherwise why none is usable: "cudaErrorName: CUDA's text"; "" when usable
+};
+const CudaProbe& cuda_probe_impl();
 std::string cuda_device_name_impl(int index);
 // Any direction involving a CUDA device; ordered on ember's stream, synchronous for the host.
 void cuda_copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes);

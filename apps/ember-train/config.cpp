@@ -52,6 +52,9 @@ void add_flags(CLI::App& app, TrainConfig& c) {
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   app.add_flag("--channels-last", c.channels_last, "NHWC activations: cuDNN's tensor-core layout (for GPUs)");
+  app.add_flag("--deterministic", c.deterministic,
+               "GPU: deterministic cuDNN convolution algorithms, picked by cuDNN's heuristics instead of timings, so "
+               "that a run repeats bit for bit on the same GPU and software (README, 'Reproducibility on a GPU')");
   app.add_flag("--cuda-graph", c.cuda_graph,
                "capture the training step into a CUDA graph after 3 eager steps and replay it (GPU only; the "
                "optimiser becomes capturable; ignored with a warning on the CPU)");
@@ -123,6 +126,7 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"cuda_graph", c.cuda_graph},
           {"precision", c.precision},
           {"channels_last", c.channels_last},
+          {"deterministic", c.deterministic},
           {"log_every", c.log_every},
           {"limit_train", c.limit_train},
           {"limit_test", c.limit_test},
@@ -157,6 +161,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.cuda_graph = j.value("cuda_graph", false);
     c.precision = j.value("precision", "fp32");
     c.channels_last = j.value("channels_last", false);
+    c.deterministic = j.value("deterministic", false);
     c.log_every = j.at("log_every");
     c.limit_train = j.at("limit_train");
     c.limit_test = j.at("limit_test");
