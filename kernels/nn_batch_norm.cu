@@ -93,9 +93,9 @@ struct EvalOp {  // evaluation: the running statistics
     const Pack<T, V> x = load_pack<T, V>(a.x, i0);
     const PerChannel<V, kNhwc> mean(a.mean, c0), var(a.invstd, c0), w(a.w, c0), b(a.b, c0);
     Pack<T, V> y;
-#pragma unroll
     // rsqrtf, not bn_invstd's double sqrt: evaluation's statistics are the running ones, and
     // a float reciprocal square root is plenty for inference.
+#pragma unroll
     for (int e = 0; e < V; ++e) y.v[e] = T(bn_normalize(float(x.v[e]), mean[e], rsqrtf(var[e] + a.eps), w[e], b[e]));
     store_pack(a.out, i0, y);
   }
