@@ -16,25 +16,13 @@ namespace ember::kernels {
 
 namespace {
 
-// One kernel body for every elementwise op: f(offsets) over n items.
-template <int N, bool Flat, class F>
-__global__ void __launch_bounds__(kBlock) elementwise_kernel(F f, StridedLayout<N> layout, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_stride()) {
-    int64_t off[N];
-    if constexpr (Flat) {
-      for (int k = 0; k < N; ++k) off[k] = i;
-    } else {
-      strided_offsets(layout, i, off);
-    }
-    f(off);
-  }
-}
-
-// The same with 32-bit indices (n and every offset < 2^31, so i + stride never wraps).
-template <int N, bool Flat, class F>
-__global__ void __launch_bounds__(kBlock) elementwise32_kernel(F f, StridedIndex32<N> index, uint32_t n) {
-  for (uint32_t i = global_thread32(); i < n; i += grid_stride32()) {
-    uint32_t off[N];
+// One kernel body for every elementwise op: f(offsets) over n items, with 32-bit indices
+// (Index = StridedIndex32, I = uint32_t: n and every offset < 2^31, so i + stride never
+// wraps) or 64-bit ones (StridedIndex64, int64_t). Flat: every operand's offset is i.
+template <int N, bool Flat, class F, class Index, class I>
+__global__ void __launch_bounds__(kBlock) elementwise_kernel(F f, Index index, I n) {
+  for (I i = I(global_thread()); i < n; i += I(grid_stride())) {
+    I off[N];
     if constexpr (Flat) {
       for (int k = 0; k < N; ++k) off[k] = i;
     } else {
@@ -44,20 +32,24 @@ __global__ void __launch_bounds__(kBlock) elementwise32_kernel(F f, StridedIndex
   }
 }
 
+template <int N, bool Flat, class F, class Index, class I>
+void launch_walk(F f, const Index& index, I n, cudaStream_t stream) {
+  elementwise_kernel<N, Flat><<<grid_for(int64_t(n)), kBlock, 0, stream>>>(f, index, n);
+}
+
 template <int N, class F>
 cudaError_t launch_elementwise(F f, const StridedLayout<N>& layout, int64_t n, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  const int grid = grid_for(n);
   const bool flat = is_flat(layout);
   if (fits_index32(layout, n)) {
     const StridedIndex32<N> index = flat ? StridedIndex32<N>() : StridedIndex32<N>(layout);
     const auto count = static_cast<uint32_t>(n);
-    if (flat) elementwise32_kernel<N, true><<<grid, kBlock, 0, stream>>>(f, index, count);
-    else elementwise32_kernel<N, false><<<grid, kBlock, 0, stream>>>(f, index, count);
-  } else if (flat) {
-    elementwise_kernel<N, true><<<grid, kBlock, 0, stream>>>(f, layout, n);
+    if (flat) launch_walk<N, true>(f, index, count, stream);
+    else launch_walk<N, false>(f, index, count, stream);
   } else {
-    elementwise_kernel<N, false><<<grid, kBlock, 0, stream>>>(f, layout, n);
+    const StridedIndex64<N> index{layout};
+    if (flat) launch_walk<N, true>(f, index, n, stream);
+    else launch_walk<N, false>(f, index, n, stream);
   }
   return cudaGetLastError();
 }

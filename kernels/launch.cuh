@@ -15,8 +15,7 @@ namespace ember::kernels {
 __device__ __forceinline__ int64_t global_thread() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
-// 32-bit ones, for loops whose bound is below 2^31 (kMaxIndex32): i + stride never wraps.
-__device__ __forceinline__ uint32_t global_thread32() { return blockIdx.x * blockDim.x + threadIdx.x; }
-__device__ __forceinline__ uint32_t grid_stride32() { return gridDim.x * blockDim.x; }
+// 32-bit loops use I(global_thread()) and I(grid_stride()) with I = uint32_t: both fit, and a
+// bound below 2^31 (kMaxIndex32) keeps i + stride from wrapping.
 
 }  // namespace ember::kernels

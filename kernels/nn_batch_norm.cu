@@ -59,44 +59,32 @@ struct BnElementwiseArgs {
   T* out = nullptr;  // y, or dx in the backward
   const T* x = nullptr;
   const T* dy = nullptr;
-  const float *mean = nullptr, *invstd = nullptr;  // save_mean / save_invstd, or the running statistics
+  const float *mean = nullptr, *invstd = nullptr;  // save_mean / save_invstd, or the running mean / variance
   const float *w = nullptr, *b = nullptr;          // b: null in a backward without relu
   const float *dw = nullptr, *db = nullptr;
   float eps = 0.f, inv_count = 0.f;
   bool relu = false;
+  bool eval = false;  // invstd holds the running variance (and eps is used)
 };
 
-// The three elementwise passes, each on one pack whose first value is at i0 and whose
-// (first) channel is c0.
+// The elementwise passes, each on one pack whose first value is at i0 and whose (first)
+// channel is c0.
 template <class T, int V, bool kNhwc>
-struct NormalizeOp {  // training forward: y = bn(x) [then relu]
+struct NormalizeOp {  // y = bn(x) [then relu]: training (save_mean/save_invstd) or evaluation
   BnElementwiseArgs<T> a;
   template <class I>
   __device__ void operator()(I i0, I c0) const {
     const Pack<T, V> x = load_pack<T, V>(a.x, i0);
-    const PerChannel<V, kNhwc> mean(a.mean, c0), invstd(a.invstd, c0), w(a.w, c0), b(a.b, c0);
+    const PerChannel<V, kNhwc> mean(a.mean, c0), scale(a.invstd, c0), w(a.w, c0), b(a.b, c0);
     Pack<T, V> y;
 #pragma unroll
     for (int e = 0; e < V; ++e) {
-      const float z = bn_normalize(float(x.v[e]), mean[e], invstd[e], w[e], b[e]);
+      // Evaluation: the running variance, and rsqrtf, not bn_invstd's double sqrt: the
+      // statistics are the running ones, and a float reciprocal square root is plenty there.
+      const float invstd = a.eval ? rsqrtf(scale[e] + a.eps) : scale[e];
+      const float z = bn_normalize(float(x.v[e]), mean[e], invstd, w[e], b[e]);
       y.v[e] = T(a.relu ? bn_relu(z) : z);
     }
-    store_pack(a.out, i0, y);
-  }
-};
-
-template <class T, int V, bool kNhwc>
-struct EvalOp {  // evaluation: the running statistics
-  BnElementwiseArgs<T> a;
-  template <class I>
-  __device__ void operator()(I i0, I c0) const {
-    const Pack<T, V> x = load_pack<T, V>(a.x, i0);
-    const PerChannel<V, kNhwc> mean(a.mean, c0), var(a.invstd, c0), w(a.w, c0), b(a.b, c0);
-    Pack<T, V> y;
-    // rsqrtf, not bn_invstd's double sqrt: evaluation's statistics are the running ones, and
-    // a float reciprocal square root is plenty for inference.
-#pragma unroll
-    for (int e = 0; e < V; ++e) y.v[e] = T(bn_normalize(float(x.v[e]), mean[e], rsqrtf(var[e] + a.eps), w[e], b[e]));
     store_pack(a.out, i0, y);
   }
 };
@@ -206,8 +194,44 @@ void launch_elementwise_pass(const BnElementwiseArgs<T>& args, const BnShape& s,
   }
 }
 
+// What a partial sum adds per value: kBackward, the masked dy and dy * xhat; else x - shift
+// and its square. The terms of one channel:
+struct BnPartialTerms {
+  float shift = 0.f, mean = 0.f, invstd = 0.f, w = 0.f, b = 0.f;
+};
+
+// ... loaded once per channel: the backward's statistics and weights (the bias only with
+// relu: it is null otherwise and never read), the forward's shift (the channel's first value,
+// at `first`).
+template <class T, bool kBackward, class I>
+__device__ __forceinline__ BnPartialTerms partial_terms(const T* x, const float* mean, const float* invstd,
+                                                        const float* w, const float* bias, bool relu, int64_t c,
+                                                        I first) {
+  BnPartialTerms t;
+  if constexpr (kBackward) {
+    t.mean = mean[c], t.invstd = invstd[c], t.w = w[c];
+    t.b = relu ? bias[c] : 0.f;
+  } else {
+    t.shift = float(x[first]);
+  }
+  return t;
+}
+
+template <class T, bool kBackward>
+__device__ __forceinline__ void add_partial_terms(float x, float dy, const BnPartialTerms& t, bool relu, float& a,
+                                                  float& b) {
+  if constexpr (kBackward) {
+    const float g = bn_masked_grad<T>(dy, x, t.mean, t.invstd, t.w, t.b, relu);
+    a += g;
+    b += g * (x - t.mean) * t.invstd;
+  } else {
+    const float d = x - t.shift;
+    a += d;
+    b += d * d;
+  }
+}
+
 // NCHW partial sums: block (split, channel) sums the packs of its range of the channel.
-// kBackward: the sums of dy (masked) and dy * xhat, else of (x - shift) and its square.
 template <class T, int V, bool kBackward, class Index, class I>
 __global__ void __launch_bounds__(kBnBlock)
     bn_partial_nchw_kernel(float* partials, const T* x, const T* dy, const float* mean, const float* invstd,
@@ -216,34 +240,14 @@ __global__ void __launch_bounds__(kBnBlock)
   int64_t begin = 0, end = 0;
   bn_split_range(s.count(), split, splits, &begin, &end, V);
   for (int64_t c = blockIdx.y; c < s.channels; c += gridDim.y) {  // c is the same for the whole block
-    float shift = 0.f, m = 0.f, r = 0.f, wc = 0.f, bc = 0.f;
-    if constexpr (kBackward) {
-      m = mean[c], r = invstd[c], wc = w[c];
-      bc = relu ? bias[c] : 0.f;  // bias is null without relu: never read then
-    } else {
-      shift = float(x[index.offset(I(0), I(c))]);
-    }
+    const BnPartialTerms terms =
+        partial_terms<T, kBackward>(x, mean, invstd, w, bias, relu, c, index.offset(I(0), I(c)));
     float a = 0.f, b = 0.f;
     for (int64_t j = begin + int64_t(threadIdx.x) * V; j < end; j += int64_t(blockDim.x) * V) {
       const I o = index.offset(I(j), I(c));  // V values of channel c from here on
-      const Pack<T, V> xv = load_pack<T, V>(x, o);
-      if constexpr (kBackward) {
-        const Pack<T, V> gv = load_pack<T, V>(dy, o);
+      const Pack<T, V> xv = load_pack<T, V>(x, o), gv = kBackward ? load_pack<T, V>(dy, o) : xv;
 #pragma unroll
-        for (int e = 0; e < V; ++e) {
-          const float xe = float(xv.v[e]);
-          const float g = bn_masked_grad<T>(float(gv.v[e]), xe, m, r, wc, bc, relu);
-          a += g;
-          b += g * (xe - m) * r;
-        }
-      } else {
-#pragma unroll
-        for (int e = 0; e < V; ++e) {
-          const float d = float(xv.v[e]) - shift;
-          a += d;
-          b += d * d;
-        }
-      }
+      for (int e = 0; e < V; ++e) add_partial_terms<T, kBackward>(float(xv.v[e]), float(gv.v[e]), terms, relu, a, b);
     }
     a = block_reduce(a, SumOp{}, 0.f);
     b = block_reduce(b, SumOp{}, 0.f);
@@ -256,7 +260,7 @@ __global__ void __launch_bounds__(kBnBlock)
 
 // NHWC partial sums (Note in kernels/nn_batch_norm_rule.h): one block per range of rows, its
 // threads owning packs of V consecutive channels (bn_nhwc_lanes over C / V packs), the row
-// groups of a channel combined in shared memory. kBackward as above.
+// groups of a channel combined in shared memory.
 template <class T, int V, bool kBackward, class I>
 __global__ void __launch_bounds__(kBnBlock)
     bn_partial_nhwc_kernel(float* partials, const T* x, const T* dy, const float* mean, const float* invstd,
@@ -274,36 +278,16 @@ __global__ void __launch_bounds__(kBnBlock)
     const bool owner = active && c0 < s.channels;
     float a[V] = {}, b[V] = {};
     if (owner) {
-      float shift[V] = {}, m[V] = {}, r[V] = {}, wc[V] = {}, bc[V] = {};
+      BnPartialTerms terms[V];
 #pragma unroll
-      for (int e = 0; e < V; ++e) {
-        if constexpr (kBackward) {
-          m[e] = mean[c0 + e], r[e] = invstd[c0 + e], wc[e] = w[c0 + e];
-          bc[e] = relu ? bias[c0 + e] : 0.f;  // bias is null without relu: never read then
-        } else {
-          shift[e] = float(x[c0 + e]);  // row 0
-        }
-      }
+      for (int e = 0; e < V; ++e)  // the channel's first value is at c (row 0)
+        terms[e] = partial_terms<T, kBackward>(x, mean, invstd, w, bias, relu, c0 + e, I(c0 + e));
       for (int64_t row = begin + group; row < end; row += lanes.groups) {
         const I o = I(row * s.channels + c0);
-        const Pack<T, V> xv = load_pack<T, V>(x, o);
-        if constexpr (kBackward) {
-          const Pack<T, V> gv = load_pack<T, V>(dy, o);
+        const Pack<T, V> xv = load_pack<T, V>(x, o), gv = kBackward ? load_pack<T, V>(dy, o) : xv;
 #pragma unroll
-          for (int e = 0; e < V; ++e) {
-            const float xe = float(xv.v[e]);
-            const float g = bn_masked_grad<T>(float(gv.v[e]), xe, m[e], r[e], wc[e], bc[e], relu);
-            a[e] += g;
-            b[e] += g * (xe - m[e]) * r[e];
-          }
-        } else {
-#pragma unroll
-          for (int e = 0; e < V; ++e) {
-            const float d = float(xv.v[e]) - shift[e];
-            a[e] += d;
-            b[e] += d * d;
-          }
-        }
+        for (int e = 0; e < V; ++e)
+          add_partial_terms<T, kBackward>(float(xv.v[e]), float(gv.v[e]), terms[e], relu, a[e], b[e]);
       }
     }
 #pragma unroll
@@ -432,8 +416,8 @@ cudaError_t launch_batch_norm_forward_eval(T* y, const T* x, const float* w, con
   if (s.total() <= 0) return cudaSuccess;
   BnElementwiseArgs<T> a;
   a.out = y, a.x = x, a.mean = running_mean, a.invstd = running_var, a.w = w, a.b = b;
-  a.eps = static_cast<float>(eps);
-  launch_elementwise_pass<EvalOp>(a, s, pack_width<T>(s, {y, x}), stream);
+  a.eps = static_cast<float>(eps), a.eval = true;
+  launch_elementwise_pass<NormalizeOp>(a, s, pack_width<T>(s, {y, x}), stream);
   return cudaGetLastError();
 }
 

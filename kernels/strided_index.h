@@ -51,6 +51,13 @@ EMBER_HD void strided_offsets(const StridedLayout<N>& layout, int64_t linear, in
   }
 }
 
+// strided_offsets as an index object (the kernels take either form through one template).
+template <int N>
+struct StridedIndex64 {
+  StridedLayout<N> layout;
+  EMBER_HD void offsets(int64_t linear, int64_t (&out)[N]) const { strided_offsets(layout, linear, out); }
+};
+
 // Whether n elements of `layout` can be walked with 32-bit indices: n and every operand's
 // largest offset below 2^31, no negative stride.
 template <int N>

@@ -31,6 +31,14 @@ import sys
 import tempfile
 
 STARTUP_S = 90  # a fresh machine: 1 to 2 minutes of device time before the command runs
+# How each run is called with the device tool (its timeout_s leaves the run's own deadline,
+# GPU_CHECK_SECONDS, 30 s to finish writing).
+CALLS = {
+    "1": 'run(command="scripts/gpu-check.sh run1", carry=[".gpu-deps"], timeout_s=400)',
+    "2": 'run(command="scripts/gpu-check.sh run2", carry=[".gpu-deps", ".gpu-data"], timeout_s=300), at once '
+         "after run 1 returns: the machine stays warm for 30 s and keeps run 1's build; on a fresh machine run 2 "
+         "rebuilds first (see its build estimate) and its last steps may be cut by the deadline",
+}
 
 
 def load(path, default=None):
@@ -187,13 +195,17 @@ def plan(args):
         header = f"Run {run}: about {(seconds + start) / 60:.1f} min"
         header += " (1.5 min start-up included)" if start else " (the machine still warm from Run 1: no start-up)"
         print(header)
+        if run in CALLS:
+            print(f"  call: {CALLS[run]}")
         for s in steps:
             print(f"  {s['step']:12s} {s['estimate']:4d} s (cap {s['cap']:3d} s)  {s['proves']}")
             print(f"  {'':12s} {'':24s} estimate: {s['basis']}")
     minutes = -(-total // 60)
     print(f"total: {minutes} min")
     for run, steps in later:
-        print(f"\noptional later run ({run[len('later-'):]}; not in the total):")
+        name = run[len("later-"):]
+        print(f"\noptional later run {name} (not in the total): run(command=\"scripts/gpu-check.sh later {name}\", "
+              f"carry=[\".gpu-deps\", \".gpu-data\"], timeout_s=600)")
         for s in steps:
             print(f"  {s['step']:12s} {s['estimate']:4d} s  {s['proves']}")
     return 0 if minutes <= 15 else 1
