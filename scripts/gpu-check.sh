@@ -54,7 +54,8 @@ start_run() {
   : >"$REPORT"
   DEADLINE=$(( $(date +%s) + ${GPU_CHECK_SECONDS:-$seconds} ))
   RESULTS_NAME=gpu-check-$name.json
-  export WORK FRAGMENTS RESULTS_NAME
+  RUN_NAME=$name
+  export WORK FRAGMENTS RESULTS_NAME RUN_NAME
   write_results
   log "gpu-check $name: deadline in $(seconds_left) s; results in $OUT/$RESULTS_NAME"
 }

@@ -42,7 +42,11 @@ cublasHandle_t cublas_handle() { return context().cublas; }
 
 bool capturing() {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  return cudaStreamIsCapturing(stream(), &status) == cudaSuccess && status == cudaStreamCaptureStatusActive;
+  if (cudaStreamIsCapturing(stream(), &status) != cudaSuccess) {
+    cudaGetLastError();  // a query: its failure must not be reported by the next launch check
+    return false;
+  }
+  return status == cudaStreamCaptureStatusActive;
 }
 
 bool sync_after_launch() {

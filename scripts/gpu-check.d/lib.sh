@@ -62,5 +62,5 @@ skip() {
 # leaves half a file).
 write_results() {
   "$PYTHON" "$EMBER_ROOT/scripts/gpu-check.d/results.py" merge --steps "$STEPS" --fragments "$FRAGMENTS" \
-    --out "$OUT/$RESULTS_NAME" >/dev/null 2>>"$REPORT" || echo "gpu-check: could not write $OUT/$RESULTS_NAME" >&2
+    --out "$OUT/$RESULTS_NAME" --run "${RUN_NAME:-}" >/dev/null 2>>"$REPORT" || echo "gpu-check: could not write $OUT/$RESULTS_NAME" >&2
 }

@@ -34,8 +34,9 @@ STARTUP_S = 90  # a fresh machine: 1 to 2 minutes of device time before the comm
 # How each run is called with the device tool (its timeout_s leaves the run's own deadline,
 # GPU_CHECK_SECONDS, 30 s to finish writing).
 CALLS = {
-    "1": 'run(command="scripts/gpu-check.sh run1", carry=[".gpu-deps"], timeout_s=400)',
-    "2": 'run(command="scripts/gpu-check.sh run2", carry=[".gpu-deps", ".gpu-data"], timeout_s=300), at once '
+    "1": 'run(command="EMBER_COMMIT=<git rev-parse HEAD here> scripts/gpu-check.sh run1", carry=[".gpu-deps"], '
+         "timeout_s=400) (the device machine gets no .git: the commit is passed)",
+    "2": 'run(command="EMBER_COMMIT=... scripts/gpu-check.sh run2", carry=[".gpu-deps", ".gpu-data"], timeout_s=300), at once '
          "after run 1 returns: the machine stays warm for 30 s and keeps run 1's build; on a fresh machine run 2 "
          "rebuilds first (see its build estimate) and its last steps may be cut by the deadline",
 }
@@ -60,6 +61,7 @@ def merge(args):
     env = load(os.path.join(args.fragments, "env.json"), {})
     result = {key: env.get(key, "unknown") for key in ("device", "commit", "cuda", "cudnn", "cudnn_dir", "torch",
                                                        "driver")}
+    result["run"] = args.run
     result["date"] = datetime.date.today().isoformat()
     result["environment"] = env
     result["steps"] = []
@@ -212,24 +214,27 @@ def plan(args):
 
 
 def update_estimates(args):
-    measured = {}
+    measured = {}  # (plan run, step) -> seconds
     for path in args.results:
         result = load(path, {})
+        run = result.get("run", "")
+        run = run[len("run"):] if run.startswith("run") else run
         for s in result.get("steps", []):
             if s.get("status") == "passed":
-                measured[s["name"]] = s["seconds"]
-    lines = []
+                measured[(run, s["name"])] = s["seconds"]
+    lines, updated = [], 0
     with open(args.plan) as f:
         for line in f:
             fields = line.rstrip("\n").split("\t")
-            if not line.startswith("#") and len(fields) == 6 and fields[1] in measured:
-                fields[3] = str(measured[fields[1]])
-                fields[4] = f"measured on the GPU machine ({os.path.basename(args.results[0])})"
+            if not line.startswith("#") and len(fields) == 6 and (fields[0], fields[1]) in measured:
+                fields[3] = str(measured[(fields[0], fields[1])])
+                fields[4] = "measured on the GPU machine"
                 line = "\t".join(fields) + "\n"
+                updated += 1
             lines.append(line)
     with open(args.plan, "w") as f:
         f.writelines(lines)
-    print(f"updated {len(measured)} estimates in {args.plan}")
+    print(f"updated {updated} estimates in {args.plan}")
     return 0
 
 
@@ -240,6 +245,7 @@ def main():
     p.add_argument("--steps", required=True)
     p.add_argument("--fragments", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--run", default="", help="run1, run2 or later-NAME (update-estimates matches on it)")
     p = sub.add_parser("suites")
     p.add_argument("--fragments", required=True)
     p.add_argument("reports", nargs="*")

@@ -15,7 +15,7 @@ step_env() {
   echo "compute-sanitizer: $(command -v compute-sanitizer || echo 'not on PATH')"
   echo "g++: $(g++ --version | head -1); cmake: $(cmake --version | head -1); ninja: $(ninja --version)"
   "$PYTHON" - "$FRAGMENTS/env.json" "${CUDNN_DIR:-}" <<'PY'
-import json, subprocess, sys
+import json, os, subprocess, sys
 def sh(cmd):
     r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else "unknown"
@@ -23,7 +23,7 @@ env = {"device": sh("nvidia-smi --query-gpu=name --format=csv,noheader | head -1
        "driver": sh("nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1"),
        "cuda": sh("nvcc --version | sed -n 's/.*release \\([0-9.]*\\).*/\\1/p'"),
        "cudnn_dir": sys.argv[2] or "the CUDA toolkit's",
-       "commit": sh("git rev-parse HEAD") or "unknown",
+       "commit": os.environ.get("EMBER_COMMIT") or sh("git rev-parse HEAD"),
        "cpu_cores": sh("nproc"), "compute_sanitizer": sh("command -v compute-sanitizer")}
 try:
     import torch
