@@ -38,7 +38,7 @@ source scripts/gpu-check.d/lib.sh
 source scripts/gpu-check.d/steps.sh
 
 RUN1_TARGETS=(test_core_cuda test_nn_cuda test_data_cuda test_optim_cuda test_train_step_cuda test_train_cuda
-              test_core test_data test_train_step ember-bench-train ember-bench-optim)
+              test_core test_train_step ember-bench-train ember-bench-optim)
 RUN2_TARGETS=(ember-train ember-bench-train ember-bench-optim)
 
 # Sets up the run's folders, deadline and results file.
