@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
 
 #include "core/cuda/cuda_check.h"
@@ -154,7 +155,7 @@ struct PickRules {
 // The first usable result (results come sorted: by measured time from a benchmark, by
 // expected performance from the heuristics).
 template <class Perf>
-const Perf* pick(const Perf* results, int count, const PickRules& rules, const char* what) {
+const Perf* pick(const Perf* results, int count, const PickRules& rules, const std::string& what) {
   for (int i = 0; i < count; ++i) {
     const Perf& r = results[i];
     if (r.status != CUDNN_STATUS_SUCCESS || r.memory > rules.workspace) continue;
@@ -162,8 +163,8 @@ const Perf* pick(const Perf* results, int count, const PickRules& rules, const c
     if (rules.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
     return &r;
   }
-  EMBER_FAIL("cuDNN found no usable {}{} algorithm ({} candidates)", rules.deterministic ? "deterministic " : "", what,
-             count);
+  EMBER_FAIL("cuDNN found no usable {}{} algorithm ({} candidates){}", rules.deterministic ? "deterministic " : "", what,
+             count, rules.deterministic ? "; run without --deterministic to let cuDNN use every algorithm" : "");
 }
 
 bool forbid_tensor_ops(const ConvKey& key) { return key.dtype == DType::Float32 && !key.tf32; }
@@ -257,7 +258,10 @@ const Choice<typename Dir::Algo>& planned(ConvPlan& p, const ConvKey& key, const
     EMBER_CUDNN_CHECK(Dir::find(h, p, conv.get(), a, b, c, &count, results, ws));
     rules.workspace = ws.size();
   }
-  const auto& best = *pick(results, count, rules, Dir::kName);
+  const std::string what = fmt::format("{} for {} {} input [{}, {}, {}, {}] with a {}x{} kernel", Dir::kName,
+                                       dtype_name(key.dtype), key.nhwc ? "NHWC" : "NCHW", g.batch, g.in_channels,
+                                       g.in_h, g.in_w, g.kernel_h, g.kernel_w);
+  const auto& best = *pick(results, count, rules, what);
   // With TF32 off the algorithm runs under FMA math whatever cuDNN reports for it.
   choice.conv = make_conv_descriptor(g, key.dtype, rules.forbid_tensor_ops ? CUDNN_FMA_MATH : best.mathType);
   choice.algo = best.algo;
