@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::train {
 
@@ -140,7 +141,7 @@ RunState run_state_from_json(const nlohmann::json& j) {
     q.joules = p.at("joules");
     q.best_test_accuracy = num_from(p.at("best_test_accuracy"));
   } catch (const nlohmann::json::exception& e) {
-    EMBER_FAIL("the checkpoint's run state is incomplete or malformed: {}", e.what());
+    EMBER_FAIL("the checkpoint's run state is incomplete or malformed: {}", printable(e.what()));
   }
   return s;
 }
