@@ -144,6 +144,17 @@ TEST(Cifar10Reader, LabelAboveNineNamesTheRecord) {
   EXPECT_EQ(data::read_cifar_file(tmp.file("bad.bin"), 2).size(), 2);
 }
 
+TEST(Cifar10Reader, MessagesQuoteAPathThatIsNotUtf8AsOneValidLine) {
+  TempDir tmp;
+  auto bytes = testing::raw_records(testing::patterned_dataset(2));
+  bytes[3073] = 200;
+  const std::string name = "bad\xff\nname.bin";  // a byte that is not UTF-8 and a newline
+  testing::write_bytes(tmp.file(name), bytes);
+  EXPECT_TRUE(throws_with<Error>([&] { data::read_cifar_file(tmp.file(name)); },
+                                 {"bad\\xff\\x0aname.bin", "record 1", "label 200"}));
+  EXPECT_TRUE(throws_with<UsageError>([&] { data::load_data("synthetic:\xc3\x28,1"); }, {"synthetic:\\xc3(,1"}));
+}
+
 TEST(Cifar10Reader, UnreadableFileIsAnError) {
   TempDir tmp;
   write_folder(tmp.path(), {1, 1, 1, 1, 1}, 1);
