@@ -10,9 +10,10 @@
 #
 # FUZZ_SECONDS sets the time per harness, BUILD_DIR (build-fuzz) and JOBS the build. A finding
 # is saved as BUILD_DIR/findings/<harness>/crash-<sha1> (or leak-, timeout-, oom-); reproduce it
-# with BUILD_DIR/bin/fuzz_<harness> <file>, then commit the file with a regression test in the
-# normal suites. Inputs that reach new code are kept in BUILD_DIR/corpus/<harness>/ (the
-# committed seeds in tests/fuzz/corpus/ are only read).
+# with BUILD_DIR/bin/fuzz_<harness> <file>, then commit the file under
+# tests/fuzz/regressions/<harness>/ with a regression test in the normal suites that asserts
+# its clear error. Inputs that reach new code are kept in BUILD_DIR/corpus/<harness>/ (the
+# committed seeds in tests/fuzz/corpus/ and the regressions are only read).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
@@ -43,8 +44,11 @@ for t in "${targets[@]}"; do
   echo "== fuzz: $t for ${seconds} s (log: $log)"
   # -timeout: one input may take 10 s at most; -rss_limit_mb: 2 GB at most (a length field
   # must not make a reader allocate what the file does not hold).
+  # The committed regression inputs (tests/fuzz/regressions/<harness>/) run first with the seeds.
+  seeds=("tests/fuzz/corpus/$t")
+  [ -d "tests/fuzz/regressions/$t" ] && seeds+=("tests/fuzz/regressions/$t")
   if ! "$build_dir/bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$findings/" "$corpus" "tests/fuzz/corpus/$t" > "$log" 2>&1; then
+      -artifact_prefix="$findings/" "$corpus" "${seeds[@]}" > "$log" 2>&1; then
     tail -n 40 "$log"
     echo "== fuzz: $t FOUND A PROBLEM: the input is in $findings/ (reproduce: $build_dir/bin/fuzz_$t <file>)" >&2
     exit 1

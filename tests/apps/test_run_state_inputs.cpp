@@ -49,5 +49,28 @@ TEST(JsonInteger, AcceptsExactlyTheIntegersOfTheType) {
             std::string::npos);
 }
 
+// The committed inputs: before json_integer, the first and the last were undefined behaviour
+// (UBSan: "1e+300 is outside the range of representable values of type 'int'"), the second
+// silently became run 0.
+TEST(RunStateInputs, RegressionInputsAreClearErrors) {
+  const struct {
+    const char* file;
+    const char* error;
+  } cases[] = {
+      {"epochs_1e300", "a saved field holds 1e+300, not an integer in -2147483648..2147483647"},
+      {"progress_run_2pow32", "a saved field holds 4294967296, not an integer in -2147483648..2147483647"},
+      {"history_batch_minus_1p5e19",
+       "a saved field holds -1.5e+19, not an integer in -9223372036854775808..9223372036854775807"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    std::ifstream in(std::string(EMBER_SOURCE_DIR) + "/tests/fuzz/regressions/run_state/" + c.file);
+    ASSERT_TRUE(in.good());
+    const nlohmann::json j = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+    const std::string message = error_of([&] { train::run_state_from_json(j); });
+    EXPECT_NE(message.find(c.error), std::string::npos) << message;
+  }
+}
+
 }  // namespace
 }  // namespace ember
