@@ -1,6 +1,9 @@
 // What the CUDA part of core provides to the rest of core. core/cuda/*.cpp implements these
 // in a CUDA build; core/cuda_unavailable.cpp implements them in a CPU-only build (Note
-// [optional CUDA] in the top CMakeLists.txt).
+// [optional CUDA] in the top CMakeLists.txt). How it differs from core/cuda/*.h: those are
+// used only inside core/cuda/ and exist only in a CUDA build; this is the small interface that
+// device-independent code (core/device.cpp, core/backend.cpp) calls in every build.
+// data/cuda_hooks.h is the same arrangement for data/.
 #pragma once
 
 #include <cstddef>

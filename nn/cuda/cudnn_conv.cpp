@@ -291,7 +291,7 @@ void CudaLayerBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& out
                                             out.raw_data()));
   if (bias.defined()) {
     if (key.dtype == DType::BFloat16)  // ember's broadcast add: cuDNN's bias ops are not documented for bfloat16
-      Tensor(out).add_(bias.view({1, g.out_channels, 1, 1}));
+      out.add_(bias.view({1, g.out_channels, 1, 1}));
     else
       EMBER_CUDNN_CHECK(
           cudnnAddTensor(handle, f.one(), p.bias.get(), bias.raw_data(), f.one(), p.y.get(), out.raw_data()));
@@ -326,7 +326,7 @@ void CudaLayerBackend::conv2d_backward_weight(const Conv2dGeometry& g, const Ten
                                                    ws.size(), f.zero(), p.w.get(), grad_weight.raw_data()));
   if (grad_bias.defined()) {
     if (key.dtype == DType::BFloat16)  // as in the forward: ember's sum (float accumulation)
-      Tensor(grad_bias).copy_(sum(grad_out, {0, 2, 3}));
+      grad_bias.copy_(sum(grad_out, {0, 2, 3}));
     else
       EMBER_CUDNN_CHECK(cudnnConvolutionBackwardBias(handle, f.one(), p.y.get(), grad_out.raw_data(), f.zero(),
                                                      p.bias.get(), grad_bias.raw_data()));

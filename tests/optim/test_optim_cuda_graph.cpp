@@ -56,8 +56,8 @@ TEST_F(OptimCudaGraph, AReplayedStepEqualsAnEagerStep) {
       uniform_(grad, -1, 1, &g);
       for (const optim::FlatEntry& e : eager.entries()) {
         NoGradGuard no_grad;
-        Tensor(e.param.grad()).copy_(grad.slice(0, 0, e.numel));
-        Tensor(graphed.entry(e.name).param.grad()).copy_(grad.slice(0, 0, e.numel));
+        e.param.grad().copy_(grad.slice(0, 0, e.numel));
+        graphed.entry(e.name).param.grad().copy_(grad.slice(0, 0, e.numel));
       }
       a->step();
       EMBER_CUDA_CHECK(cudaGraphLaunch(exec, stream));
