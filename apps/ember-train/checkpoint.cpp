@@ -7,6 +7,7 @@
 #include "apps/ember-train/json_fields.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::train {
 
@@ -43,27 +44,27 @@ LoadedCheckpoint read_checkpoint(const std::string& path) {
   const auto& meta = out.contents.metadata;
   auto format = meta.find("format");
   EMBER_CHECK(format != meta.end() && format->second == kFormat,
-              "{} is not an ember-train checkpoint of this version (format {}, expected {})", path,
-              format == meta.end() ? "missing" : format->second, kFormat);
+              "{} is not an ember-train checkpoint of this version (format {}, expected {})", printable(path),
+              format == meta.end() ? "missing" : printable(format->second), kFormat);
   auto run = meta.find("run_state");
-  EMBER_CHECK(run != meta.end(), "{}: checkpoint without run state", path);
+  EMBER_CHECK(run != meta.end(), "{}: checkpoint without run state", printable(path));
   nlohmann::json state;
   try {
     state = nlohmann::json::parse(run->second);
   } catch (const nlohmann::json::exception& e) {
-    EMBER_FAIL("{}: the run state is not valid JSON: {}", path, e.what());
+    EMBER_FAIL("{}: the run state is not valid JSON: {}", printable(path), printable(e.what()));
   }
   try {
     out.state = run_state_from_json(state);
   } catch (const Error& e) {
-    EMBER_FAIL("{}: run state: {}", path, e.message());
+    EMBER_FAIL("{}: run state: {}", printable(path), e.message());
   }
   const Progress& p = out.state.progress;
   const bool at_run_start = p.epoch == 0 && p.batch == 0 && out.state.current.history.empty();
   EMBER_CHECK(out.has_training_state() || at_run_start, "{}: the run state is inside a run but no model is saved",
-              path);
+              printable(path));
   EMBER_CHECK(!out.has_training_state() || p.run < static_cast<int>(out.state.config.parsed.runs.size()),
-              "{}: a model is saved but every run has finished", path);
+              "{}: a model is saved but every run has finished", printable(path));
   return out;
 }
 
@@ -85,8 +86,7 @@ void restore_training_state(const nn::SafetensorsContents& contents, nn::Module&
     EMBER_CHECK(saved->sizes() == t.sizes() && saved->dtype() == t.dtype(),
                 "checkpoint's {}{} is {} {}, the model's is {} {}", kModel, name, dtype_name(saved->dtype()),
                 shape_str(saved->sizes()), dtype_name(t.dtype()), shape_str(t.sizes()));
-    Tensor target = t;  // same TensorImpl as the model's: copy in place
-    target.copy_(*saved);
+    t.copy_(*saved);  // same TensorImpl as the model's: copy in place
   }
   optim::StateDict sd;
   for (auto& [name, t] : contents.tensors)

@@ -60,6 +60,9 @@ void add_training_flags(CLI::App& app, TrainConfig& c) {
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   app.add_flag("--channels-last", c.channels_last, "NHWC activations: cuDNN's tensor-core layout (for GPUs)");
+  app.add_flag("--deterministic", c.deterministic,
+               "GPU: deterministic cuDNN convolution algorithms, picked by cuDNN's heuristics instead of timings, so "
+               "that a run repeats bit for bit on the same GPU and software (README, 'Reproducibility on a GPU')");
   app.add_flag("--cuda-graph", c.cuda_graph,
                "capture the training step into a CUDA graph after 3 eager steps and replay it (GPU only; the "
                "optimiser becomes capturable; ignored with a warning on the CPU)");
@@ -137,11 +140,11 @@ optim::ScheduleKind parse_schedule(const std::string& name) {
   return optim::ScheduleKind::Constant;
 }
 
-std::optional<Device> parse_device(const std::string& device) {
+// The name only: whether the device is usable here is core's resolve_device (run.cpp).
+void check_device_name(const std::string& device) {
   EMBER_USAGE_CHECK(device == "auto" || device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0,
                     "--device '{}' is not one of auto, cpu, cuda, cuda:N", device);
-  if (device == "auto") return std::nullopt;
-  return Device::parse(device);
+  if (device != "auto") Device::parse(device);  // UsageError for "cuda:x"
 }
 
 // The ranges CLI11 checks on the command line, again for a configuration from a checkpoint.
@@ -174,7 +177,7 @@ void validate(TrainConfig& c) {
   EMBER_USAGE_CHECK(!c.reset_fc || !c.weights.empty(), "--reset-fc needs --weights");
   EMBER_USAGE_CHECK(!(c.warmup_epochs > 0) || c.warmup_epochs < c.epochs,
                     "--warmup-epochs {} must be shorter than --epochs {}", c.warmup_epochs, c.epochs);
-  p.device = parse_device(c.device);
+  check_device_name(c.device);
   p.stem = parse_arch(c.arch);
   p.augment = data::parse_augment(c.augment);
   p.normalization = data::parse_normalization(c.normalize);
@@ -203,6 +206,7 @@ void config_fields(Io& io, Config& c) {
   io("cuda_graph", c.cuda_graph);
   io("precision", c.precision);
   io("channels_last", c.channels_last);
+  io("deterministic", c.deterministic);
   io("log_every", c.log_every);
   io("limit_train", c.limit_train);
   io("limit_test", c.limit_test);

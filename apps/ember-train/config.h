@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +33,6 @@ struct ParsedOptions {
   optim::ScheduleKind lr_schedule = optim::ScheduleKind::Constant;
   Shift shift;
   std::vector<int64_t> classes;   // --classes (empty: all ten)
-  std::optional<Device> device;   // --device (empty: auto, resolved when training starts)
 };
 
 struct TrainConfig {
@@ -54,6 +52,7 @@ struct TrainConfig {
   bool cuda_graph = false;    // capture the training step into a CUDA graph (GPU only)
   std::string precision = "fp32";  // fp32 or bf16 (mixed precision, nn/resnet.h)
   bool channels_last = false;      // NHWC activations (nn/resnet.h)
+  bool deterministic = false;      // deterministic cuDNN algorithms, chosen the same way every run
   int log_every = 2;
   int64_t limit_train = -1;  // < 0: all
   int64_t limit_test = -1;

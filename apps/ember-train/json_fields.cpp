@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::train {
 
@@ -15,18 +16,27 @@ const char* type_of(const nlohmann::json& j) {
   return j.type_name();  // "null", "string", "object", ...
 }
 
-// The integer in `j` when it is one within [lo, hi]; Error naming the field otherwise.
+// The integer in `j` when it is one in Int's range (an integral float too: a hand-edited
+// "3.0"); Error naming the field otherwise.
 template <class Int>
 Int read_integer(const nlohmann::json& j, const std::string& where) {
-  constexpr auto lo = std::numeric_limits<Int>::min();
-  constexpr auto hi = std::numeric_limits<Int>::max();
-  bool ok = false;
-  if (j.is_number_unsigned()) ok = j.get<uint64_t>() <= static_cast<uint64_t>(hi);
-  else if (j.is_number_integer()) ok = std::is_signed<Int>::value && j.get<int64_t>() >= static_cast<int64_t>(lo) &&
-                                       j.get<int64_t>() <= static_cast<int64_t>(hi);
-  EMBER_CHECK(ok, "{}: expected an integer from {} to {}, got {}", where, lo, hi,
-              j.is_number() ? printable(j.dump()) : type_of(j));
-  return j.is_number_unsigned() ? static_cast<Int>(j.get<uint64_t>()) : static_cast<Int>(j.get<int64_t>());
+  using Limits = std::numeric_limits<Int>;
+  if (j.is_number_unsigned()) {
+    const uint64_t v = j.get<uint64_t>();
+    if (v <= static_cast<uint64_t>(Limits::max())) return static_cast<Int>(v);
+  } else if (j.is_number_integer()) {
+    const int64_t v = j.get<int64_t>();
+    if (Limits::is_signed ? (v >= static_cast<int64_t>(Limits::min()) && v <= static_cast<int64_t>(Limits::max()))
+                          : (v >= 0 && static_cast<uint64_t>(v) <= static_cast<uint64_t>(Limits::max())))
+      return static_cast<Int>(v);
+  } else if (j.is_number_float()) {
+    const double v = j.get<double>();
+    // [min, max + 1): both ends are powers of two (or 0), exact as doubles.
+    const double end = 2.0 * static_cast<double>(Limits::max() / 2 + 1);
+    if (v == std::floor(v) && v >= static_cast<double>(Limits::min()) && v < end) return static_cast<Int>(v);
+  }
+  EMBER_FAIL("{} holds {}, not an integer in {}..{} (a corrupt or hand-edited file?)", where,
+             j.is_primitive() ? printable(j.dump()) : type_of(j), Limits::min(), Limits::max());
 }
 
 }  // namespace
@@ -83,16 +93,5 @@ void JsonReader::operator()(const char* key, std::vector<std::string>& value) co
 }
 
 void fail_not_array(const std::string& where) { EMBER_FAIL("{}: expected an array", where); }
-
-std::string printable(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f) out += c;
-    else out += fmt::format("\\x{:02x}", byte);
-  }
-  return out;
-}
 
 }  // namespace ember::train

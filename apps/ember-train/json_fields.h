@@ -9,7 +9,9 @@
 //
 // so writing and reading cannot drift apart. JsonReader checks every value's type and range
 // and names the field in one clear ember::Error; nlohmann's own conversions would throw their
-// own exceptions or, for a number outside an int's range, cast it (undefined behaviour).
+// own exceptions or, for a number outside an int's range, cast it: get<int>() of 1e300 is
+// undefined behaviour and of 2^40 wraps silently (both found by tests/fuzz/fuzz_run_state.cpp).
+// An integer field takes an integer - or a float with an integral value - in its type's range.
 // JSON has no NaN or infinity: doubles that are not finite are written as null and read back
 // as NaN.
 #pragma once
@@ -61,10 +63,6 @@ class JsonReader {
 // read(element, "where[i]").
 template <class T, class Read>
 std::vector<T> read_array(const nlohmann::json& array, const std::string& where, Read read);
-
-// `text` with every byte that is not printable ASCII written as \xNN: text from a file (or a
-// parser's report of it) stays one readable line of valid UTF-8 in an error message.
-std::string printable(const std::string& text);
 
 [[noreturn]] void fail_not_array(const std::string& where);
 

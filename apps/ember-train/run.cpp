@@ -5,7 +5,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 
 #include <fmt/format.h>
 
@@ -19,6 +18,7 @@
 #include "core/device.h"
 #include "core/parallel.h"
 #include "data/source.h"
+#include "nn/conv_algorithms.h"
 #include "nn/resnet.h"
 #include "nn/summary.h"
 
@@ -40,18 +40,6 @@ bool stop_requested() {
 }
 
 namespace fs = std::filesystem;
-
-// --device as parsed (empty: auto).
-Device resolve_device(const std::optional<Device>& requested) {
-  if (!requested) {
-    if (cuda_available()) return Device::cuda(0);
-    std::fprintf(stderr, "ember-train: warning: %s: training on the CPU\n",
-                 cuda_built() ? "no CUDA GPU is available" : "this build has no CUDA support");
-    return Device::cpu();
-  }
-  check_device_usable(*requested);  // --device cuda without a GPU: Error, exit 1
-  return *requested;
-}
 
 // --data auto: the official binaries in data/, else the real slice in ../shared, else
 // synthetic data; one line says which and why.
@@ -200,7 +188,10 @@ int run_comparison(TrainConfig config) {
   Start start = load_start(config);
   validate(config);  // every usage error before any work
   set_num_threads(config.threads);
-  const Device device = resolve_device(config.parsed.device);
+  // --device auto without a usable GPU warns with CUDA's reason; --device cuda then is an
+  // Error (exit 1) with it (Note [device detection] in core/device.cpp).
+  const Device device = resolve_device(config.device, "ember-train");
+  nn::set_deterministic_convolutions(config.deterministic);
   if (config.cuda_graph && device.is_cpu())
     std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
   const fs::path out = make_out_dir(config);

@@ -2,6 +2,7 @@
 
 #include "apps/ember-train/json_fields.h"
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::train {
 

@@ -39,6 +39,7 @@ TrainConfig full_config() {
   c.cuda_graph = true;
   c.precision = "bf16";
   c.channels_last = true;
+  c.deterministic = true;
   c.log_every = 3;
   c.limit_train = 500;
   c.limit_test = 200;
@@ -154,6 +155,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.cuda_graph, b.cuda_graph);
   EXPECT_EQ(a.precision, b.precision);
   EXPECT_EQ(a.channels_last, b.channels_last);
+  EXPECT_EQ(a.deterministic, b.deterministic);
   EXPECT_EQ(a.log_every, b.log_every);
   EXPECT_EQ(a.limit_train, b.limit_train);
   EXPECT_EQ(a.limit_test, b.limit_test);
@@ -270,7 +272,7 @@ TEST(RunState, EveryFieldSurvivesTheRoundTrip) {
   expect_same(back.current.epochs, s.current.epochs);
   expect_same(back.progress, s.progress);
   // Tripwires: a field added to a struct must be added to its field list and to this test.
-  EXPECT_EQ(j["config"].size(), 29u);
+  EXPECT_EQ(j["config"].size(), 30u);
   EXPECT_EQ(j["results"][0].size(), 29u);
   EXPECT_EQ(j["history"][0].size(), 7u);
   EXPECT_EQ(j["epochs"][0].size(), 14u);
@@ -376,7 +378,7 @@ TEST(RunState, EveryValueOfTheWrongTypeOrRangeIsAnError) {
   for (const char* pointer : {"/progress/run", "/config/epochs", "/results/0/repeat", "/history/0/epoch"}) {
     nlohmann::json bad = good;
     bad[nlohmann::json::json_pointer(pointer)] = int64_t(1) << 40;
-    EXPECT_NE(error_reading(bad).find("expected an integer from"), std::string::npos) << pointer;
+    EXPECT_NE(error_reading(bad).find("not an integer in"), std::string::npos) << pointer;
   }
   nlohmann::json negative_seed = good;
   negative_seed["config"]["seed"] = -1;

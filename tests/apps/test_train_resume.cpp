@@ -123,8 +123,8 @@ TEST(TrainResume, ABadCheckpointIsRefusedAndTheFolderStaysAsItWas) {
   };
   auto write = [&](const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; };
   const std::vector<Bad> cases = {
-      {"truncated to half", "", [&] { write(good.substr(0, good.size() / 2)); }},
-      {"truncated to 100 bytes", "", [&] { write(good.substr(0, 100)); }},
+      {"truncated to half", path, [&] { write(good.substr(0, good.size() / 2)); }},
+      {"truncated to 100 bytes", path, [&] { write(good.substr(0, 100)); }},
       {"header overwritten", "not valid JSON", [&] { write(good.substr(0, 8) + std::string(40, '\xff') +
                                                               good.substr(48)); }},
       {"run state not JSON", "the run state is not valid JSON",
