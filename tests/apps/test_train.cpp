@@ -1,12 +1,11 @@
 // ember-train end to end on the CPU with synthetic data at tiny sizes: the files and their
-// layout, falling losses, valid figures, divergence handling, resume equals an uninterrupted
-// run, frozen backbones stay frozen, repeats, sweeps, shifts and --weights; ember-bench-train's
-// modes.
+// layout, falling losses, valid figures, divergence handling, frozen backbones stay frozen,
+// repeats, sweeps, shifts and --weights. Resume, the training flags and the error texts have
+// their own files (test_train_resume, test_train_flags, test_train_errors).
+#include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -31,9 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace testing;
-
-// Optimisers whose names have no commas, so a naive CSV split works.
-const std::vector<std::string> kOptimizers = {"sgd:lr=0.05", "adam:lr=0.001"};
 
 // Checks the figures of a finished test's output folder, then removes it. The last call of
 // a test: where gnuplot is missing the test is skipped, saying why (every other check done).
@@ -133,28 +129,6 @@ TEST(Train, MixedPrecisionChannelsLastAndGraphFlagsRunOnTheCpu) {
   EXPECT_EQ(s["runs"][0]["cuda_graph"], "off");  // no GPU: never captured
   EXPECT_EQ(s["optimizers"][0]["epochs_done"], 2);
   fs::remove_all(c.out);
-}
-
-TEST(Train, ResumeAfterAnInterruptionEqualsAnUninterruptedRun) {
-  TrainConfig whole = tiny("whole");
-  whole.optimizers = kOptimizers;
-  ASSERT_EQ(run_comparison(whole), 0);
-
-  TrainConfig split = tiny("split");
-  split.optimizers = kOptimizers;
-  stop_after_steps(9);  // inside the first optimiser's second epoch
-  ASSERT_EQ(run_comparison(split), 130);
-  ASSERT_TRUE(fs::exists(fs::path(split.out) / "checkpoint.safetensors"));
-  TrainConfig again;
-  again.resume = split.out;
-  again.quiet = true;
-  stop_after_steps(6);  // and once more, inside the second optimiser's first epoch
-  ASSERT_EQ(run_comparison(again), 130);
-  stop_after_steps(0);
-  ASSERT_EQ(run_comparison(again), 0);
-  EXPECT_EQ(deterministic_part(split.out), deterministic_part(whole.out));
-  fs::remove_all(whole.out);
-  fs::remove_all(split.out);
 }
 
 TEST(Train, FrozenBackboneStaysBitIdentical) {
@@ -374,16 +348,6 @@ TEST(Train, WeightsLoadByNameAndTheFrozenBackboneKeepsThem) {
     EXPECT_NE(e.message().find("no tensor named fc.weight"), std::string::npos) << e.message();
   }
   for (const auto* c : {&pre, &fine, &wrong, &missing}) fs::remove_all(c->out);
-}
-
-TEST(BenchTrain, RunsEveryModeOnTheCpuAndRefusesBadFlags) {
-  auto code = [](const std::string& args) { return run_binary(args, "ember-bench-train").exit_code; };
-  const std::string base = "--device cpu --batch-size 2 --steps 1 --warmup 0 --json";
-  EXPECT_EQ(code(base), 0);
-  EXPECT_EQ(code(base + " --arch resnet18-cifar --precision bf16 --channels-last"), 0);
-  EXPECT_EQ(code(base + " --cuda-graph"), 2);  // a usage error without a GPU
-  EXPECT_EQ(code(base + " --precision fp16"), 2);
-  EXPECT_EQ(code("--device cuda --steps 1"), cuda_available() ? 0 : 1);
 }
 
 }  // namespace

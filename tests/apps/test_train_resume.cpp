@@ -1,7 +1,7 @@
-// ember-train's --resume where it is hardest (the plain case is in test_train.cpp): a run
-// interrupted and resumed with an lr schedule and warm-up, with augmentation, or in bf16 on
-// the CPU ends bit for bit where an uninterrupted run ends; a truncated or corrupt checkpoint
-// is refused with one line and exit 1, and the run folder stays as it was.
+// ember-train's --resume: a run interrupted and resumed - twice, across runs; with an lr
+// schedule and warm-up, with augmentation, or in bf16 on the CPU - ends bit for bit where an
+// uninterrupted run ends; a truncated or corrupt checkpoint is refused with one line and exit
+// 1, and the run folder stays as it was. (On a GPU: test_train_cuda.cpp.)
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -63,6 +63,31 @@ void expect_resume_is_exact(const TrainConfig& config) {
   expect_same_model(config.out, whole.out);
   fs::remove_all(whole.out);
   fs::remove_all(config.out);
+}
+
+// Two optimisers (names without commas, for the simple CSV split), interrupted twice: inside
+// the first run's second epoch, then inside the second run's first.
+TEST(TrainResume, TwiceInterruptedEqualsAnUninterruptedRun) {
+  const std::vector<std::string> optimizers = {"sgd:lr=0.05", "adam:lr=0.001"};
+  TrainConfig whole = tiny("whole");
+  whole.optimizers = optimizers;
+  ASSERT_EQ(run_comparison(whole), 0);
+
+  TrainConfig split = tiny("split");
+  split.optimizers = optimizers;
+  stop_after_steps(9);  // inside the first optimiser's second epoch
+  ASSERT_EQ(run_comparison(split), 130);
+  ASSERT_TRUE(fs::exists(fs::path(split.out) / "checkpoint.safetensors"));
+  TrainConfig again;
+  again.resume = split.out;
+  again.quiet = true;
+  stop_after_steps(6);  // and once more, inside the second optimiser's first epoch
+  ASSERT_EQ(run_comparison(again), 130);
+  stop_after_steps(0);
+  ASSERT_EQ(run_comparison(again), 0);
+  EXPECT_EQ(deterministic_part(split.out), deterministic_part(whole.out));
+  fs::remove_all(whole.out);
+  fs::remove_all(split.out);
 }
 
 TEST(TrainResume, WithACosineScheduleAndWarmUpIsExact) {
