@@ -63,7 +63,7 @@ TEST(Device, OnlyTheFirstGpuIsUsed) {
     EXPECT_EQ(message, other_gpu_refusal(Device::cuda(1), cuda_device_count()));
   else
     EXPECT_EQ(message, cuda_unavailable_reason() + "; use the CPU");
-  EXPECT_EQ(error_of(Device::cuda(2)).empty(), false);
+  EXPECT_FALSE(error_of(Device::cuda(2)).empty());
 }
 
 TEST(Device, AutoFallsBackToTheCpuWithOneWarning) {
