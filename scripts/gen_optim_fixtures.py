@@ -12,7 +12,7 @@ Writes tests/optim/fixtures/torch_optim.json (committed; tests read only that fi
 Float32 values are written as the shortest decimal of their exact value, so they read back
 bit for bit.
 
-Usage: /work/main/.venv-torch/bin/python scripts/gen_optim_fixtures.py
+Usage (a python3 with torch): python3 scripts/gen_optim_fixtures.py
 """
 import json
 import os
