@@ -22,8 +22,7 @@ LayerBackend& layer_backend_for(Device device) {
   return cuda_layer_backend();
 }
 
-void LayerBackend::batch_norm_relu_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                                            const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+void LayerBackend::batch_norm_relu_backward(const BatchNormBackwardArgs&) {
   EMBER_FAIL("internal: batch_norm_relu_backward on a backend that does not fuse batch norm and relu");
 }
 

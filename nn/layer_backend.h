@@ -49,6 +49,15 @@ struct BatchNormTrainArgs {
   bool relu = false;                       // out = relu(y): only where fuses_batch_norm_relu(input)
 };
 
+// The backward of a training-mode batch norm (and of the fused batch norm + ReLU).
+struct BatchNormBackwardArgs {
+  Tensor grad_in, grad_weight, grad_bias;  // written
+  Tensor grad_out, input, weight;          // read
+  Tensor save_mean, save_invstd;           // the forward's batch statistics
+  Tensor bias;                             // batch_norm_relu_backward only: its mask is recomputed
+  double eps = 1e-5;
+};
+
 class LayerBackend {
  public:
   virtual ~LayerBackend() = default;
@@ -71,9 +80,7 @@ class LayerBackend {
   virtual void batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
                                        const Tensor& running_mean, const Tensor& running_var, double eps) = 0;
   // Backward of the training-mode forward: grad_in, grad_weight, grad_bias (all written).
-  virtual void batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                                   const Tensor& grad_out, const Tensor& in, const Tensor& weight,
-                                   const Tensor& save_mean, const Tensor& save_invstd, double eps) = 0;
+  virtual void batch_norm_backward(const BatchNormBackwardArgs& a) = 0;
   // Whether this backend fuses relu(batch_norm(input)) in training mode (BatchNormTrainArgs::
   // relu, batch_norm_relu_backward): the CUDA backend for bfloat16 and float32 NHWC activations
   // (those its own kernels handle). Elsewhere
@@ -83,10 +90,8 @@ class LayerBackend {
     return false;
   }
   // Backward of the fused forward: the gradient is masked where the output was 0 (the mask
-  // recomputed from `in` and the statistics, so `bias` is needed too).
-  virtual void batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                                        const Tensor& grad_out, const Tensor& in, const Tensor& weight,
-                                        const Tensor& bias, const Tensor& save_mean, const Tensor& save_invstd);
+  // recomputed from `input` and the statistics, so `bias` is needed too).
+  virtual void batch_norm_relu_backward(const BatchNormBackwardArgs& a);
 
   // out [N, C, Ho, Wo] and int32 indices (h * W + w of each window's first maximum within its
   // input plane; NaN counts as the maximum, as in torch).
