@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/tensor.h"
 #include "kernels/nn_pool_rule.h"
@@ -26,6 +27,13 @@ struct Conv2dGeometry {
   bool channels_last = false;  // input, output and filter NHWC (CUDA only)
   int64_t out_h() const { return (in_h + 2 * pad_h - kernel_h) / stride_h + 1; }
   int64_t out_w() const { return (in_w + 2 * pad_w - kernel_w) / stride_w + 1; }
+};
+
+// The backward of one convolution: grad_in when defined (from grad_out and weight), and
+// grad_weight with grad_bias when grad_weight is defined (from grad_out and input).
+struct Conv2dBackwardArgs {
+  Tensor grad_in, grad_weight, grad_bias;  // written when defined
+  Tensor grad_out, input, weight;          // read
 };
 
 // Geometry of one 2-D max pooling (dilation 1, floor mode).
@@ -72,6 +80,9 @@ class LayerBackend {
   // grad_weight [Cout, Cin, kh, kw] and, when defined, grad_bias [Cout] from grad_out and in.
   virtual void conv2d_backward_weight(const Conv2dGeometry& g, const Tensor& grad_weight, const Tensor& grad_bias,
                                       const Tensor& grad_out, const Tensor& in) = 0;
+  // The gradients a convolution's backward wants, in one call (so that a backend can share
+  // work between the two passes: oneDNN reorders grad_out once). By default the two above.
+  virtual void conv2d_backward(const Conv2dGeometry& g, const Conv2dBackwardArgs& a);
 
   // Training mode: normalise with the batch statistics, save them for the backward and
   // update the running statistics (momentum, unbiased variance) as torch does.
@@ -101,7 +112,35 @@ class LayerBackend {
                                    const Tensor& indices) = 0;
 };
 
+// Note [CPU layer backends]
+// Two implementations of the CPU layers, chosen per process:
+//  - reference (nn/cpu/): im2col + OpenBLAS and plain loops; float32, float64 (gradient
+//    checks) and bfloat16 through float32. Simple and obviously correct: what the GPU and
+//    oneDNN layers are tested against.
+//  - onednn (nn/onednn/, where the build found oneDNN): oneDNN's convolutions and batch norm
+//    in float32 (bfloat16 where the CPU has oneDNN's bfloat16 kernels); any other call -
+//    float64, a shape or dtype oneDNN rejects - goes to the reference layers after a one-time
+//    note on stderr.
+// EMBER_CPU_LAYERS=reference|onednn picks one when the process first asks; without it oneDNN
+// is the default where built. set_cpu_layers switches later (tests compare the two).
+enum class CpuLayers { Reference, OneDnn };
+
+// The selected CPU layers (throws a clear Error for a bad EMBER_CPU_LAYERS, or onednn in a
+// build without oneDNN).
 LayerBackend& cpu_layer_backend();
+CpuLayers cpu_layers();
+void set_cpu_layers(CpuLayers layers);
+const char* cpu_layers_name(CpuLayers layers);
+// "reference" or "onednn"; anything else is a UsageError naming the choices.
+CpuLayers parse_cpu_layers(const std::string& name);
+// Each implementation by name, whatever is selected.
+LayerBackend& reference_layer_backend();
+LayerBackend& onednn_layer_backend();  // throws a clear Error in a build without oneDNN
+bool onednn_layers_built();
+// Calls the oneDNN layers handed on (Note [oneDNN fallbacks] in nn/onednn/), and primitives
+// they hold (one per pass, shape, dtype and thread count); both 0 without oneDNN.
+int64_t onednn_fallback_calls();
+size_t onednn_plan_count();
 // Throws a clear Error in a CPU-only build (nn/cuda_unavailable.cpp).
 LayerBackend& cuda_layer_backend();
 LayerBackend& layer_backend_for(Device device);
