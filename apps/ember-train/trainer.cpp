@@ -129,8 +129,7 @@ void load_initial_weights(nn::Module& model, const std::string& path, bool reset
     EMBER_CHECK(saved->sizes() == t.sizes(), "--weights {}: {} has shape {}, the model's is {}{}", path, name,
                 shape_str(saved->sizes()), shape_str(t.sizes()),
                 name.rfind("fc.", 0) == 0 ? " (use --reset-fc for a head of another size)" : "");
-    Tensor target = t;  // the model's own tensor: written in place
-    target.copy_(*saved);
+    t.copy_(*saved);  // the model's own tensor: written in place
   }
 }
 
