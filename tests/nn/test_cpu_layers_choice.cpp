@@ -55,17 +55,17 @@ TEST(CpuLayersChoice, SwitchingInProcess) {
   EXPECT_NE(&nn::onednn_layer_backend(), &nn::reference_layer_backend());
 }
 
-struct Run {
+struct ProgramRun {
   int code = -1;
   std::string err;
 };
 
 // ember-summary with EMBER_CPU_LAYERS set (it runs the model's forward pass on the CPU).
-Run summary_with(const std::string& layers) {
+ProgramRun summary_with(const std::string& layers) {
   const std::string err_file = std::string(EMBER_BINARY_DIR) + "/cpu_layers_choice_" + layers + ".err";
   const std::string cmd = "EMBER_CPU_LAYERS=" + layers + " " + EMBER_BINARY_DIR +
                           "/bin/ember-summary --arch resnet18 --batch-size 1 >/dev/null 2>" + err_file;
-  Run r;
+  ProgramRun r;
   const int status = std::system(cmd.c_str());
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (FILE* f = std::fopen(err_file.c_str(), "r")) {
@@ -80,14 +80,14 @@ Run summary_with(const std::string& layers) {
 
 TEST(CpuLayersChoice, EnvironmentVariableAsAProgramSeesIt) {
   EXPECT_EQ(summary_with("reference").code, 0);
-  const Run onednn = summary_with("onednn");
+  const ProgramRun onednn = summary_with("onednn");
   if (nn::onednn_layers_built()) {
     EXPECT_EQ(onednn.code, 0) << onednn.err;
   } else {
     EXPECT_EQ(onednn.code, 2);
     EXPECT_NE(onednn.err.find("no oneDNN CPU layers"), std::string::npos) << onednn.err;
   }
-  const Run bad = summary_with("fast");
+  const ProgramRun bad = summary_with("fast");
   EXPECT_EQ(bad.code, 2) << "a bad EMBER_CPU_LAYERS is a usage error";
   EXPECT_NE(bad.err.find("EMBER_CPU_LAYERS=fast: unknown CPU layers 'fast'"), std::string::npos) << bad.err;
 }

@@ -21,8 +21,11 @@
 //    tolerances above; a value near a rounding boundary may round the other way: one bfloat16
 //    step, 2^-7 relative (2^-8 of the value's binade).
 //  - the whole ResNet-18: twenty layers compound the per-layer differences and batch norm
-//    divides by small batch deviations: 1e-3 of the largest value, and gradients pointing the
-//    same way (cosine similarity > 0.99999).
+//    divides by small batch deviations: logits to 1e-3 of the largest value, gradients to
+//    5e-3 of their largest value (measured: 1.5e-3 at most, in a handful of elements of the
+//    stem's filter gradient) and pointing the same way (cosine similarity > 0.99999). Only
+//    with enough values per batch-norm channel (see the test): over 2 values its backward
+//    amplifies any float32 rounding by percents.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -185,8 +188,13 @@ TEST_F(OnednnLayers, BatchNormRunningStatisticsAndEvaluation) {
 TEST_F(OnednnLayers, ResNet18BothStems) {
   for (nn::Stem stem : {nn::Stem::Cifar, nn::Stem::ImageNet}) {
     SCOPED_TRACE(nn::stem_name(stem));
-    const Tensor images = random({2, 3, 32, 32}, -2, 2);
-    const Tensor labels = from_vector<int64_t>({3, 7}, {2});
+    // Batch 4 and, for the ImageNet stem (32x downsampling), 96x96 images: layer4's batch
+    // norms then see N*H*W = 36 values or more. With batch 2 at 32x32 they see 2, where batch
+    // norm's backward is ill-conditioned (1 - xhat^2 cancels) and float32 rounding anywhere
+    // upstream moves a gradient by percents in both implementations alike.
+    const int64_t side = stem == nn::Stem::ImageNet ? 96 : 32;
+    const Tensor images = random({4, 3, side, side}, -2, 2);
+    const Tensor labels = from_vector<int64_t>({3, 7, 0, 9}, {4});
     V logits, grads[2];
     for (CpuLayers layers : {CpuLayers::Reference, CpuLayers::OneDnn}) {
       CpuLayersScope scope(layers);
@@ -203,7 +211,7 @@ TEST_F(OnednnLayers, ResNet18BothStems) {
     }
     EXPECT_TRUE(close(logits[1], logits[0], 1e-3, 1e-3)) << "logits";
     for (size_t i = 0; i < grads[0].size(); ++i) {
-      EXPECT_TRUE(close(grads[1][i], grads[0][i], 1e-3, 1e-3)) << "gradient " << i;
+      EXPECT_TRUE(close(grads[1][i], grads[0][i], 5e-3, 1e-3)) << "gradient " << i;
       EXPECT_GT(testing::cosine_similarity(grads[1][i], grads[0][i]), 0.99999) << "gradient " << i;
     }
   }
