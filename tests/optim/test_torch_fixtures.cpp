@@ -1,6 +1,7 @@
-// ember against real torch.optim: golden float32 trajectories, LR schedules and gradient
-// clipping recorded by scripts/gen_optim_fixtures.py (tests/optim/fixtures/torch_optim.json;
-// torch is never needed to run this test).
+// ember against real torch.optim: golden float32 trajectories (every element-wise optimiser on
+// one parameter; Adafactor and hybrids such as Muon + AdamW on several parameters of several
+// shapes), LR schedules and gradient clipping recorded by scripts/gen_optim_fixtures.py
+// (tests/optim/fixtures/torch_optim.json; torch is never needed to run this test).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -36,7 +37,7 @@ Tensor floats(const nlohmann::json& values) {
 // default, bias correction or step count moves values by 1e-3 or more within a few steps.
 TEST(TorchFixtures, OptimizerTrajectoriesMatchTorch) {
   const nlohmann::json& cases = fixtures().at("optimizers");
-  ASSERT_GE(cases.size(), 17u);
+  ASSERT_GE(cases.size(), 29u);
   for (const nlohmann::json& c : cases) {
     const std::string spec = c.at("spec");
     SCOPED_TRACE(spec);
@@ -51,6 +52,51 @@ TEST(TorchFixtures, OptimizerTrajectoriesMatchTorch) {
       copy_from_host(w.grad(), g.data(), g.size() * sizeof(float));
       opt->step();
       ASSERT_TRUE(all_close(w, floats(params[t]), 2e-5, 1e-5)) << "after step " << t + 1;
+    }
+  }
+}
+
+// Tolerances of the multi-parameter cases, by the first optimiser of the spec.
+// Adafactor: float32 on both sides; ember rounds its norms (p, rows, columns, u) to float from
+// a double sum where torch sums in float, so alpha and the second moments may differ in the
+// last bit: measured at most TODO. The element-wise hybrid: as the one-parameter trajectories.
+// Muon: the orthogonalised update is bfloat16 (8 significant bits) and torch's CPU GEMMs sum in
+// another order than OpenBLAS, so an element of the update may round to the neighbouring
+// bfloat16 value (2^-8 relative) and a few such flips spread through the five Newton-Schulz
+// iterations: measured TODO.
+double model_atol(const std::string& spec) {
+  if (spec.rfind("muon", 0) == 0) return 1e-3;
+  if (spec.rfind("adafactor", 0) == 0) return 1e-5;
+  return 2e-5;
+}
+
+TEST(TorchFixtures, MultiParameterTrajectoriesMatchTorch) {
+  const nlohmann::json& cases = fixtures().at("models");
+  ASSERT_GE(cases.size(), 6u);
+  for (const nlohmann::json& c : cases) {
+    const std::string spec = c.at("spec");
+    SCOPED_TRACE(spec);
+    optim::NamedParameters named;
+    for (size_t k = 0; k < c.at("parameters").size(); ++k) {
+      const nlohmann::json& p = c.at("parameters")[k];
+      Tensor t = from_vector(c.at("initial")[k].get<std::vector<float>>(), p.at("shape").get<Shape>());
+      t.set_requires_grad(true);
+      named.emplace_back(p.at("name").get<std::string>(), t);
+    }
+    optim::FlatParameters flat(named, Device::cpu());
+    auto opt = optim::make_optimizer(spec, flat);
+    const nlohmann::json& steps = c.at("steps");
+    for (size_t t = 0; t < steps.size(); ++t) {
+      for (size_t k = 0; k < named.size(); ++k) {
+        const std::vector<float> g = steps[t].at("grads")[k].get<std::vector<float>>();
+        copy_from_host(named[k].second.grad(), g.data(), g.size() * sizeof(float));
+      }
+      opt->step();
+      for (size_t k = 0; k < named.size(); ++k) {
+        const Tensor want = floats(steps[t].at("params")[k]).reshape(named[k].second.sizes());
+        ASSERT_TRUE(all_close(named[k].second, want, model_atol(spec), 1e-5))
+            << named[k].first << " after step " << t + 1;
+      }
     }
   }
 }
