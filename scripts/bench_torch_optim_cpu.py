@@ -30,8 +30,10 @@ import time
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_torch_optim import resnet18_shapes, torch_optimizers  # noqa: E402  (the same torch side as on the GPU)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESNET18_PARAMS = 11181642
 
 
 def cpu_model():
@@ -46,15 +48,6 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def resnet18_parameters():
-    """(name, shape) of torchvision's resnet18(num_classes=10) in model order."""
-    import torchvision
-    model = torchvision.models.resnet18(num_classes=10)
-    named = [(n, tuple(p.shape)) for n, p in model.named_parameters()]
-    assert sum(torch.Size(s).numel() for _, s in named) == RESNET18_PARAMS
-    return named
-
-
 def median_step_ms(optimizers, reps):
     for opt in optimizers:  # state allocation outside the timing
         opt.step()
@@ -65,25 +58,6 @@ def median_step_ms(optimizers, reps):
             opt.step()
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1e3
-
-
-def torch_optimizers(name, named, impl):
-    """torch's step for ember's `name` over ResNet-18's shapes (gradients set)."""
-    gen = torch.Generator().manual_seed(0)
-    params = []
-    for _, shape in named:
-        p = torch.nn.Parameter((torch.rand(shape, generator=gen) - 0.5) * 0.2)
-        p.grad = (torch.rand(shape, generator=gen) - 0.5) * 0.02
-        params.append(p)
-    if name == "adafactor":
-        return [torch.optim.Adafactor(params, foreach=impl == "foreach")]
-    # muon = muon+adamw: the hidden weights (rank >= 2 but the output layer) to Muon, flattened.
-    matrices = [i for i, p in enumerate(params) if p.dim() >= 2]
-    hidden = [torch.nn.Parameter(params[i].detach().reshape(params[i].shape[0], -1).clone()) for i in matrices[:-1]]
-    for h, i in zip(hidden, matrices[:-1]):
-        h.grad = params[i].grad.reshape(h.shape).clone()
-    rest = [p for i, p in enumerate(params) if i not in matrices[:-1]]
-    return [torch.optim.Muon(hidden), torch.optim.AdamW(rest, foreach=impl == "foreach")]
 
 
 def main():
@@ -103,13 +77,13 @@ def main():
     if out.returncode != 0:
         sys.exit(f"ember-bench-optim failed: {out.stderr.strip()}")
     ember = json.loads(out.stdout)
-    named = resnet18_parameters()
+    shapes = resnet18_shapes()
     comparisons = []
     for name in ("adafactor", "muon"):
         row = {"optimizer": name, "ember_ms": next(r["ms"] for r in ember["results"] if r["optimizer"] == name)}
         impls = ("forloop", "foreach") if name == "adafactor" else ("forloop",)
         for impl in impls:
-            row[f"torch_{impl}_ms"] = median_step_ms(torch_optimizers(name, named, impl), a.reps)
+            row[f"torch_{impl}_ms"] = median_step_ms(torch_optimizers(name, shapes, impl), a.reps)
             row[f"ratio_vs_torch_{impl}"] = row[f"torch_{impl}_ms"] / row["ember_ms"]
         comparisons.append(row)
         print(json.dumps(row), flush=True)

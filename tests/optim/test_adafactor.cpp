@@ -26,9 +26,10 @@ const std::vector<std::pair<std::string, Shape>> kShapes = {
 
 // 20 steps of every spec on every shape: ember's float32 step against torch's algorithm in
 // double. The update is normalised (rsqrt of the second moment, scaled by the parameter's
-// RMS), so float32 rounding stays relative: measured below 2e-6 of the values after 20 steps;
-// rtol 2e-5 + atol 1e-6 leaves room and fails any real difference (a wrong factor, dimension
-// or step count moves values by 1e-3 or more).
+// RMS), so its float32 rounding stays relative (about 1e-7), and each step rounds the
+// parameters (values up to 2: 1.2e-7 a step). Measured: at most 1.2e-6 absolute after 20
+// steps. atol 5e-6 + rtol 2e-5 fails any real difference (a wrong factor, dimension or step
+// count moves values by 1e-3 or more).
 TEST(Adafactor, MatchesTheTorchTranscriptionInDouble) {
   for (const std::string spec : {"adafactor", "adafactor:lr=0.05,beta2_decay=-0.5,eps1=1e-5,eps2=0.01,d=2",
                                  "adafactor:weight_decay=0.1,maximize=true", "adafactor:lr=0.002,eps1=1e-20,d=1.5"}) {
@@ -57,7 +58,7 @@ TEST(Adafactor, MatchesTheTorchTranscriptionInDouble) {
     const optim::StateDict sd = opt->state_dict();
     for (size_t k = 0; k < named.size(); ++k) {
       const auto& [name, shape] = kShapes[k];
-      EXPECT_TRUE(all_close(named[k].second, as_tensor(want[k], shape), 1e-6, 2e-5)) << name;
+      EXPECT_TRUE(all_close(named[k].second, as_tensor(want[k], shape), 5e-6, 2e-5)) << name;
       // torch's state: row_var [..., rows, 1] and col_var [..., 1, cols], or variance.
       if (shape.size() > 1) {
         Shape row = shape, col = shape;

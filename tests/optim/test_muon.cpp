@@ -26,14 +26,14 @@ const std::vector<std::pair<std::string, Shape>> kShapes = {
 };
 
 // The largest difference between ember and the transcription, in units of the transcription's
-// largest per-step change (lr times the scaled update), over 10 steps.
+// largest per-step change (lr times the scaled update, plus the decay), over 10 steps.
 // Why a tolerance: the update is bfloat16 (8 significant bits); the transcription sums in
 // double and ember in float (another order), so a GEMM result near a rounding boundary can
-// land on the neighbouring bfloat16 value, and a few such flips spread through the
-// Newton-Schulz iterations. Each flip moves an element of the update by 2^-8 of its size: a
-// step's difference stays within a few percent of the step. Measured: TODO; tolerance 0.1
-// per step, i.e. 1.0 after 10 steps, which still fails a wrong transposition, scale, momentum
-// or iteration (differences of the size of a whole step, every step).
+// land on the neighbouring bfloat16 value, moving that element of a step by 2^-8 (0.4%) of its
+// size; and ember's float32 parameters round every step (1.2e-7 at values near 2). Measured:
+// at most 1.8e-4 steps (the float32 rounding of the parameters; no bfloat16 flip was seen).
+// Tolerance 0.01 steps: a few flips pass, a wrong transposition, scale, momentum or iteration
+// (a difference of the size of a whole step) fails.
 TEST(Muon, MatchesTheTorchTranscriptionOnFlattenedConvWeights) {
   for (const std::string spec : {"muon:lr=0.02", "muon:lr=0.05,momentum=0.9,nesterov=false,weight_decay=0.01,ns_steps=3",
                                  "muon:lr=0.01,adjust_lr_fn=match_rms_adamw", "muon:lr=0.01,adjust_lr_fn=spectral_unclamped",
@@ -73,8 +73,8 @@ TEST(Muon, MatchesTheTorchTranscriptionOnFlattenedConvWeights) {
     }
     for (size_t k = 0; k + 1 < named.size(); ++k) {
       EXPECT_GT(largest_step[k], 0.0) << kShapes[k].first;
-      EXPECT_LE(largest_diff[k], 1.0 * largest_step[k]) << kShapes[k].first << ": " << largest_diff[k] / largest_step[k]
-                                                        << " steps apart";
+      EXPECT_LE(largest_diff[k], 0.01 * largest_step[k])
+          << kShapes[k].first << ": " << largest_diff[k] / largest_step[k] << " steps apart";
     }
   }
 }

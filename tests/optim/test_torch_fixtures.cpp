@@ -30,11 +30,12 @@ Tensor floats(const nlohmann::json& values) {
 }
 
 // Same algorithm, same operation order, both in float32, but torch's vectorised CPU kernels
-// fuse a + alpha * b into one FMA where ember rounds twice. Measured (torch 2.15): Adagrad
-// with options, Adadelta, Adam and AdamW with amsgrad come out bit-identical; the largest
-// deviation is 8e-6 absolute in plain SGD (updates up to 10 per step, one ulp of which is
-// 1e-6) and 6e-6 relative. atol 2e-5 + rtol 1e-5 fails any real difference: a wrong
-// default, bias correction or step count moves values by 1e-3 or more within a few steps.
+// fuse a + alpha * b into one FMA where ember rounds twice. Measured (torch 2.15): most
+// trajectories come out bit-identical (Adagrad, Adadelta, Adam, NAdam, RAdam, Adamax, Rprop
+// with their defaults); the largest deviation is 7.6e-6 absolute in plain SGD (updates up to
+// 10 per step, one ulp of which is 1e-6) and 1.1e-5 relative in ASGD (a value near zero after
+// averaging starts). atol 2e-5 + rtol 1e-5 fails any real difference: a wrong default, bias
+// correction or step count moves values by 1e-3 or more within a few steps.
 TEST(TorchFixtures, OptimizerTrajectoriesMatchTorch) {
   const nlohmann::json& cases = fixtures().at("optimizers");
   ASSERT_GE(cases.size(), 29u);
@@ -56,17 +57,20 @@ TEST(TorchFixtures, OptimizerTrajectoriesMatchTorch) {
   }
 }
 
-// Tolerances of the multi-parameter cases, by the first optimiser of the spec.
+// Tolerances of the multi-parameter cases, by the first optimiser of the spec (parameters up to
+// 1 in size, 12 steps). Measured (torch 2.15): at most 1.2e-7 for Adafactor and for Muon, 4.8e-7
+// for the hybrids' other parts (SGD with momentum, steps up to 1.4).
 // Adafactor: float32 on both sides; ember rounds its norms (p, rows, columns, u) to float from
-// a double sum where torch sums in float, so alpha and the second moments may differ in the
-// last bit: measured at most TODO. The element-wise hybrid: as the one-parameter trajectories.
-// Muon: the orthogonalised update is bfloat16 (8 significant bits) and torch's CPU GEMMs sum in
-// another order than OpenBLAS, so an element of the update may round to the neighbouring
-// bfloat16 value (2^-8 relative) and a few such flips spread through the five Newton-Schulz
-// iterations: measured TODO.
+// a double sum where torch sums in float, so alpha or a moment may differ in the last bit:
+// atol 1e-6 is eight such ulps.
+// Muon: the orthogonalised update is bfloat16 (8 significant bits), and OpenBLAS sums the
+// products in another order than torch's CPU GEMMs; no element rounded differently here, but
+// one may (on another CPU or OpenBLAS kernel), moving a parameter by lr * 2^-8 * |update|,
+// about 1e-4 at lr 0.02: atol 3e-4 allows a few such flips and still fails a wrong scale,
+// transposition or momentum (differences of a whole step, 3e-2).
 double model_atol(const std::string& spec) {
-  if (spec.rfind("muon", 0) == 0) return 1e-3;
-  if (spec.rfind("adafactor", 0) == 0) return 1e-5;
+  if (spec.rfind("muon", 0) == 0) return 3e-4;
+  if (spec.rfind("adafactor", 0) == 0) return 1e-6;
   return 2e-5;
 }
 
