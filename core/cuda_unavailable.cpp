@@ -27,7 +27,10 @@ bool CudaGraph::captured() const { return false; }
 int64_t CudaGraph::pool_bytes() const { return 0; }
 
 namespace detail {
-int cuda_device_count_impl() { return 0; }
+const CudaProbe& cuda_probe_impl() {
+  static const CudaProbe none;
+  return none;
+}
 std::string cuda_device_name_impl(int) { no_cuda(); }
 void cuda_copy_bytes(void*, Device, const void*, Device, size_t) { no_cuda(); }
 std::unique_ptr<AsyncReadback::Impl> make_cuda_readback() { no_cuda(); }

@@ -25,12 +25,22 @@ struct Device {
 
 // True when this build has the CUDA backend (EMBER_CUDA) - says nothing about hardware.
 bool cuda_built();
-// True when this build has CUDA and at least one GPU answers. Never throws.
+// True when this build has CUDA and GPU 0 answers (its context could be made). Never throws.
 bool cuda_available();
-// Number of visible GPUs (0 in a CPU-only build or without a driver).
+// Why no GPU can be used here, "" when one can: no CUDA in this build, or the CUDA runtime's
+// error name and text (Note [device detection] in core/device.cpp), e.g. "no CUDA GPU is
+// usable (cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA runtime
+// version)". Never throws.
+std::string cuda_unavailable_reason();
+// Number of visible GPUs (0 in a CPU-only build or when none is usable).
 int cuda_device_count();
-// Throws one clear Error if `device` cannot be used here (CPU-only build, no GPU, bad index).
+// Throws one clear Error if `device` cannot be used here: CPU-only build, no usable GPU (with
+// CUDA's reason), or cuda:N for N != 0 (Note [one GPU per process]).
 void check_device_usable(Device device);
+// The device a program's --device value names: "auto" is cuda:0 when usable, else the CPU
+// after one warning on stderr that names `program` and the reason; anything else is parsed
+// (UsageError) and checked (Error).
+Device resolve_device(const std::string& name, const std::string& program);
 // Human-readable name: "CPU (N threads)" or the GPU's name.
 std::string device_name(Device device);
 

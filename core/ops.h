@@ -73,8 +73,8 @@ Tensor count_correct(const Tensor& logits, const Tensor& targets);
 Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* generator = nullptr);
 Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* generator = nullptr);
 // In-place fills of a contiguous floating tensor (not recorded by autograd).
-Tensor& uniform_(Tensor& t, double low, double high, Generator* generator = nullptr);
-Tensor& normal_(Tensor& t, double mean, double std, Generator* generator = nullptr);
+const Tensor& uniform_(const Tensor& t, double low, double high, Generator* generator = nullptr);
+const Tensor& normal_(const Tensor& t, double mean, double std, Generator* generator = nullptr);
 
 // --- operators
 Tensor operator+(const Tensor& a, const Tensor& b);

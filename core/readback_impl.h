@@ -1,4 +1,6 @@
-// Internal: the per-device part of AsyncReadback (core/readback.h).
+// Internal: the per-device part of AsyncReadback. core/readback.h is the class everyone uses;
+// this header is what each device implements behind it (the CPU in core/readback.cpp, CUDA in
+// core/cuda/cuda_readback.cpp). Nothing outside core/ includes it.
 #pragma once
 
 #include <memory>

@@ -53,14 +53,6 @@ kernels::StridedLayout<N> make_strided_layout(const std::array<const Tensor*, N>
   return layout;
 }
 
-// True when every operand is walked with stride 1 over one flat range.
-template <int N>
-bool is_flat(const kernels::StridedLayout<N>& layout) {
-  if (layout.ndim == 0) return true;
-  if (layout.ndim != 1) return false;
-  for (int k = 0; k < N; ++k)
-    if (layout.strides[k][0] != 1) return false;
-  return true;
-}
+using kernels::is_flat;  // true when every operand is walked with stride 1 over one flat range
 
 }  // namespace ember

@@ -40,26 +40,26 @@ Shape contiguous_strides(const Shape& shape) {
 
 #define EMBER_DEFINED_CHECK() EMBER_CHECK(impl_ != nullptr, "operation on an undefined tensor")
 
-const Shape& Tensor::sizes() const { EMBER_DEFINED_CHECK(); return impl_->sizes; }
-const Shape& Tensor::strides() const { EMBER_DEFINED_CHECK(); return impl_->strides; }
+const Shape& Tensor::sizes() const { EMBER_DEFINED_CHECK(); return impl_->sizes_; }
+const Shape& Tensor::strides() const { EMBER_DEFINED_CHECK(); return impl_->strides_; }
 int Tensor::dim() const { return static_cast<int>(sizes().size()); }
 int64_t Tensor::size(int d) const { return sizes()[normalize_dim(d, dim())]; }
 int64_t Tensor::stride(int d) const { return strides()[normalize_dim(d, dim())]; }
 int64_t Tensor::numel() const { return shape_numel(sizes()); }
-int64_t Tensor::offset() const { EMBER_DEFINED_CHECK(); return impl_->offset; }
-DType Tensor::dtype() const { EMBER_DEFINED_CHECK(); return impl_->dtype; }
-Device Tensor::device() const { EMBER_DEFINED_CHECK(); return impl_->storage->device(); }
+int64_t Tensor::offset() const { EMBER_DEFINED_CHECK(); return impl_->offset_; }
+DType Tensor::dtype() const { EMBER_DEFINED_CHECK(); return impl_->dtype_; }
+Device Tensor::device() const { EMBER_DEFINED_CHECK(); return impl_->storage_->device(); }
 TensorOptions Tensor::options() const { return TensorOptions().dtype(dtype()).device(device()); }
-const std::shared_ptr<Storage>& Tensor::storage() const { EMBER_DEFINED_CHECK(); return impl_->storage; }
+const std::shared_ptr<Storage>& Tensor::storage() const { EMBER_DEFINED_CHECK(); return impl_->storage_; }
 
 bool Tensor::is_channels_last() const {
   if (dim() != 4) return false;
   static constexpr int kOrder[4] = {1, 3, 2, 0};  // innermost first: C, W, H, N
   int64_t expected = 1;
   for (int d : kOrder) {
-    if (impl_->sizes[d] == 1) continue;
-    if (impl_->strides[d] != expected) return false;
-    expected *= impl_->sizes[d];
+    if (impl_->sizes_[d] == 1) continue;
+    if (impl_->strides_[d] != expected) return false;
+    expected *= impl_->sizes_[d];
   }
   return true;
 }
@@ -67,16 +67,16 @@ bool Tensor::is_channels_last() const {
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   for (int d = dim() - 1; d >= 0; --d) {
-    if (impl_->sizes[d] == 1) continue;  // any stride is fine for a size-1 dim
-    if (impl_->strides[d] != expected) return false;
-    expected *= impl_->sizes[d];
+    if (impl_->sizes_[d] == 1) continue;  // any stride is fine for a size-1 dim
+    if (impl_->strides_[d] != expected) return false;
+    expected *= impl_->sizes_[d];
   }
   return true;
 }
 
 void* Tensor::raw_data() const {
   EMBER_DEFINED_CHECK();
-  return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(dtype_size(impl_->dtype));
+  return static_cast<char*>(impl_->storage_->data()) + impl_->offset_ * static_cast<int64_t>(dtype_size(impl_->dtype_));
 }
 
 template <class T>
@@ -94,22 +94,21 @@ template bfloat16* Tensor::data<bfloat16>() const;
 
 // --- autograd metadata
 
-bool Tensor::requires_grad() const { return impl_ && impl_->autograd.requires_grad; }
+bool Tensor::requires_grad() const { return impl_ && impl_->autograd_.requires_grad; }
 
-Tensor& Tensor::set_requires_grad(bool requires_grad) {
+const Tensor& Tensor::set_requires_grad(bool requires_grad) const {
   EMBER_DEFINED_CHECK();
   EMBER_CHECK(!requires_grad || is_floating(dtype()), "only floating-point tensors can require grad (got {})",
               dtype_name(dtype()));
   EMBER_CHECK(is_leaf() || requires_grad, "cannot turn off requires_grad of a non-leaf tensor; use detach()");
-  impl_->autograd.requires_grad = requires_grad;
+  impl_->autograd_.requires_grad = requires_grad;
   return *this;
 }
 
-bool Tensor::is_leaf() const { return !impl_ || impl_->autograd.grad_fn == nullptr; }
-const Tensor& Tensor::grad() const { EMBER_DEFINED_CHECK(); return impl_->autograd.grad; }
-Tensor& Tensor::mutable_grad() { EMBER_DEFINED_CHECK(); return impl_->autograd.grad; }
+bool Tensor::is_leaf() const { return !impl_ || impl_->autograd_.grad_fn == nullptr; }
+const Tensor& Tensor::grad() const { EMBER_DEFINED_CHECK(); return impl_->autograd_.grad; }
 
-void Tensor::set_grad(const Tensor& grad) {
+void Tensor::set_grad(const Tensor& grad) const {
   EMBER_DEFINED_CHECK();
   if (grad.defined()) {
     EMBER_CHECK(grad.sizes() == sizes(), "set_grad: gradient shape {} differs from tensor shape {}",
@@ -118,15 +117,15 @@ void Tensor::set_grad(const Tensor& grad) {
                 "set_grad: gradient is {} {}, tensor is {} {}", grad.device().str(), dtype_name(grad.dtype()),
                 device().str(), dtype_name(dtype()));
   }
-  impl_->autograd.grad = grad;
+  impl_->autograd_.grad = grad;
 }
 
-const std::shared_ptr<Node>& Tensor::grad_fn() const { EMBER_DEFINED_CHECK(); return impl_->autograd.grad_fn; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { EMBER_DEFINED_CHECK(); return impl_->autograd_.grad_fn; }
 
-void Tensor::set_grad_fn(std::shared_ptr<Node> fn) {
+void Tensor::set_grad_fn(std::shared_ptr<Node> fn) const {
   EMBER_DEFINED_CHECK();
-  impl_->autograd.grad_fn = std::move(fn);
-  if (impl_->autograd.grad_fn) impl_->autograd.requires_grad = true;
+  impl_->autograd_.grad_fn = std::move(fn);
+  if (impl_->autograd_.grad_fn) impl_->autograd_.requires_grad = true;
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
@@ -138,20 +137,33 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
                 shape_str(sizes()));
     grad = ones(sizes(), options());
   }
-  EMBER_CHECK(grad.sizes() == sizes(), "backward(): gradient shape {} differs from tensor shape {}",
-              shape_str(grad.sizes()), shape_str(sizes()));
+  EMBER_CHECK(grad.sizes() == sizes() && grad.dtype() == dtype() && grad.device() == device(),
+              "backward(): the gradient is {} {} on {}, the tensor {} {} on {}", dtype_name(grad.dtype()),
+              shape_str(grad.sizes()), grad.device().str(), dtype_name(dtype()), shape_str(sizes()), device().str());
   run_backward(*this, grad, retain_graph);
 }
 
-void Tensor::set_storage(std::shared_ptr<Storage> storage, int64_t offset) {
+void Tensor::set_storage(std::shared_ptr<Storage> storage, int64_t offset) const {
   EMBER_DEFINED_CHECK();
   const int64_t end = (offset + numel()) * static_cast<int64_t>(dtype_size(dtype()));
   EMBER_CHECK(offset >= 0 && end <= static_cast<int64_t>(storage->nbytes()),
               "set_storage: elements [{}, {}) do not fit a storage of {} bytes", offset, offset + numel(),
               storage->nbytes());
-  impl_->storage = std::move(storage);
-  impl_->offset = offset;
-  impl_->strides = contiguous_strides(impl_->sizes);
+  impl_->storage_ = std::move(storage);
+  impl_->offset_ = offset;
+  impl_->strides_ = contiguous_strides(impl_->sizes_);
+}
+
+void Tensor::set_data(const Tensor& source) const {
+  EMBER_DEFINED_CHECK();
+  EMBER_CHECK(source.defined() && source.sizes() == sizes(), "set_data: the new data has shape {}, the tensor {}",
+              source.defined() ? shape_str(source.sizes()) : "undefined", shape_str(sizes()));
+  EMBER_CHECK(!requires_grad() || is_floating(source.dtype()), "set_data: a tensor that requires grad cannot hold {}",
+              dtype_name(source.dtype()));
+  impl_->storage_ = source.storage();
+  impl_->strides_ = source.strides();
+  impl_->offset_ = source.offset();
+  impl_->dtype_ = source.dtype();
 }
 
 Tensor Tensor::sum() const { return ember::sum(*this); }
@@ -163,13 +175,7 @@ Tensor Tensor::mean(const std::vector<int>& dims, bool keepdim) const { return e
 
 Tensor make_view(const std::shared_ptr<Storage>& storage, DType dtype, const Shape& sizes, const Shape& strides,
                  int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = storage;
-  impl->sizes = sizes;
-  impl->strides = strides;
-  impl->offset = offset;
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
+  return Tensor(std::make_shared<TensorImpl>(storage, dtype, sizes, strides, offset));
 }
 
 Tensor empty(const Shape& shape, TensorOptions options) {

@@ -3,6 +3,9 @@
 // Copying a Tensor copies the handle (like torch.Tensor in Python): both refer to the same
 // TensorImpl. Views (view, reshape of contiguous data, permute, transpose, slice, expand)
 // make a new TensorImpl that shares the Storage. Outputs of ops are always contiguous.
+// Because a Tensor is a handle, in-place methods (fill_, copy_, set_grad, ...) are const, as
+// in PyTorch's C++ API: writing through a `const Tensor&` changes the tensor it refers to, not
+// the handle.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +22,8 @@ namespace ember {
 
 using Shape = std::vector<int64_t>;
 struct Node;
-struct TensorImpl;
+struct Edge;
+class TensorImpl;
 
 std::string shape_str(const Shape& shape);  // "[2, 3]"
 int64_t shape_numel(const Shape& shape);
@@ -98,11 +102,11 @@ class Tensor {
   Tensor detach() const;      // shares storage, no autograd history
 
   // --- in-place (never recorded by autograd; refused on tensors that need grad in grad mode)
-  Tensor& fill_(double value);
-  Tensor& zero_() { return fill_(0.0); }
-  Tensor& copy_(const Tensor& src);  // broadcasts src, converts dtype, crosses devices
-  Tensor& add_(const Tensor& other, double alpha = 1.0);
-  Tensor& mul_(double value);
+  const Tensor& fill_(double value) const;
+  const Tensor& zero_() const { return fill_(0.0); }
+  const Tensor& copy_(const Tensor& src) const;  // broadcasts src, converts dtype, crosses devices
+  const Tensor& add_(const Tensor& other, double alpha = 1.0) const;
+  const Tensor& mul_(double value) const;
 
   // --- values
   double item() const;  // one element, any dtype, synchronises with the device
@@ -111,19 +115,25 @@ class Tensor {
 
   // --- autograd
   bool requires_grad() const;
-  Tensor& set_requires_grad(bool requires_grad);
+  const Tensor& set_requires_grad(bool requires_grad) const;
   bool is_leaf() const;  // no grad_fn
   const Tensor& grad() const;  // undefined until a backward reaches it
-  Tensor& mutable_grad();
-  void set_grad(const Tensor& grad);
+  // Undefined clears it; else shape, dtype and device must be this tensor's.
+  void set_grad(const Tensor& grad) const;
   const std::shared_ptr<Node>& grad_fn() const;
-  void set_grad_fn(std::shared_ptr<Node> fn);
+  void set_grad_fn(std::shared_ptr<Node> fn) const;
   // Backpropagates from this tensor. A non-scalar needs `gradient` of the same shape.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
 
   // Re-homes this tensor's data into `storage` at `offset` keeping sizes (contiguous
   // strides). Used by flat parameter buffers; the caller copies the values.
-  void set_storage(std::shared_ptr<Storage> storage, int64_t offset);
+  void set_storage(std::shared_ptr<Storage> storage, int64_t offset) const;
+  // Makes this tensor refer to `source`'s data (storage, offset, strides, dtype; the sizes
+  // must match) while staying the same tensor: every handle, its requires_grad and its grad
+  // stay (like PyTorch's `t.data = source`). How a module moves its parameters to another
+  // device or dtype (Note [stable parameter tensors] in nn/module.h); the grad, if any, must
+  // then be converted too (set_grad checks it).
+  void set_data(const Tensor& source) const;
 
   // --- convenience forwarding to the free functions in core/ops.h
   Tensor sum() const;
@@ -142,13 +152,28 @@ struct AutogradMeta {
   std::weak_ptr<Node> grad_accumulator;  // shared by every use of this leaf in one graph
 };
 
-struct TensorImpl {
-  std::shared_ptr<Storage> storage;
-  Shape sizes;
-  Shape strides;
-  int64_t offset = 0;
-  DType dtype = DType::Float32;
-  AutogradMeta autograd;
+// What a Tensor handle refers to. Read-only from outside: every change goes through Tensor's
+// checked methods (set_grad, set_storage, set_data, ...); make_view creates one.
+class TensorImpl {
+ public:
+  TensorImpl(std::shared_ptr<Storage> storage, DType dtype, Shape sizes, Shape strides, int64_t offset)
+      : storage_(std::move(storage)), sizes_(std::move(sizes)), strides_(std::move(strides)), offset_(offset),
+        dtype_(dtype) {}
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+  const Shape& sizes() const { return sizes_; }
+  const Shape& strides() const { return strides_; }
+  int64_t offset() const { return offset_; }  // in elements
+  DType dtype() const { return dtype_; }
+
+ private:
+  friend class Tensor;
+  friend Edge gradient_edge(const Tensor& input);  // creates a leaf's shared AccumulateGrad
+  std::shared_ptr<Storage> storage_;
+  Shape sizes_;
+  Shape strides_;
+  int64_t offset_ = 0;
+  DType dtype_ = DType::Float32;
+  AutogradMeta autograd_;
 };
 
 // --- factories

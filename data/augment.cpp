@@ -1,6 +1,7 @@
 #include "data/augment.h"
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/parallel.h"
 #include "data/cuda_hooks.h"
 #include "data/parse.h"
@@ -65,7 +66,7 @@ Normalization parse_normalization(const std::string& text) {
     }
   }
   EMBER_USAGE_CHECK(ok, "bad normalisation '{}': expected half, cifar or M,M,M/S,S,S (three means, three stds > 0)",
-                    text);
+                    printable(text));
   return n;
 }
 

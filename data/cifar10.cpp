@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "kernels/augment_rule.h"
 
 namespace ember::data {
@@ -27,7 +28,7 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 File open_file(const std::string& path, const char* mode) {
   errno = 0;
   File f(std::fopen(path.c_str(), mode));
-  EMBER_CHECK(f != nullptr, "{}: cannot open: {}", path, std::strerror(errno));
+  EMBER_CHECK(f != nullptr, "{}: cannot open: {}", printable(path), std::strerror(errno));
   return f;
 }
 
@@ -37,10 +38,11 @@ int64_t count_records(const std::string& path) {
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   EMBER_CHECK(fs::exists(status),
-              "{}: file missing (a CIFAR-10 folder holds data_batch_1..5.bin and test_batch.bin); {}", path, kHowToGet);
-  EMBER_CHECK(fs::is_regular_file(status), "{}: cannot read: not a regular file", path);
+              "{}: file missing (a CIFAR-10 folder holds data_batch_1..5.bin and test_batch.bin); {}", printable(path),
+              kHowToGet);
+  EMBER_CHECK(fs::is_regular_file(status), "{}: cannot read: not a regular file", printable(path));
   const uintmax_t bytes = fs::file_size(path, ec);
-  EMBER_CHECK(!ec, "{}: cannot read: {}", path, ec.message());
+  EMBER_CHECK(!ec, "{}: cannot read: {}", printable(path), ec.message());
   EMBER_CHECK(bytes % kCifarRecordBytes == 0,
               "{}: {} bytes is not a whole number of {}-byte CIFAR-10 records (truncated, or not a CIFAR-10 binary "
               "file)",
@@ -58,12 +60,12 @@ void read_records(const std::string& path, int64_t n, uint8_t* images, int64_t* 
     errno = 0;
     const size_t want = static_cast<size_t>(m * kCifarRecordBytes);
     const size_t got = std::fread(buf.data(), 1, want, f.get());
-    EMBER_CHECK(got == want, "{}: cannot read: {}", path,
+    EMBER_CHECK(got == want, "{}: cannot read: {}", printable(path),
                 std::ferror(f.get()) ? std::strerror(errno) : "the file ended early (it changed while being read?)");
     for (int64_t r = 0; r < m; ++r) {
       const uint8_t* rec = buf.data() + r * kCifarRecordBytes;
-      EMBER_CHECK(rec[0] <= 9, "{}: record {} has label {}, above 9 (not a CIFAR-10 binary file?)", path, done + r,
-                  int(rec[0]));
+      EMBER_CHECK(rec[0] <= 9, "{}: record {} has label {}, above 9 (not a CIFAR-10 binary file?)", printable(path),
+                  done + r, int(rec[0]));
       labels[done + r] = rec[0];
       std::memcpy(images + (done + r) * kernels::kImageBytes, rec + 1, kernels::kImageBytes);
     }
@@ -94,7 +96,7 @@ Dataset read_files(const std::vector<std::string>& paths, int64_t limit) {
 
 void write_all(std::FILE* f, const void* data, size_t n, const std::string& path) {
   errno = 0;
-  EMBER_CHECK(std::fwrite(data, 1, n, f) == n, "{}: cannot write: {}", path, std::strerror(errno));
+  EMBER_CHECK(std::fwrite(data, 1, n, f) == n, "{}: cannot write: {}", printable(path), std::strerror(errno));
 }
 
 std::string join(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
@@ -122,13 +124,14 @@ void write_cifar_file(const std::string& path, const Dataset& d) {
   File f = open_file(path, "wb");
   std::vector<uint8_t> rec(kCifarRecordBytes);
   for (int64_t i = 0; i < h.size(); ++i) {
-    EMBER_CHECK(labels[i] >= 0 && labels[i] <= 9, "{}: sample {} has label {}, outside 0-9", path, i, labels[i]);
+    EMBER_CHECK(labels[i] >= 0 && labels[i] <= 9, "{}: sample {} has label {}, outside 0-9", printable(path), i,
+                labels[i]);
     rec[0] = static_cast<uint8_t>(labels[i]);
     std::memcpy(rec.data() + 1, images + i * kernels::kImageBytes, kernels::kImageBytes);
     write_all(f.get(), rec.data(), rec.size(), path);
   }
   errno = 0;
-  EMBER_CHECK(std::fflush(f.get()) == 0, "{}: cannot write: {}", path, std::strerror(errno));
+  EMBER_CHECK(std::fflush(f.get()) == 0, "{}: cannot write: {}", printable(path), std::strerror(errno));
 }
 
 std::string find_cifar10_dir(const std::string& dir) {
@@ -137,8 +140,8 @@ std::string find_cifar10_dir(const std::string& dir) {
   if (fs::exists(join(dir, first), ec)) return dir;
   const std::string sub = join(dir, "cifar-10-batches-bin");
   if (fs::exists(join(sub, first), ec)) return sub;
-  EMBER_FAIL("{}: no CIFAR-10 data there ({} not found in it or in its cifar-10-batches-bin/); {}", dir, first,
-             kHowToGet);
+  EMBER_FAIL("{}: no CIFAR-10 data there ({} not found in it or in its cifar-10-batches-bin/); {}", printable(dir),
+             first, kHowToGet);
 }
 
 DataSplits load_cifar10(const std::string& dir, int64_t limit_train, int64_t limit_test) {
@@ -148,14 +151,15 @@ DataSplits load_cifar10(const std::string& dir, int64_t limit_train, int64_t lim
   DataSplits s;
   s.train = read_files(train_paths, limit_train);
   s.test = read_files({join(root, cifar10_test_file())}, limit_test);
-  s.description = fmt::format("CIFAR-10 from {}: {} train, {} test images", root, s.train.size(), s.test.size());
+  s.description =
+      fmt::format("CIFAR-10 from {}: {} train, {} test images", printable(root), s.train.size(), s.test.size());
   return s;
 }
 
 void write_cifar10_dir(const std::string& dir, const DataSplits& splits) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  EMBER_CHECK(!ec && fs::is_directory(dir), "{}: cannot create the folder: {}", dir, ec.message());
+  EMBER_CHECK(!ec && fs::is_directory(dir), "{}: cannot create the folder: {}", printable(dir), ec.message());
   const int64_t n = splits.train.size(), files = static_cast<int64_t>(cifar10_train_files().size());
   int64_t at = 0;
   for (int64_t i = 0; i < files; ++i) {

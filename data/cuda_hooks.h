@@ -1,5 +1,6 @@
 // What the CUDA part of data/ (data/cuda/*.cpp) provides to the rest of it; a CPU-only build
 // compiles data/cuda_unavailable.cpp instead (Note [optional CUDA] in the top CMakeLists.txt).
+// Internal to data/, the same arrangement as core/cuda_hooks.h for core/.
 #pragma once
 
 #include <memory>

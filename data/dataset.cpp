@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "data/parse.h"
 #include "kernels/augment_rule.h"
 
@@ -19,7 +20,8 @@ std::vector<int64_t> host_labels(const Dataset& d) { return d.labels.to_vector<i
 int64_t parse_class_id(const std::string& text, const std::string& whole, int classes) {
   int64_t v = -1;
   EMBER_USAGE_CHECK(parse_int64(text, &v) && v >= 0 && v < classes,
-                    "bad class list '{}': '{}' is not a class id in 0-{}", whole, text, classes - 1);
+                    "bad class list '{}': '{}' is not a class id in 0-{}", printable(whole), printable(text),
+                    classes - 1);
   return v;
 }
 
@@ -113,7 +115,8 @@ std::vector<int64_t> parse_class_list(const std::string& text, int classes) {
     } else {
       const int64_t lo = parse_class_id(item.substr(0, dash), text, classes);
       const int64_t hi = parse_class_id(item.substr(dash + 1), text, classes);
-      EMBER_USAGE_CHECK(lo <= hi, "bad class list '{}': range '{}' runs backwards", text, item);
+      EMBER_USAGE_CHECK(lo <= hi, "bad class list '{}': range '{}' runs backwards", printable(text),
+                        printable(item));
       for (int64_t c = lo; c <= hi; ++c) out.push_back(c);
     }
   }

@@ -1,4 +1,6 @@
-// Loader: batches of a Dataset for training and evaluation, epoch by epoch.
+// Loader: batches of a Dataset for training and evaluation, epoch by epoch. The data sets come
+// from data/source.h (a --data string) or data/cifar10.h; data/producer.h is the Loader's
+// internal worker that makes the next batch ahead of time.
 //
 //   data::LoaderOptions opt;
 //   opt.batch_size = 256;

@@ -1,5 +1,8 @@
 // BatchProducer: how a Loader gets its batches made, one batch in flight at a time while the
-// caller uses the previous one (prefetch). Internal to data/.
+// caller uses the previous one (prefetch). Internal to data/. Of the three similar names:
+// data/source.h turns a --data string into data sets, data/loader.h (Loader, the public API)
+// cuts a data set into batches epoch by epoch, and this header is the Loader's worker that
+// makes the next batch ahead of time.
 //   make_inline_producer: no overlap; the batch is made when the loader hands it out.
 //   make_thread_producer: CPU; a worker thread makes the next batch (OpenMP inside).
 //   make_stream_producer: CUDA; the next batch is made on a second stream (data/cuda_hooks.h).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "data/cifar10.h"
 #include "data/parse.h"
 #include "data/synthetic.h"
@@ -29,7 +30,7 @@ DataSplits load_data(const std::string& spec, int64_t limit_train, int64_t limit
     const std::vector<std::string> counts = split(spec.substr(prefix.size()), ',');
     EMBER_USAGE_CHECK(counts.size() == 2 && parse_int64(counts[0], &n_train) && parse_int64(counts[1], &n_test) &&
                           n_train >= 0 && n_test >= 0,
-                      kSyntheticForm, spec);
+                      kSyntheticForm, printable(spec));
   }
   return make_synthetic(limited(n_train, limit_train), limited(n_test, limit_test), synthetic_seed);
 }

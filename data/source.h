@@ -1,4 +1,7 @@
-// One entry point from a `--data` string to train and test sets.
+// One entry point from a `--data` string to train and test sets. Of the three similar names:
+// this header gives the data sets, data/loader.h (Loader) cuts a data set into batches epoch by
+// epoch, and data/producer.h is the Loader's internal worker that makes each batch ahead of
+// time (BatchSource in data/augment.h is what one batch is cut from, not a --data source).
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,14 @@
 // Elementwise CUDA kernels: unary, binary (broadcasting through strides), copy with dtype
 // conversion, fill, arange. Each op is a template parameter so the per-element switch in
-// kernels/elementwise_ops.h folds away. Two bodies per op: a flat one for contiguous
-// operands (no index math) and a strided one (kernels/strided_index.h).
+// kernels/elementwise_ops.h folds away. Four bodies per op: flat (contiguous operands, no
+// index math) or strided (kernels/strided_index.h), each with 32-bit indices (every index
+// and offset below 2^31: multiply-shift divisions, Note [multiply-shift division]) or 64-bit
+// ones (larger tensors: 64-bit divisions).
 // Bytes moved: one read per input and one write per element; these kernels are
 // bandwidth-bound and rarely on ember's hot path (layers and optimisers have their own).
 #include <cstdint>
 
+#include "kernels/convert.h"
 #include "kernels/elementwise.h"
 #include "kernels/launch.cuh"
 
@@ -13,34 +16,41 @@ namespace ember::kernels {
 
 namespace {
 
-template <int N>
-bool flat(const StridedLayout<N>& layout) {
-  if (layout.ndim == 0) return true;
-  if (layout.ndim != 1) return false;
-  for (int k = 0; k < N; ++k)
-    if (layout.strides[k][0] != 1) return false;
-  return true;
-}
-
-// One kernel body for every elementwise op: f(offsets) over n items.
-template <int N, bool Flat, class F>
-__global__ void __launch_bounds__(kBlock) elementwise_kernel(F f, StridedLayout<N> layout, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_stride()) {
-    int64_t off[N];
+// One kernel body for every elementwise op: f(offsets) over n items, with 32-bit indices
+// (Index = StridedIndex32, I = uint32_t: n and every offset < 2^31, so i + stride never
+// wraps) or 64-bit ones (StridedIndex64, int64_t). Flat: every operand's offset is i.
+template <int N, bool Flat, class F, class Index, class I>
+__global__ void __launch_bounds__(kBlock) elementwise_kernel(F f, Index index, I n) {
+  for (I i = I(global_thread()); i < n; i += I(grid_stride())) {
+    I off[N];
     if constexpr (Flat) {
       for (int k = 0; k < N; ++k) off[k] = i;
     } else {
-      strided_offsets(layout, i, off);
+      index.offsets(i, off);
     }
     f(off);
   }
 }
 
+template <int N, bool Flat, class F, class Index, class I>
+void launch_walk(F f, const Index& index, I n, cudaStream_t stream) {
+  elementwise_kernel<N, Flat><<<grid_for(int64_t(n)), kBlock, 0, stream>>>(f, index, n);
+}
+
 template <int N, class F>
 cudaError_t launch_elementwise(F f, const StridedLayout<N>& layout, int64_t n, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  if (flat(layout)) elementwise_kernel<N, true><<<grid_for(n), kBlock, 0, stream>>>(f, layout, n);
-  else elementwise_kernel<N, false><<<grid_for(n), kBlock, 0, stream>>>(f, layout, n);
+  const bool flat = is_flat(layout);
+  if (fits_index32(layout, n)) {
+    const StridedIndex32<N> index = flat ? StridedIndex32<N>() : StridedIndex32<N>(layout);
+    const auto count = static_cast<uint32_t>(n);
+    if (flat) launch_walk<N, true>(f, index, count, stream);
+    else launch_walk<N, false>(f, index, count, stream);
+  } else {
+    const StridedIndex64<N> index{layout};
+    if (flat) launch_walk<N, true>(f, index, n, stream);
+    else launch_walk<N, false>(f, index, n, stream);
+  }
   return cudaGetLastError();
 }
 
@@ -50,7 +60,8 @@ struct UnaryFn {
   T* out;
   const T* in;
   A s;
-  __device__ void operator()(const int64_t* off) const { out[off[0]] = T(apply_unary<A>(Op, A(in[off[1]]), s)); }
+  template <class I>
+  __device__ void operator()(const I* off) const { out[off[0]] = T(apply_unary<A>(Op, A(in[off[1]]), s)); }
 };
 
 template <class T, BinaryOp Op>
@@ -60,7 +71,8 @@ struct ArithFn {
   const T* a;
   const T* b;
   A alpha;
-  __device__ void operator()(const int64_t* off) const {
+  template <class I>
+  __device__ void operator()(const I* off) const {
     out[off[0]] = T(apply_binary_arith<A>(Op, A(a[off[1]]), A(b[off[2]]), alpha));
   }
 };
@@ -70,28 +82,32 @@ struct CompareFn {
   uint8_t* out;
   const T* a;
   const T* b;
-  __device__ void operator()(const int64_t* off) const { out[off[0]] = apply_comparison(Op, a[off[1]], b[off[2]]); }
+  template <class I>
+  __device__ void operator()(const I* off) const { out[off[0]] = apply_comparison(Op, a[off[1]], b[off[2]]); }
 };
 
 template <class D, class S>
 struct CopyFn {
   D* dst;
   const S* src;
-  __device__ void operator()(const int64_t* off) const { dst[off[0]] = static_cast<D>(src[off[1]]); }
+  template <class I>
+  __device__ void operator()(const I* off) const { dst[off[0]] = convert_value<D>(src[off[1]]); }
 };
 
 template <class T>
 struct FillFn {
   T* dst;
   T value;
-  __device__ void operator()(const int64_t* off) const { dst[off[0]] = value; }
+  template <class I>
+  __device__ void operator()(const I* off) const { dst[off[0]] = value; }
 };
 
 template <class T>
 struct ArangeFn {
   T* out;
   double start, step;
-  __device__ void operator()(const int64_t* off) const { out[off[0]] = static_cast<T>(start + double(off[0]) * step); }
+  template <class I>
+  __device__ void operator()(const I* off) const { out[off[0]] = convert_value<T>(start + double(off[0]) * step); }
 };
 
 }  // namespace

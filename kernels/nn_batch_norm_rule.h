@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "kernels/hd.h"
+#include "kernels/int_divider.h"
 
 namespace ember::kernels {
 
@@ -36,6 +37,43 @@ EMBER_HD int64_t bn_channel_of(int64_t i, const BnShape& s) {
 // Offset of the j-th value (j in [0, M)) of channel c: j = n * plane + p.
 EMBER_HD int64_t bn_offset(int64_t j, int64_t c, const BnShape& s) {
   return s.nhwc ? j * s.channels + c : ((j / s.plane) * s.channels + c) * s.plane + j % s.plane;
+}
+
+// Note [batch-norm index paths]
+// The kernels walk the elements in packs of `width` consecutive values in memory (16 bytes:
+// 8 bfloat16 or 4 float32; or 1 value) that share a channel (NCHW: width divides H*W) or hold
+// `width` consecutive channels (NHWC: width divides C), so a pack is one vector load and its
+// channels come from one index computation. Index math is 32-bit with multiply-shift
+// divisions (BnIndex32) when the tensor has fewer than 2^31 elements, else 64-bit
+// (BnIndex64: bn_channel_of and bn_offset). tests/nn/test_batch_norm_index.cpp checks that
+// both give the same channels and offsets, and that packs never straddle a channel.
+struct BnIndex64 {
+  BnShape s;
+  EMBER_HD int64_t channel_of(int64_t i) const { return bn_channel_of(i, s); }
+  EMBER_HD int64_t offset(int64_t j, int64_t c) const { return bn_offset(j, c, s); }
+};
+
+struct BnIndex32 {
+  IntDivider plane, channels;
+  bool nhwc = false;
+  BnIndex32() = default;
+  explicit BnIndex32(const BnShape& s)  // s.total() <= kMaxIndex32
+      : plane(static_cast<uint32_t>(s.plane)), channels(static_cast<uint32_t>(s.channels)), nhwc(s.nhwc) {}
+  EMBER_HD uint32_t channel_of(uint32_t i) const { return nhwc ? channels.mod(i) : channels.mod(plane.div(i)); }
+  EMBER_HD uint32_t offset(uint32_t j, uint32_t c) const {
+    if (nhwc) return j * channels.divisor() + c;
+    const DivMod np = plane.divmod(j);  // j = n * plane + p
+    return (np.div * channels.divisor() + c) * plane.divisor() + np.mod;
+  }
+};
+
+// Values per pack for elements of `element_bytes` bytes: 16 bytes' worth when the layout's
+// innermost run (H*W for NCHW, C for NHWC) is a multiple of it, else 1. The launcher also
+// needs 16-byte aligned pointers for the vector width.
+inline int bn_pack_width(const BnShape& s, int element_bytes) {
+  const int64_t vector = 16 / element_bytes;
+  const int64_t run = s.nhwc ? s.channels : s.plane;
+  return run % vector == 0 ? static_cast<int>(vector) : 1;
 }
 
 // Ranges per channel: about two blocks per multiprocessor in all. NCHW (a block per range
@@ -63,11 +101,15 @@ EMBER_HD BnNhwcLanes bn_nhwc_lanes(int64_t channels, int threads) {
   return {static_cast<int>(threads / channels), static_cast<int>(channels)};
 }
 
-// The values [begin, end) of channel c that block `split` of `splits` handles.
-EMBER_HD void bn_split_range(int64_t count, int split, int splits, int64_t* begin, int64_t* end) {
-  const int64_t per = (count + splits - 1) / splits;
-  *begin = per * split < count ? per * split : count;
-  *end = *begin + per < count ? *begin + per : count;
+// The values [begin, end) of channel c that block `split` of `splits` handles; with a pack
+// width (which divides count), whole packs: begin and end are multiples of it.
+EMBER_HD void bn_split_range(int64_t count, int split, int splits, int64_t* begin, int64_t* end, int width = 1) {
+  const int64_t packs = count / width;
+  const int64_t per = (packs + splits - 1) / splits;
+  const int64_t first = per * split < packs ? per * split : packs;
+  const int64_t last = first + per < packs ? first + per : packs;
+  *begin = first * width;
+  *end = last * width;
 }
 
 // Mean and biased variance from the partial sums of (x - shift) and (x - shift)^2.

@@ -6,7 +6,12 @@
 // it - no atomics, every grad_in element written exactly once, deterministic.
 // Bytes moved: forward reads each input ~(k/s)^2 times (cached) and writes 8 bytes per
 // output (value + index); backward reads value + index of each covering window per input.
+// A thread's (plane, row, column) comes from two multiply-shift divisions (Note
+// [multiply-shift division]) when input and output have fewer than 2^31 elements, else from
+// 64-bit divisions.
 #include <cstdint>
+
+#include "kernels/int_divider.h"
 
 #include "kernels/launch.cuh"
 #include "kernels/nn_pool.h"
@@ -15,27 +20,54 @@ namespace ember::kernels {
 
 namespace {
 
-template <class T>
+// Element i of a [planes, rows, cols] walk as (plane, row, col): 64-bit divisions, or two
+// IntDividers (32-bit).
+struct PlaneRowCol {
+  int64_t plane, row, col;
+};
+struct Walk64 {
+  int64_t rows, cols;
+  __device__ PlaneRowCol operator()(int64_t i) const {
+    const int64_t per_plane = rows * cols, rest = i % per_plane;
+    return {i / per_plane, rest / cols, rest % cols};
+  }
+};
+struct Walk32 {
+  IntDivider per_plane, cols;
+  __device__ PlaneRowCol operator()(uint32_t i) const {
+    const DivMod pr = per_plane.divmod(i), rc = cols.divmod(pr.mod);
+    return {pr.div, rc.div, rc.mod};
+  }
+};
+
+template <class T, class Walk, class I>
 __global__ void __launch_bounds__(kBlock) max_pool2d_forward_kernel(T* __restrict__ out, int32_t* __restrict__ indices,
-                                                                    const T* __restrict__ in, int64_t total,
-                                                                    Pool2dParams p) {
-  const int64_t per_plane = p.out_h * p.out_w;
-  for (int64_t i = global_thread(); i < total; i += grid_stride()) {
-    const int64_t plane = i / per_plane, rest = i % per_plane;
-    max_pool_output(in + plane * p.in_h * p.in_w, p, rest / p.out_w, rest % p.out_w, &out[i], &indices[i]);
+                                                                    const T* __restrict__ in, I total, Pool2dParams p,
+                                                                    Walk walk) {
+  for (I i = I(global_thread()); i < total; i += I(grid_stride())) {
+    const PlaneRowCol o = walk(i);  // output (plane, oh, ow)
+    max_pool_output(in + o.plane * p.in_h * p.in_w, p, o.row, o.col, &out[i], &indices[i]);
   }
 }
 
-template <class T>
+template <class T, class Walk, class I>
 __global__ void __launch_bounds__(kBlock)
     max_pool2d_backward_kernel(T* __restrict__ grad_in, const T* __restrict__ grad_out,
-                               const int32_t* __restrict__ indices, int64_t total, Pool2dParams p) {
-  const int64_t per_plane = p.in_h * p.in_w, out_plane = p.out_h * p.out_w;
-  for (int64_t i = global_thread(); i < total; i += grid_stride()) {
-    const int64_t plane = i / per_plane, rest = i % per_plane;
-    grad_in[i] = max_pool_input_grad(grad_out + plane * out_plane, indices + plane * out_plane, p, rest / p.in_w,
-                                     rest % p.in_w);
+                               const int32_t* __restrict__ indices, I total, Pool2dParams p, Walk walk) {
+  const int64_t out_plane = p.out_h * p.out_w;
+  for (I i = I(global_thread()); i < total; i += I(grid_stride())) {
+    const PlaneRowCol o = walk(i);  // input (plane, ih, iw)
+    grad_in[i] = max_pool_input_grad(grad_out + o.plane * out_plane, indices + o.plane * out_plane, p, o.row, o.col);
   }
+}
+
+// Whether both sides of the pooling fit 32-bit indices.
+bool fits32(int64_t planes, const Pool2dParams& p) {
+  return planes * p.in_h * p.in_w <= kMaxIndex32 && planes * p.out_h * p.out_w <= kMaxIndex32;
+}
+
+Walk32 walk32(int64_t rows, int64_t cols) {
+  return {IntDivider(static_cast<uint32_t>(rows * cols)), IntDivider(static_cast<uint32_t>(cols))};
 }
 
 }  // namespace
@@ -45,7 +77,12 @@ cudaError_t launch_max_pool2d_forward(T* out, int32_t* indices, const T* in, int
                                       cudaStream_t stream) {
   const int64_t total = planes * p.out_h * p.out_w;
   if (total <= 0) return cudaSuccess;
-  max_pool2d_forward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(out, indices, in, total, p);
+  if (fits32(planes, p))
+    max_pool2d_forward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(out, indices, in, uint32_t(total), p,
+                                                                         walk32(p.out_h, p.out_w));
+  else
+    max_pool2d_forward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(out, indices, in, total, p,
+                                                                         Walk64{p.out_h, p.out_w});
   return cudaGetLastError();
 }
 
@@ -54,7 +91,12 @@ cudaError_t launch_max_pool2d_backward(T* grad_in, const T* grad_out, const int3
                                        const Pool2dParams& p, cudaStream_t stream) {
   const int64_t total = planes * p.in_h * p.in_w;
   if (total <= 0) return cudaSuccess;
-  max_pool2d_backward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(grad_in, grad_out, indices, total, p);
+  if (fits32(planes, p))
+    max_pool2d_backward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(grad_in, grad_out, indices, uint32_t(total),
+                                                                          p, walk32(p.in_h, p.in_w));
+  else
+    max_pool2d_backward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(grad_in, grad_out, indices, total, p,
+                                                                          Walk64{p.in_h, p.in_w});
   return cudaGetLastError();
 }
 

@@ -208,9 +208,8 @@ cudaError_t launch_fused_step(const FusedStepArgs& args, cudaStream_t stream) {
     // wave would leave SMs idle at the end.
     static const int blocks_per_sm = [&] {
       int blocks = 0;
-      return cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kBlock, 0) == cudaSuccess && blocks > 0
-                 ? blocks
-                 : 1;
+      if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kBlock, 0) != cudaSuccess) cudaGetLastError();
+      return blocks > 0 ? blocks : 1;  // a failed query is cleared, not left for the launch check
     }();
     const int64_t needed = (args.num_granules + kBlock - 1) / kBlock;
     const int64_t resident = int64_t(multiprocessor_count()) * blocks_per_sm;

@@ -1,5 +1,7 @@
 #include "nn/checkpoint.h"
 
+#include "core/printable.h"
+
 namespace ember::nn {
 
 void save_checkpoint(const std::string& path, const Module& module, const SafetensorsMetadata& metadata) {
@@ -8,7 +10,7 @@ void save_checkpoint(const std::string& path, const Module& module, const Safete
 
 SafetensorsMetadata load_checkpoint(const std::string& path, Module& module) {
   SafetensorsContents contents = load_safetensors(path);
-  load_state_dict(module, contents.tensors, path);
+  load_state_dict(module, contents.tensors, printable(path));
   return contents.metadata;
 }
 

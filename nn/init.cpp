@@ -16,14 +16,12 @@ Fans fans(const Shape& shape) {
 }
 
 void uniform(const Tensor& t, double bound, Generator* generator) {
-  Tensor target = t;
-  uniform_(target, -bound, bound, generator);
+  uniform_(t, -bound, bound, generator);
 }
 
 void constant(const Tensor& t, double value) {
   NoGradGuard no_grad;  // fill_ is refused on tensors that require grad in grad mode
-  Tensor target = t;
-  target.fill_(value);
+  t.fill_(value);
 }
 
 void kaiming_normal_relu(const Tensor& weight, FanMode mode, Generator* generator) {
@@ -31,8 +29,7 @@ void kaiming_normal_relu(const Tensor& weight, FanMode mode, Generator* generato
   const int64_t fan = mode == FanMode::FanIn ? f.fan_in : f.fan_out;
   EMBER_CHECK(fan > 0, "kaiming_normal on a weight of shape {} with a zero fan", shape_str(weight.sizes()));
   const double gain = std::sqrt(2.0);  // torch's calculate_gain("relu")
-  Tensor target = weight;
-  normal_(target, 0.0, gain / std::sqrt(static_cast<double>(fan)), generator);
+  normal_(weight, 0.0, gain / std::sqrt(static_cast<double>(fan)), generator);
 }
 
 void torch_default(const Tensor& weight, const Tensor& bias, Generator* generator) {

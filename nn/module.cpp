@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "core/autograd/grad_mode.h"
+#include "core/printable.h"
 
 namespace ember::nn {
 
@@ -15,19 +16,16 @@ std::string join(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }
 
-// Gives `t` the values of `source` (another device or dtype) keeping its TensorImpl (Note
+// Moves `t` to `device` and `dtype` keeping its TensorImpl (Note
 // [stable parameter tensors]); an existing gradient moves along.
 void rehome(const Tensor& t, Device device, DType dtype) {
   if (t.device() == device && t.dtype() == dtype) return;
   NoGradGuard no_grad;
   auto convert = [&](const Tensor& x) { return x.detach().to(dtype).to(device).contiguous(); };
-  Tensor moved = convert(t);
-  TensorImpl* impl = t.impl();
-  impl->dtype = dtype;
-  impl->storage = moved.storage();
-  impl->offset = moved.offset();
-  impl->strides = moved.strides();
-  if (impl->autograd.grad.defined()) impl->autograd.grad = convert(impl->autograd.grad);
+  const Tensor grad = t.grad().defined() ? convert(t.grad()) : Tensor();
+  t.set_grad(Tensor());
+  t.set_data(convert(t));
+  t.set_grad(grad);
 }
 
 }  // namespace
@@ -187,12 +185,9 @@ void load_state_dict(Module& module, const NamedTensors& state, const std::strin
   }
   for (const auto& [name, t] : state)
     EMBER_CHECK(expected.count(name) != 0, "{}: unexpected '{}' ({} {}), the model has no such parameter or buffer",
-                source, name, dtype_name(t.dtype()), shape_str(t.sizes()));
+                source, printable(name), dtype_name(t.dtype()), shape_str(t.sizes()));
   // Only after every check: a failed load leaves the model untouched.
-  for (auto& [name, target] : module.state_dict()) {
-    Tensor dst = target;
-    dst.copy_(*given.at(name));
-  }
+  for (auto& [name, target] : module.state_dict()) target.copy_(*given.at(name));
 }
 
 }  // namespace ember::nn

@@ -10,7 +10,7 @@
 // with spaces to a multiple of 8 bytes so that the data starts aligned.
 //
 // Generic on purpose: checkpoints of models (nn/checkpoint.h), optimiser state, RNG state,
-// anything that is a list of tensors. dtypes: F32, F64, I64, I32, U8 (ember's).
+// anything that is a list of tensors. dtypes: F32, F64, I64, I32, U8, BF16 (ember's).
 #pragma once
 
 #include <map>

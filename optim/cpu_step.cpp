@@ -110,7 +110,8 @@ void cpu_fused_step(const FusedStepArgs& a) {
     if (!capturable || a.device_scalars == nullptr) return;
     for (int g = 0; g < a.num_groups; ++g) {
       const kernels::OptimScalars after = Rule::next_scalars(a.hyper[g], step, a.device_lr[g], group_scalars(a, g));
-      for (int k = 0; k < kernels::kMaxOptimScalars; ++k) a.device_scalars[g * kernels::kMaxOptimScalars + k] = after.v[k];
+      for (int k = 0; k < kernels::kMaxOptimScalars; ++k)
+        a.device_scalars[g * kernels::kMaxOptimScalars + k] = after.v[k];
     }
   });
   EMBER_CHECK(known, "optimizer step: state slots {:#x} are not a layout of this optimizer", a.state_slots);

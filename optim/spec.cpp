@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::optim {
 
@@ -44,10 +45,10 @@ std::vector<Option> split_options(const std::string& text, const std::string& co
     const size_t comma = text.find(',', start);
     const std::string token = trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     const size_t eq = token.find('=');
-    EMBER_USAGE_CHECK(eq != std::string::npos && eq > 0, "{}: expected key=value, got '{}'", context, token);
+    EMBER_USAGE_CHECK(eq != std::string::npos && eq > 0, "{}: expected key=value, got '{}'", context, printable(token));
     Option option{trim(token.substr(0, eq)), trim(token.substr(eq + 1))};
-    EMBER_USAGE_CHECK(!option.value.empty(), "{}: no value for key '{}'", context, option.key);
-    EMBER_USAGE_CHECK(seen.insert(option.key).second, "{}: key '{}' given twice", context, option.key);
+    EMBER_USAGE_CHECK(!option.value.empty(), "{}: no value for key '{}'", context, printable(option.key));
+    EMBER_USAGE_CHECK(seen.insert(option.key).second, "{}: key '{}' given twice", context, printable(option.key));
     options.push_back(std::move(option));
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -59,9 +60,9 @@ SplitSpec split_spec(const std::string& text, const char* what) {
   const size_t colon = text.find(':');
   SplitSpec spec;
   spec.name = trim(text.substr(0, colon));
-  EMBER_USAGE_CHECK(!spec.name.empty(), "empty {} '{}' (expected NAME[:key=value,...])", what, text);
+  EMBER_USAGE_CHECK(!spec.name.empty(), "empty {} '{}' (expected NAME[:key=value,...])", what, printable(text));
   if (colon != std::string::npos)
-    spec.options = split_options(text.substr(colon + 1), fmt::format("{} '{}'", what, text));
+    spec.options = split_options(text.substr(colon + 1), fmt::format("{} '{}'", what, printable(text)));
   return spec;
 }
 
@@ -70,20 +71,21 @@ double parse_number(const std::string& value, const std::string& context) {
   char* end = nullptr;
   const double x = std::strtod(value.c_str(), &end);
   EMBER_USAGE_CHECK(end != value.c_str() && *end == '\0' && errno != ERANGE && std::isfinite(x),
-                    "{}: '{}' is not a finite number", context, value);
+                    "{}: '{}' is not a finite number", context, printable(value));
   return x;
 }
 
 int64_t parse_count(const std::string& value, const std::string& context) {
   const double x = parse_number(value, context);
-  EMBER_USAGE_CHECK(x == std::floor(x) && std::fabs(x) < 9e15, "{}: '{}' is not an integer", context, value);
+  EMBER_USAGE_CHECK(x == std::floor(x) && std::fabs(x) < 9e15, "{}: '{}' is not an integer", context, printable(value));
   return static_cast<int64_t>(x);
 }
 
 bool parse_bool(const std::string& value, const std::string& context) {
   if (value == "true" || value == "1" || value == "yes") return true;
   if (value == "false" || value == "0" || value == "no") return false;
-  throw UsageError(__FILE__, __LINE__, fmt::format("{}: '{}' is not a boolean (use true or false)", context, value));
+  throw UsageError(__FILE__, __LINE__,
+                   fmt::format("{}: '{}' is not a boolean (use true or false)", context, printable(value)));
 }
 
 std::string format_number(double x) { return fmt::format("{}", x); }
@@ -276,7 +278,8 @@ const OptimizerDef& find_def(const std::string& name) {
   for (const OptimizerDef& def : optimizer_defs())
     if (name == def.name) return def;
   throw UsageError(__FILE__, __LINE__,
-                   fmt::format("unknown optimizer '{}'; valid names: {}", name, optimizer_names_text()));
+                   fmt::format("unknown optimizer '{}'; valid names: {}", printable(name),
+                               optimizer_names_text()));
 }
 
 const KeyDef* find_key(const OptimizerDef& def, const std::string& key) {
@@ -289,7 +292,8 @@ MuonAdjustLr parse_adjust_lr(const std::string& value, const std::string& contex
   for (int k = 0; k < 3; ++k)
     if (value == kAdjustLrNames[k]) return static_cast<MuonAdjustLr>(k);
   throw UsageError(__FILE__, __LINE__,
-                   fmt::format("{}: '{}' is not one of {}", context, value, fmt::join(kAdjustLrNames, ", ")));
+                   fmt::format("{}: '{}' is not one of {}", context, printable(value),
+                               fmt::join(kAdjustLrNames, ", ")));
 }
 
 std::string key_value(const KeyDef& k, const H& hyper) {
@@ -311,7 +315,8 @@ void apply_options(const OptimizerDef& def, H& hyper, bool* capturable, const st
       if (capturable == nullptr) keys.pop_back();  // group options: capturable is per optimiser
       throw UsageError(
           __FILE__, __LINE__,
-          fmt::format("unknown key '{}' for {}; valid keys: {}", option.key, def.name, fmt::join(keys, ", ")));
+          fmt::format("unknown key '{}' for {}; valid keys: {}", printable(option.key), def.name,
+                      fmt::join(keys, ", ")));
     }
     if (key->real)
       hyper.*(key->real) = parse_number(option.value, context);
@@ -430,7 +435,7 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
     return UsageError(__FILE__, __LINE__,
                       fmt::format("optimizer spec '{}': {}; expected NAME[:key=value,...] or A+B (A for the hidden "
                                   "weights, B for the rest), NAME one of: {}",
-                                  text, why, optimizer_names_text()));
+                                  printable(text), why, optimizer_names_text()));
   };
   if (parts.size() > 2) throw malformed("more than two parts");
   for (const std::string& p : parts)
@@ -440,8 +445,8 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
   if (parts.size() == 2) {
     spec.rest = parse_part(parts[1], &spec.capturable);
     EMBER_USAGE_CHECK(!matrices_only(spec.rest->name),
-                      "optimizer spec '{}': {} updates weight matrices only, so it can only be A in A+B", text,
-                      spec.rest->name);
+                      "optimizer spec '{}': {} updates weight matrices only, so it can only be A in A+B",
+                      printable(text), spec.rest->name);
   } else if (matrices_only(spec.name)) {
     spec.rest = parse_part("adamw", nullptr);  // torch.optim.Muon's advice: AdamW for the rest
   }
@@ -451,7 +456,8 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
 Hyperparameters parse_group_options(const std::string& name, const Hyperparameters& base, const std::string& options) {
   const OptimizerDef& def = find_def(name);
   Hyperparameters hyper = base;
-  apply_options(def, hyper, nullptr, split_options(options, fmt::format("{} group options '{}'", name, options)));
+  apply_options(def, hyper, nullptr,
+                split_options(options, fmt::format("{} group options '{}'", name, printable(options))));
   return hyper;
 }
 
@@ -490,7 +496,7 @@ Hyperparameters hyperparameters_from_json(const std::string& name, const Hyperpa
   Hyperparameters hyper = base;
   for (const auto& [key, value] : json.items()) {
     const KeyDef* k = find_key(def, key);
-    EMBER_USAGE_CHECK(k != nullptr, "{} hyperparameters: unknown key '{}'", name, key);
+    EMBER_USAGE_CHECK(k != nullptr, "{} hyperparameters: unknown key '{}'", name, printable(key));
     if (k->real) {
       EMBER_USAGE_CHECK(value.is_number(), "{} hyperparameter {}: expected a number, got {}", name, key, value.dump());
       hyper.*(k->real) = value.get<double>();
@@ -517,14 +523,14 @@ LrSchedule parse_lr_schedule(const std::string& text) {
     kinds.push_back(d.name);
     if (split.name == d.name) def = &d;
   }
-  EMBER_USAGE_CHECK(def != nullptr, "unknown LR schedule '{}'; valid schedules: {}", split.name,
+  EMBER_USAGE_CHECK(def != nullptr, "unknown LR schedule '{}'; valid schedules: {}", printable(split.name),
                     fmt::join(kinds, ", "));
   LrSchedule s;
   s.kind = def->kind;
   for (const Option& option : split.options) {
     bool known = false;
     for (const char* key : def->keys) known = known || option.key == key;
-    EMBER_USAGE_CHECK(known, "unknown key '{}' for LR schedule {}; valid keys: {}", option.key, def->name,
+    EMBER_USAGE_CHECK(known, "unknown key '{}' for LR schedule {}; valid keys: {}", printable(option.key), def->name,
                       fmt::join(def->keys, ", "));
     const std::string context = fmt::format("LR schedule {} option {}", def->name, option.key);
     const std::string& k = option.key;

@@ -6,6 +6,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
+#include "core/printable.h"
 #include "optim/optimizer.h"
 #include "optim/optimizer_part.h"
 
@@ -46,13 +47,15 @@ void check_parameters(const nlohmann::json& parameters, const Parts& parts) {
   for (const nlohmann::json& p : parameters) {
     const std::string pname = p.at("name").get<std::string>();
     auto it = trainable.find(pname);
-    EMBER_CHECK(it != trainable.end(), "optimizer state: parameter '{}' is not a trainable parameter here", pname);
+    EMBER_CHECK(it != trainable.end(), "optimizer state: parameter '{}' is not a trainable parameter here",
+              printable(pname));
     const FlatEntry& e = *it->second.first;
     const Shape shape = p.at("shape").get<Shape>();
     const int group = p.at("group").get<int>(), part = p.at("part").get<int>();
     EMBER_CHECK(shape == e.param.sizes() && group == e.group && part == it->second.second,
-                "optimizer state: parameter '{}' has shape {} in group {}, part {}; here {} in group {}, part {}", pname,
-                shape_str(shape), group, part, shape_str(e.param.sizes()), e.group, it->second.second);
+                "optimizer state: parameter '{}' has shape {} in group {}, part {}; here {} in group {}, part {}",
+                printable(pname), shape_str(shape), group, part, shape_str(e.param.sizes()), e.group,
+                it->second.second);
   }
 }
 
@@ -144,7 +147,7 @@ void Optimizer::check_state_dict(const StateDict& sd, PendingLoad& pending) cons
   const nlohmann::json& m = sd.meta;
   EMBER_CHECK(m.is_object() && m.value("format", "") == kStateDictFormat,
               "optimizer state: not an ember optimizer state (format '{}', expected '{}')",
-              m.is_object() ? m.value("format", "") : "", kStateDictFormat);
+              printable(m.is_object() ? m.value("format", "") : ""), kStateDictFormat);
   const nlohmann::json& parts = m.at("parts");
   std::vector<std::string> mine;
   for (const auto& part : parts_) mine.push_back(algorithm_name(part->algorithm()));
@@ -158,7 +161,8 @@ void Optimizer::check_state_dict(const StateDict& sd, PendingLoad& pending) cons
   std::set<std::string> used;
   for (int p = 0; p < num_parts(); ++p) pending.parts.push_back(check_part(*parts_[p], parts[p], sd, used));
   for (const auto& [key, tensor] : sd.tensors)
-    EMBER_CHECK(used.count(key) != 0, "optimizer state: unexpected tensor '{}' (not a state of {})", key, name());
+    EMBER_CHECK(used.count(key) != 0, "optimizer state: unexpected tensor '{}' (not a state of {})", printable(key),
+                name());
 }
 
 void Optimizer::load_state_dict(const StateDict& sd) {
@@ -181,7 +185,8 @@ void Optimizer::load_state_dict(const StateDict& sd) {
       for (size_t i = 0; i < part.entries().size(); ++i) {
         const std::optional<detail::StateView> v = part.view(k, i);
         if (!v || shape_numel(v->shape) == 0) continue;
-        flat_view(part.state(k), v->offset, v->shape).copy_(sd.tensors.at(tensor_key(*part.entries()[i], part.state_name(k))));
+        const std::string key = tensor_key(*part.entries()[i], part.state_name(k));
+        flat_view(part.state(k), v->offset, v->shape).copy_(sd.tensors.at(key));
       }
     }
   }

@@ -16,7 +16,7 @@ It writes, under tests/nn/data/:
                               a 0-d tensor, an empty tensor, metadata) with its values in
                               the JSON, so ember's reader is checked on a foreign file.
 
-Deterministic weights (tests/nn/test_torchvision_fixtures.cpp writes the same): the j-th
+Deterministic weights (tests/nn/test_resnet.cpp writes the same): the j-th
 entry of the state_dict (0-based, state_dict order), element k (row-major) is
     offset + scale * sin(0.61 k + 0.37 j + 0.1)
 with (offset, scale) by kind: conv weight (0, 2/sqrt(fan_out)), BN weight (1, 0.2), BN

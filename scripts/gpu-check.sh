@@ -1,26 +1,27 @@
 #!/usr/bin/env bash
-# gpu-check.sh: everything that needs a GPU, in as few device calls as possible.
+# gpu-check.sh: what only a GPU can prove, planned for the 15 minutes of one H200 that a task
+# may be lent (device tool: README "GPU checks"; calls of at most 10 minutes, 64 MiB carried,
+# 8 files back from $OUT).
 #
-# Here, first:   scripts/pack-gpu-deps.sh        (C++ libraries + CIFAR-10 JPEG copy to carry)
-# On the GPU machine (device tool, carry [".gpu-deps", ".gpu-data"]):
-#   scripts/gpu-check.sh                 build, all tests, compute-sanitizer, every stage
-#   scripts/gpu-check.sh build test      only those steps (names below; a later call on the
-#                                        same warm machine reuses the build)
-# Steps: env, build, test, sanitize, then each stage scripts/gpu-check.d/NN-name.sh (by name
-# NN-name or name). `bench` = all stages.
+#   scripts/gpu-check.sh --plan        the runs in order of value, what each step proves, its
+#                                      time estimate (scripts/gpu-check.d/plan.tsv) and the total
+#   scripts/gpu-check.sh run1          Run 1, at most 8 minutes with start-up: environment, build
+#                                      for sm_90, every GPU suite, the fast path, the Adam step,
+#                                      compute-sanitizer memcheck and racecheck
+#   scripts/gpu-check.sh run2          Run 2, at most 5 minutes: PyTorch's side of the figures and
+#                                      the seed experiment shortened to SEED_EPOCHS (default 1)
+#   scripts/gpu-check.sh later NAME    an optional later run (names in --plan)
+#   scripts/gpu-check.sh --update-estimates FILE...   replace the plan's estimates with the
+#                                      seconds measured in those result files (commit plan.tsv)
 #
-# Results (in $OUT, default /tmp/ember-gpu-check-out; at most a few files so that the device
-# tool brings them all back):
-#   report.txt           human-readable log of every step
-#   gpu-check.json       {"device", "commit", "date", "cuda", "cudnn", "torch", "steps": [...],
-#                         "benchmarks": [...]}: commit it as bench/results/DATE-DEVICE-gpu-check.json
-#
-# Stage contract (scripts/gpu-check.d/*.sh, run with bash from the repository root): the
-# environment holds EMBER_ROOT, BUILD_DIR, BIN_DIR, PYTHON, FRAGMENTS and CIFAR_DIR (a folder
-# with the CIFAR-10 binaries, or empty). A stage writes FRAGMENTS/<stage>.json holding
-# {"benchmarks": [ {...}, ... ]} (DESIGN.md, "Figures from the GPU machine": ratios are
-# ember's speed over the other's) and prints what a reader should see; a non-zero exit marks
-# the stage failed and the check goes on.
+# Here, first: scripts/pack-gpu-deps.sh (carry .gpu-deps to every run, .gpu-data to run 2).
+# Every run writes, in $OUT: gpu-check-<run>.json (environment, steps, suites, benchmarks;
+# rewritten after every step, so a run cut short still has one) and report-<run>.txt (the
+# whole log). A step that fails or times out never stops the others; each has a timeout and
+# the run a deadline (GPU_CHECK_SECONDS, default 380 for run1 and 280 for run2: start the
+# device calls with timeout_s 400 and 300, so that with a fresh machine's 1.5 minutes of
+# start-up run 1 stays within 8 minutes of device time and run 2 within 5). Commit the JSON as
+# bench/results/YYYY-MM-DD-h200-<run>.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EMBER_ROOT=$(pwd)
@@ -28,167 +29,117 @@ OUT=${OUT:-/tmp/ember-gpu-check-out}
 BUILD_DIR=${BUILD_DIR:-$EMBER_ROOT/build-gpu}
 BIN_DIR=$BUILD_DIR/bin
 PYTHON=${PYTHON:-python3}
-WORK=/tmp/ember-gpu-check
-FRAGMENTS=$WORK/fragments
-mkdir -p "$OUT" "$FRAGMENTS"
-REPORT=$OUT/report.txt
-STEPS=$WORK/steps.jsonl
-export EMBER_ROOT BUILD_DIR BIN_DIR PYTHON FRAGMENTS
-# The real CIFAR-10 slice for the tests that read it (carried by pack-gpu-deps.sh; ../shared
-# is not there).
-[ -d .gpu-data/cifar10-mini ] && export EMBER_CIFAR10_MINI=$EMBER_ROOT/.gpu-data/cifar10-mini
+JOBS=${JOBS:-$(nproc)}
+PLAN=$EMBER_ROOT/scripts/gpu-check.d/plan.tsv
+CIFAR_DIR=/tmp/ember-cifar10-jpeg-copy  # rebuilt from .gpu-data by step_data
+export EMBER_ROOT BUILD_DIR BIN_DIR PYTHON JOBS CIFAR_DIR
 
-log() { echo "$*" | tee -a "$REPORT"; }
-record() {  # record NAME STATUS SECONDS
-  printf '{"name": "%s", "status": "%s", "seconds": %s}\n' "$1" "$2" "$3" >> "$STEPS"
-}
-run_step() {  # run_step NAME COMMAND...: logs output, records pass/fail and time
-  local name=$1 t0 rc
-  shift
-  log "== $name"
-  t0=$(date +%s)
-  "$@" 2>&1 | tee -a "$REPORT"
-  rc=${PIPESTATUS[0]}
-  record "$name" "$([ "$rc" -eq 0 ] && echo passed || echo "failed (exit $rc)")" $(( $(date +%s) - t0 ))
-  log "== $name: exit $rc"
-  return "$rc"
-}
+source scripts/gpu-check.d/lib.sh
+source scripts/gpu-check.d/steps.sh
 
-# --- dependencies carried as Debian packages (scripts/pack-gpu-deps.sh)
-setup_deps() {
-  local prefix=$WORK/deps
-  if [ -d .gpu-deps ] && [ ! -d "$prefix/usr" ]; then
-    for deb in .gpu-deps/*.deb; do dpkg-deb -x "$deb" "$prefix" 2>/dev/null || dpkg -x "$deb" "$prefix"; done
-  fi
-  CMAKE_EXTRA=()
-  if [ -d "$prefix/usr" ]; then
-    local multiarch=$prefix/usr/lib/x86_64-linux-gnu
-    CMAKE_EXTRA+=(-DCMAKE_PREFIX_PATH="$prefix/usr" -DBLAS_LIBRARIES="$multiarch/openblas-pthread/libopenblas.so"
-                  -DEMBER_CBLAS_INCLUDE_DIR="$prefix/usr/include/x86_64-linux-gnu/openblas-pthread")
-    export LD_LIBRARY_PATH="$multiarch/openblas-pthread:$multiarch:${LD_LIBRARY_PATH:-}"
-  fi
-  # cuDNN: the toolkit's if it has one, else the one inside PyTorch's wheel.
-  if [ ! -f /usr/local/cuda/include/cudnn_version.h ]; then
-    local cudnn
-    cudnn=$($PYTHON -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null || true)
-    if [ -n "$cudnn" ]; then
-      CMAKE_EXTRA+=(-DCUDNN_ROOT="$cudnn")
-      export LD_LIBRARY_PATH="$cudnn/lib:$LD_LIBRARY_PATH"
-    fi
-  fi
+RUN1_TARGETS=(test_core_cuda test_nn_cuda test_data_cuda test_optim_cuda test_train_step_cuda test_train_cuda
+              test_core test_train_step ember-bench-train ember-bench-optim)
+RUN2_TARGETS=(ember-train ember-bench-train ember-bench-optim)
+
+# Sets up the run's folders, deadline and results file.
+start_run() {
+  local name=$1 seconds=$2
+  WORK=/tmp/ember-gpu-check/$name
+  FRAGMENTS=$WORK/fragments
+  STEPS=$WORK/steps.jsonl
+  REPORT=$OUT/report-$name.txt
+  rm -rf "$WORK"
+  mkdir -p "$OUT" "$FRAGMENTS"
+  : >"$STEPS"
+  : >"$REPORT"
+  DEADLINE=$(( $(date +%s) + ${GPU_CHECK_SECONDS:-$seconds} ))
+  RESULTS_NAME=gpu-check-$name.json
+  RUN_NAME=$name
+  export WORK FRAGMENTS RESULTS_NAME RUN_NAME
+  write_results
+  log "gpu-check $name: deadline in $(seconds_left) s; results in $OUT/$RESULTS_NAME"
 }
 
-# --- CIFAR-10 binaries rebuilt from the carried JPEG copy (for the training stages)
-setup_data() {
-  CIFAR_DIR=""
-  if [ -f data/cifar-10-batches-bin/test_batch.bin ]; then
-    CIFAR_DIR=$EMBER_ROOT/data/cifar-10-batches-bin
-  elif [ -f .gpu-data/cifar10-jpg.tar.xz ]; then
-    local dst=$WORK/cifar10-jpeg
-    mkdir -p "$dst"
-    [ -f "$dst/labels.u8" ] || cp .gpu-data/* "$dst/"
-    if [ ! -f "$WORK/cifar-10-batches-bin/test_batch.bin" ]; then
-      (cd "$dst" && $PYTHON build_cifar10_bin.py "$WORK/cifar-10-batches-bin") >> "$REPORT" 2>&1
-    fi
-    [ -f "$WORK/cifar-10-batches-bin/test_batch.bin" ] && CIFAR_DIR=$WORK/cifar-10-batches-bin
-  fi
-  export CIFAR_DIR
-  log "CIFAR-10 binaries: ${CIFAR_DIR:-none (training stages fall back to what they can do)}"
-}
-
-step_env() {
-  nvidia-smi || return 1
-  nvcc --version | tail -2
-  $PYTHON -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name(0))"
-  echo "cmake: $(cmake --version | head -1)"
-}
-
-step_build() {
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=native "${CMAKE_EXTRA[@]}" &&
-    cmake --build "$BUILD_DIR" -j "$(nproc)"
-}
-
-step_test() {
-  # Every suite, GPU suites included; on a GPU machine a skipped GPU test is a failure.
-  ctest --test-dir "$BUILD_DIR" --output-on-failure -j 4 --timeout 900 | tee "$WORK/ctest.log"
-  local rc=${PIPESTATUS[0]}
-  if grep -q "Skipped" "$WORK/ctest.log"; then
-    echo "FAIL: tests were skipped on a GPU machine:"
-    grep "Skipped" "$WORK/ctest.log"
-    return 1
-  fi
-  return "$rc"
-}
-
-step_sanitize() {
-  # compute-sanitizer memcheck over every GPU suite (test binaries whose name ends in _cuda).
-  local rc=0 bin
-  for bin in "$BUILD_DIR"/tests/*/test_*_cuda; do
-    [ -x "$bin" ] || continue
-    echo "-- memcheck $(basename "$bin")"
-    compute-sanitizer --tool memcheck --error-exitcode 3 --leak-check no "$bin" --gtest_brief=1 || rc=1
-  done
-  return "$rc"
-}
-
-stage_files() { ls scripts/gpu-check.d/*.sh 2>/dev/null | sort; }
-
-run_stage() {
-  local file=$1 name
-  name=$(basename "$file" .sh)
-  run_step "stage $name" bash "$file"
-}
-
-write_json() {
-  $PYTHON - "$STEPS" "$FRAGMENTS" "$OUT/gpu-check.json" <<'PY'
-import glob, json, os, subprocess, sys, datetime
-steps_file, fragments, out = sys.argv[1:4]
-def sh(cmd):
-    try:
-        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
-    except Exception:
-        return ""
-result = {"device": sh("nvidia-smi --query-gpu=name --format=csv,noheader | head -1"),
-          "commit": sh("git rev-parse HEAD") or os.environ.get("EMBER_COMMIT", "unknown"),
-          "date": datetime.date.today().isoformat(),
-          "cuda": sh("nvcc --version | sed -n 's/.*release \\([0-9.]*\\).*/\\1/p'"),
-          "cudnn": sh("python3 -c 'import torch; print(torch.backends.cudnn.version())'"),
-          "torch": sh("python3 -c 'import torch; print(torch.__version__)'"),
-          "steps": [], "benchmarks": []}
-if os.path.exists(steps_file):
-    result["steps"] = [json.loads(l) for l in open(steps_file) if l.strip()]
-for f in sorted(glob.glob(os.path.join(fragments, "*.json"))):
-    try:
-        frag = json.load(open(f))
-        result["benchmarks"] += frag.get("benchmarks", [])
-    except Exception as e:
-        result["steps"].append({"name": os.path.basename(f), "status": f"bad fragment: {e}", "seconds": 0})
-json.dump(result, open(out, "w"), indent=1)
-print(f"wrote {out}: {len(result['steps'])} steps, {len(result['benchmarks'])} benchmarks")
+finish_run() {
+  write_results
+  "$PYTHON" - "$OUT/$RESULTS_NAME" <<'PY' | tee -a "$REPORT"
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"\n{r['device']} (driver {r['driver']}, CUDA {r['cuda']}, cuDNN {r['cudnn']}), commit {r['commit'][:10]}")
+for s in r["steps"]:
+    print(f"  {s['name']:14s} {s['seconds']:4d} s  {s['status']}")
+for b in r["benchmarks"]:
+    extra = {k: v for k, v in b.items() if k.startswith(("ratio_", "fraction_", "graph_replayed"))}
+    print(f"  {b['name']:40s} {b['ember']:.4g} {b['unit']}  {extra}")
+bad = [s for s in r["steps"] if s["status"] != "passed"]
+print("gpu-check: " + ("PASSED" if not bad else f"{len(bad)} step(s) not passed"))
+sys.exit(1 if bad else 0)
 PY
 }
 
-main() {
-  local wanted=("$@") rc=0 w f
-  [ ${#wanted[@]} -eq 0 ] && wanted=(env build test sanitize bench)
-  : > "$STEPS"
+run1() {
+  start_run run1 380
   setup_deps
-  for w in "${wanted[@]}"; do
-    case "$w" in
-      env) run_step env step_env || rc=1 ;;
-      build) run_step build step_build || { rc=1; log "build failed: stopping"; break; } ;;
-      test) run_step test step_test || rc=1 ;;
-      sanitize) run_step sanitize step_sanitize || rc=1 ;;
-      bench) setup_data; for f in $(stage_files); do run_stage "$f" || rc=1; done ;;
-      *)
-        setup_data
-        f=$(stage_files | grep -E "/([0-9]+-)?$w\.sh$" | head -1)
-        if [ -z "$f" ]; then log "unknown step or stage '$w'"; rc=2; else run_stage "$f" || rc=1; fi ;;
-    esac
-  done
-  write_json | tee -a "$REPORT"
-  log "gpu-check: $([ $rc -eq 0 ] && echo PASSED || echo FAILED) (exit $rc)"
-  return $rc
+  step env 30 step_env
+  if step build 300 step_build "${RUN1_TARGETS[@]}"; then
+    step suites 150 step_suites
+    step fastpath 60 step_bench_train train_resnet18_b256_bf16_graph_nhwc --precision bf16 --channels-last \
+      --cuda-graph --steps 30 --warmup 5
+    step adam 30 step_optim adam
+    step memcheck 100 step_sanitizer memcheck "${MEMCHECK_SET[@]}"
+    step racecheck 70 step_sanitizer racecheck "${RACECHECK_SET[@]}"
+  else
+    for s in suites fastpath adam memcheck racecheck; do skip "$s" "the build failed"; done
+  fi
+  finish_run
 }
 
-main "$@"
+run2() {
+  start_run run2 280
+  setup_deps
+  step env 30 step_env
+  if step build 150 step_build "${RUN2_TARGETS[@]}"; then
+    step optim 30 step_optim adam adamw sgd:momentum=0.9
+    step torch-optim 45 step_torch_optim
+    step train 60 step_bench_train train_resnet18_b256_fp32_eager --steps 20 --warmup 5
+    step train-fast 60 step_bench_train train_resnet18_b256_bf16_graph_nhwc --precision bf16 --channels-last \
+      --cuda-graph --steps 20 --warmup 5
+    step torch-train 75 step_torch_train eager,channels_last,amp_bf16
+    step data 40 step_data && step seed 150 step_seed
+    [ "$(seconds_left)" -gt 150 ] && step torch-compile 120 step_torch_train compile
+  else
+    for s in optim torch-optim train train-fast torch-train data seed; do skip "$s" "the build failed"; done
+  fi
+  finish_run
+}
+
+# Optional later runs (not in the 15 minutes): the stages of scripts/gpu-check.d/NN-*.sh and
+# sanitizers over whole suites.
+later() {
+  start_run "later-$1" "${GPU_CHECK_SECONDS:-570}"
+  setup_deps
+  step env 30 step_env
+  case "$1" in
+    memcheck-all)
+      step build 300 step_build "${RUN1_TARGETS[@]}" &&
+        step memcheck-all 480 step_sanitizer memcheck test_core_cuda:* test_nn_cuda:* test_data_cuda:* test_optim_cuda:* ;;
+    stages)
+      step build 300 step_build all && for f in scripts/gpu-check.d/[0-9][0-9]-{data,optim,nn,train}.sh; do
+        step "$(basename "$f" .sh)" 240 bash "$f"
+      done ;;
+    recipe) step build 300 step_build ember-train && step data 40 step_data && step 70-recipe 540 bash scripts/gpu-check.d/70-recipe.sh ;;
+    seed10) export SEED_EPOCHS=10
+      step build 300 step_build ember-train && step data 40 step_data && step seed 540 step_seed ;;
+    *) log "unknown later run '$1' (see --plan)"; return 2 ;;
+  esac
+  finish_run
+}
+
+case "${1:-}" in
+  --plan) "$PYTHON" scripts/gpu-check.d/results.py plan "$PLAN" ;;
+  --update-estimates) shift; "$PYTHON" scripts/gpu-check.d/results.py update-estimates "$PLAN" "$@" ;;
+  run1) run1 ;;
+  run2) run2 ;;
+  later) later "${2:-}" ;;
+  *) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 2 ;;
+esac

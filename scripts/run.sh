@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
-ember_check_deps
+ember_ensure_deps
 
 build_dir=${BUILD_DIR:-build}
 echo "== building ember-train in $build_dir/"

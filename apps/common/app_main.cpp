@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::apps {
 
@@ -16,7 +17,7 @@ int run_main(CLI::App& app, int argc, char** argv, const std::function<int()>& b
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: %s (see --help)\n", name.c_str(), e.what());
+    std::fprintf(stderr, "%s: %s (see --help)\n", name.c_str(), printable(e.what()).c_str());
     return kExitUsage;
   }
   try {
@@ -28,7 +29,7 @@ int run_main(CLI::App& app, int argc, char** argv, const std::function<int()>& b
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.message().c_str());
     return kExitError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), printable(e.what()).c_str());
     return kExitError;
   }
 }

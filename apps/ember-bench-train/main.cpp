@@ -24,6 +24,7 @@
 #include "core/backend.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "nn/conv_algorithms.h"
 #include "nn/resnet.h"
 #include "optim/optimizer.h"
 
@@ -43,13 +44,13 @@ struct Options {
   std::string device = "auto", arch = "resnet18", optimizer = "adam:lr=1e-3", precision = "fp32";
   int64_t batch_size = 0;  // 0: 64 on the CPU, 256 on a GPU
   int steps = 20, warmup = 3, threads = 0;
-  bool json = false, cuda_graph = false, channels_last = false;
+  bool json = false, cuda_graph = false, channels_last = false, deterministic = false;
 };
 
 int run(const Options& o) {
   set_num_threads(o.threads);
-  Device device = o.device == "auto" ? (cuda_available() ? Device::cuda() : Device::cpu()) : Device::parse(o.device);
-  check_device_usable(device);
+  const Device device = resolve_device(o.device, "ember-bench-train");
+  nn::set_deterministic_convolutions(o.deterministic);
   const int64_t batch = o.batch_size > 0 ? o.batch_size : (device.is_cpu() ? 64 : 256);
   Generator gen(0);
   nn::ResNet18 model(10, o.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet, &gen);
@@ -116,6 +117,7 @@ int run(const Options& o) {
                       {"precision", o.precision},
                       {"channels_last", o.channels_last},
                       {"cuda_graph", o.cuda_graph},
+                      {"deterministic", o.deterministic},
                       {"graph_replayed", train_step.replayed_last()},
                       {"graph_failure", train_step.graph_failure()},
                       {"graph_pool_bytes", train_step.graph_pool_bytes()},
@@ -166,6 +168,8 @@ int main(int argc, char** argv) {
   app.add_flag("--channels-last", o.channels_last, "NHWC activations (cuDNN's tensor-core layout)");
   app.add_flag("--cuda-graph", o.cuda_graph,
                "capture the step into a CUDA graph after the warm-up and replay it (GPU; makes the optimiser capturable)");
+  app.add_flag("--deterministic", o.deterministic,
+               "deterministic cuDNN convolution algorithms from cuDNN's heuristics (as ember-train --deterministic)");
   app.add_flag("--json", o.json, "print one JSON object");
   return apps::run_main(app, argc, argv, [&] { return run(o); });
 }

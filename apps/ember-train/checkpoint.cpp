@@ -4,6 +4,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::train {
 
@@ -33,13 +34,13 @@ LoadedCheckpoint load_run_checkpoint(const std::string& path) {
   const auto& meta = out.contents.metadata;
   auto format = meta.find("format");
   EMBER_CHECK(format != meta.end() && format->second == kFormat, "{} is not an ember-train checkpoint (format {})",
-              path, format == meta.end() ? "missing" : format->second);
+              printable(path), format == meta.end() ? "missing" : printable(format->second));
   auto run = meta.find("run_state");
-  EMBER_CHECK(run != meta.end(), "{}: checkpoint without run state", path);
+  EMBER_CHECK(run != meta.end(), "{}: checkpoint without run state", printable(path));
   try {
     out.state = run_state_from_json(nlohmann::json::parse(run->second));
   } catch (const nlohmann::json::exception& e) {
-    EMBER_FAIL("{}: the run state is not valid JSON: {}", path, e.what());
+    EMBER_FAIL("{}: the run state is not valid JSON: {}", printable(path), printable(e.what()));
   }
   return out;
 }
@@ -52,8 +53,7 @@ void restore_training_state(const nn::SafetensorsContents& contents, nn::Module&
     EMBER_CHECK(saved->sizes() == t.sizes() && saved->dtype() == t.dtype(),
                 "checkpoint's {}{} is {} {}, the model's is {} {}", kModel, name, dtype_name(saved->dtype()),
                 shape_str(saved->sizes()), dtype_name(t.dtype()), shape_str(t.sizes()));
-    Tensor target = t;  // same TensorImpl as the model's: copy in place
-    target.copy_(*saved);
+    t.copy_(*saved);  // same TensorImpl as the model's: copy in place
   }
   optim::StateDict sd;
   for (auto& [name, t] : contents.tensors)
@@ -61,7 +61,7 @@ void restore_training_state(const nn::SafetensorsContents& contents, nn::Module&
   try {
     sd.meta = nlohmann::json::parse(contents.metadata.at("optimizer"));
   } catch (const std::exception& e) {
-    EMBER_FAIL("checkpoint's optimiser metadata is missing or malformed: {}", e.what());
+    EMBER_FAIL("checkpoint's optimiser metadata is missing or malformed: {}", printable(e.what()));
   }
   optimizer.load_state_dict(sd);
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/ember-train/json_integer.h"
 #include "apps/ember-train/runs.h"
 #include "core/error.h"
 #include "data/dataset.h"
@@ -55,6 +56,9 @@ void add_flags(CLI::App& app, TrainConfig& c) {
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   app.add_flag("--channels-last", c.channels_last, "NHWC activations: cuDNN's tensor-core layout (for GPUs)");
+  app.add_flag("--deterministic", c.deterministic,
+               "GPU: deterministic cuDNN convolution algorithms, picked by cuDNN's heuristics instead of timings, so "
+               "that a run repeats bit for bit on the same GPU and software (README, 'Reproducibility on a GPU')");
   app.add_flag("--cuda-graph", c.cuda_graph,
                "capture the training step into a CUDA graph after 3 eager steps and replay it (GPU only; the "
                "optimiser becomes capturable; ignored with a warning on the CPU)");
@@ -126,6 +130,7 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"cuda_graph", c.cuda_graph},
           {"precision", c.precision},
           {"channels_last", c.channels_last},
+          {"deterministic", c.deterministic},
           {"log_every", c.log_every},
           {"limit_train", c.limit_train},
           {"limit_test", c.limit_test},
@@ -147,10 +152,10 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.data = j.at("data");
     c.arch = j.at("arch");
     c.optimizers = j.at("optimizers").get<std::vector<std::string>>();
-    c.epochs = j.at("epochs");
-    c.batch_size = j.at("batch_size");
+    c.epochs = json_integer<int>(j.at("epochs"));
+    c.batch_size = json_integer<int64_t>(j.at("batch_size"));
     c.device = j.at("device");
-    c.seed = j.at("seed");
+    c.seed = json_integer<uint64_t>(j.at("seed"));
     c.augment = j.at("augment");
     c.normalize = j.at("normalize");
     c.lr_schedule = j.at("lr_schedule");
@@ -160,13 +165,14 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.cuda_graph = j.value("cuda_graph", false);
     c.precision = j.value("precision", "fp32");
     c.channels_last = j.value("channels_last", false);
-    c.log_every = j.at("log_every");
-    c.limit_train = j.at("limit_train");
-    c.limit_test = j.at("limit_test");
+    c.deterministic = j.value("deterministic", false);
+    c.log_every = json_integer<int>(j.at("log_every"));
+    c.limit_train = json_integer<int64_t>(j.at("limit_train"));
+    c.limit_test = json_integer<int64_t>(j.at("limit_test"));
     c.out = j.at("out");
-    c.threads = j.value("threads", 0);
+    c.threads = j.contains("threads") ? json_integer<int>(j.at("threads")) : 0;
     c.save_models = j.value("save_models", false);
-    c.repeats = j.value("repeats", 1);
+    c.repeats = j.contains("repeats") ? json_integer<int>(j.at("repeats")) : 1;
     c.sweep = j.value("sweep", "");
     c.target_accuracy = j.value("target_accuracy", 0.0);
     c.shift = j.value("shift", "");

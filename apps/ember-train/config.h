@@ -29,6 +29,7 @@ struct TrainConfig {
   bool cuda_graph = false;    // capture the training step into a CUDA graph (GPU only)
   std::string precision = "fp32";  // fp32 or bf16 (mixed precision, nn/resnet.h)
   bool channels_last = false;      // NHWC activations (nn/resnet.h)
+  bool deterministic = false;      // deterministic cuDNN algorithms, chosen the same way every run
   int log_every = 2;
   int64_t limit_train = -1;  // < 0: all
   int64_t limit_test = -1;

@@ -20,6 +20,7 @@
 #include "core/device.h"
 #include "core/parallel.h"
 #include "data/source.h"
+#include "nn/conv_algorithms.h"
 #include "nn/resnet.h"
 #include "nn/summary.h"
 
@@ -41,18 +42,6 @@ bool stop_requested() {
 }
 
 namespace fs = std::filesystem;
-
-Device resolve_device(const std::string& name) {
-  if (name == "auto") {
-    if (cuda_available()) return Device::cuda(0);
-    std::fprintf(stderr, "ember-train: warning: %s: training on the CPU\n",
-                 cuda_built() ? "no CUDA GPU is available" : "this build has no CUDA support");
-    return Device::cpu();
-  }
-  const Device d = Device::parse(name);
-  check_device_usable(d);  // --device cuda without a GPU: Error, exit 1
-  return d;
-}
 
 // --data auto: the official binaries in data/, else the real slice in ../shared, else
 // synthetic data; one line says which and why.
@@ -121,7 +110,10 @@ int run_comparison(TrainConfig config) {
   validate(config);  // every usage error before any work
   const std::vector<RunSpec> runs = expand_runs(config);
   set_num_threads(config.threads);
-  const Device device = resolve_device(config.device);
+  // --device auto without a usable GPU warns with CUDA's reason; --device cuda then is an
+  // Error (exit 1) with it (Note [device detection] in core/device.cpp).
+  const Device device = resolve_device(config.device, "ember-train");
+  nn::set_deterministic_convolutions(config.deterministic);
   if (config.cuda_graph && device.is_cpu())
     std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
 

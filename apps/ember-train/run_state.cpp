@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "apps/ember-train/json_integer.h"
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace ember::train {
 
@@ -35,31 +37,31 @@ RunResult result_from(const nlohmann::json& j) {
   r.base = j.at("base");
   r.canonical = j.at("canonical");
   r.lr = j.at("lr");
-  r.repeat = j.at("repeat");
-  r.seed = j.at("seed");
+  r.repeat = json_integer<int>(j.at("repeat"));
+  r.seed = json_integer<uint64_t>(j.at("seed"));
   r.finished = j.at("finished");
   r.diverged = j.at("diverged");
   r.diverged_at = j.at("diverged_at");
-  r.epochs_done = j.at("epochs_done");
+  r.epochs_done = json_integer<int>(j.at("epochs_done"));
   r.final_test_accuracy = num_from(j.at("final_test_accuracy"));
   r.best_test_accuracy = num_from(j.at("best_test_accuracy"));
   r.train_seconds = j.at("train_seconds");
   r.wall_seconds = j.at("wall_seconds");
-  r.images_seen = j.at("images_seen");
+  r.images_seen = json_integer<int64_t>(j.at("images_seen"));
   r.images_per_second = j.at("images_per_second");
-  r.parameters = j.at("parameters");
-  r.trainable_parameters = j.at("trainable_parameters");
-  r.state_bytes = j.at("state_bytes");
-  r.peak_device_bytes = j.at("peak_device_bytes");
+  r.parameters = json_integer<int64_t>(j.at("parameters"));
+  r.trainable_parameters = json_integer<int64_t>(j.at("trainable_parameters"));
+  r.state_bytes = json_integer<int64_t>(j.at("state_bytes"));
+  r.peak_device_bytes = json_integer<int64_t>(j.at("peak_device_bytes"));
   r.energy_joules = num_from(j.at("energy_joules"));
   r.energy_source = j.at("energy_source");
   r.cuda_graph = j.value("cuda_graph", "off");
-  r.images_to_target = j.at("images_to_target");
+  r.images_to_target = json_integer<int64_t>(j.at("images_to_target"));
   r.seconds_to_target = j.at("seconds_to_target");
   r.joules_to_target = num_from(j.at("joules_to_target"));
   r.accuracy_before_shift = num_from(j.at("accuracy_before_shift"));
   r.accuracy_after_shift = num_from(j.at("accuracy_after_shift"));
-  r.images_to_recover = j.at("images_to_recover");
+  r.images_to_recover = json_integer<int64_t>(j.at("images_to_recover"));
   return r;
 }
 
@@ -107,11 +109,13 @@ RunState run_state_from_json(const nlohmann::json& j) {
     s.config = config_from_json(j.at("config"));
     s.data_description = j.value("data_description", "");
     for (const auto& r : j.at("history"))
-      s.history.push_back({r.at(0), r.at(1), r.at(2), r.at(3), r.at(4), num_from(r.at(5)), num_from(r.at(6))});
+      s.history.push_back({r.at(0), json_integer<int>(r.at(1)), json_integer<int>(r.at(2)),
+                           json_integer<int64_t>(r.at(3)), json_integer<int64_t>(r.at(4)), num_from(r.at(5)),
+                           num_from(r.at(6))});
     for (const auto& r : j.at("epochs")) {
-      EpochRow e{r.at(0), r.at(1), r.at(2), num_from(r.at(3)), num_from(r.at(4)), num_from(r.at(5)), num_from(r.at(6)),
-                 r.at(7), r.at(8)};
-      e.images_seen = r.at(9);
+      EpochRow e{r.at(0), json_integer<int>(r.at(1)), json_integer<int>(r.at(2)), num_from(r.at(3)),
+                 num_from(r.at(4)), num_from(r.at(5)), num_from(r.at(6)), r.at(7), r.at(8)};
+      e.images_seen = json_integer<int64_t>(r.at(9));
       e.train_seconds = r.at(10);
       e.joules = num_from(r.at(11));
       e.test_accuracy_low = num_from(r.at(12));
@@ -121,26 +125,26 @@ RunState run_state_from_json(const nlohmann::json& j) {
     for (const auto& r : j.at("results")) s.results.push_back(result_from(r));
     const auto& p = j.at("progress");
     Progress& q = s.progress;
-    q.run = p.at("run");
-    q.epoch = p.at("epoch");
-    q.batch = p.at("batch");
-    q.step = p.at("step");
-    q.images_seen = p.at("images_seen");
+    q.run = json_integer<int>(p.at("run"));
+    q.epoch = json_integer<int>(p.at("epoch"));
+    q.batch = json_integer<int64_t>(p.at("batch"));
+    q.step = json_integer<int64_t>(p.at("step"));
+    q.images_seen = json_integer<int64_t>(p.at("images_seen"));
     q.epoch_loss_sum = num_from(p.at("epoch_loss_sum"));
     q.epoch_accuracy_sum = num_from(p.at("epoch_accuracy_sum"));
-    q.epoch_batches = p.at("epoch_batches");
-    q.epoch_images = p.at("epoch_images");
-    q.epoch_correct = p.at("epoch_correct");
+    q.epoch_batches = json_integer<int64_t>(p.at("epoch_batches"));
+    q.epoch_images = json_integer<int64_t>(p.at("epoch_images"));
+    q.epoch_correct = json_integer<int64_t>(p.at("epoch_correct"));
     q.window_loss_sum = num_from(p.at("window_loss_sum"));
     q.window_accuracy_sum = num_from(p.at("window_accuracy_sum"));
-    q.window_batches = p.at("window_batches");
+    q.window_batches = json_integer<int>(p.at("window_batches"));
     q.epoch_seconds = p.at("epoch_seconds");
     q.train_seconds = p.at("train_seconds");
     q.wall_seconds = p.at("wall_seconds");
     q.joules = p.at("joules");
     q.best_test_accuracy = num_from(p.at("best_test_accuracy"));
   } catch (const nlohmann::json::exception& e) {
-    EMBER_FAIL("the checkpoint's run state is incomplete or malformed: {}", e.what());
+    EMBER_FAIL("the checkpoint's run state is incomplete or malformed: {}", printable(e.what()));
   }
   return s;
 }

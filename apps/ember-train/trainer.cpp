@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -129,8 +130,7 @@ void load_initial_weights(nn::Module& model, const std::string& path, bool reset
     EMBER_CHECK(saved->sizes() == t.sizes(), "--weights {}: {} has shape {}, the model's is {}{}", path, name,
                 shape_str(saved->sizes()), shape_str(t.sizes()),
                 name.rfind("fc.", 0) == 0 ? " (use --reset-fc for a head of another size)" : "");
-    Tensor target = t;  // the model's own tensor: written in place
-    target.copy_(*saved);
+    t.copy_(*saved);  // the model's own tensor: written in place
   }
 }
 
@@ -352,6 +352,9 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
     p.epoch_seconds = epoch_before + seconds_since(epoch_start);
     p.train_seconds += p.epoch_seconds;
     if (!diverged_at.empty()) break;
+    // ASGD is evaluated at its averaged parameters ax, swapped in for the epoch's test
+    // evaluations and back before training or saving continues; a no-op for the others.
+    std::optional<optim::AveragedParameters> averaged(std::in_place, *optimizer);
     const Evaluation test = evaluate(*model, *test_loader);
     EpochRow row{spec,
                  run.repeat,
@@ -367,6 +370,7 @@ Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume) {
     row.joules = joules();
     row.test_accuracy_low = test_low ? evaluate(*model, *test_low).accuracy : kNaN;
     row.test_accuracy_high = test_high ? evaluate(*model, *test_high).accuracy : kNaN;
+    averaged.reset();
     state.epochs.push_back(row);
     if (!(p.best_test_accuracy >= test.accuracy)) p.best_test_accuracy = test.accuracy;
     result.epochs_done = p.epoch + 1;

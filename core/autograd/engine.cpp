@@ -63,6 +63,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph
       Node* next = node->next_edges[i].node.get();
       if (!next) continue;
       if (i < input_grads.size() && input_grads[i].defined()) {
+        check_gradient(*node, i, input_grads[i]);
         Tensor& buffer = buffers[next];
         buffer = buffer.defined() ? add(buffer, input_grads[i]) : input_grads[i];
       }

@@ -4,6 +4,12 @@
 // (released after backward unless the graph is retained) and one Edge per differentiable
 // input: the Node that produced that input (or the input's AccumulateGrad if it is a
 // leaf), or nothing if the input needs no gradient.
+//
+// Note [gradient metadata]
+// Each Edge also records the shape, dtype and device of its input when the op ran (PyTorch's
+// InputMetadata). The engine checks every gradient a backward formula returns against it and
+// names the op when they differ, so a wrong backward fails at the op that is wrong instead of
+// being broadcast, converted or copied across devices silently further down.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +21,17 @@
 
 namespace ember {
 
+// What the gradient for one input must look like (Note [gradient metadata]).
+struct InputMetadata {
+  Shape shape;
+  DType dtype = DType::Float32;
+  Device device = Device::cpu();
+  std::string str() const;  // "float32 [2, 3] on cpu"
+};
+
 struct Edge {
   std::shared_ptr<Node> node;  // null: this input needs no gradient
+  InputMetadata input;         // the input as the op saw it (meaningful when node is set)
 };
 
 struct Node : std::enable_shared_from_this<Node> {
@@ -54,8 +69,11 @@ struct AccumulateGrad final : Node {
 
 // True when grad mode is on and any of the inputs requires grad.
 bool any_requires_grad(const std::vector<const Tensor*>& inputs);
-// The edge for one input (its grad_fn, its AccumulateGrad, or none).
+// The edge for one input (its grad_fn, its AccumulateGrad, or none) with its metadata.
 Edge gradient_edge(const Tensor& input);
+// Throws naming `node` when `grad`, the gradient it returned for input `index`, does not
+// have that input's shape, dtype and device (Note [gradient metadata]).
+void check_gradient(const Node& node, size_t index, const Tensor& grad);
 // Connects `node` to `inputs` and makes it the grad_fn of `output` (which then requires
 // grad). Call only when any_requires_grad(inputs).
 void attach_node(const std::shared_ptr<Node>& node, const std::vector<const Tensor*>& inputs, Tensor& output);

@@ -11,6 +11,7 @@
 #include "core/cpu/cpu_loops.h"
 #include "core/parallel.h"
 #include "core/strided_layout.h"
+#include "kernels/convert.h"
 #include "kernels/elementwise_ops.h"
 #include "kernels/philox.h"
 
@@ -45,7 +46,7 @@ class CpuBackend final : public Backend {
       dispatch_dtype(src.dtype(), [&](auto st) {
         using S = typename decltype(st)::type;
         cpu::map2(layout, dst.numel(), static_cast<D*>(dst.raw_data()), static_cast<const S*>(src.raw_data()),
-                  [](S x) { return static_cast<D>(x); });
+                  [](S x) { return kernels::convert_value<D>(x); });  // Note [float to integer conversion]
       });
     });
   }
@@ -54,7 +55,7 @@ class CpuBackend final : public Backend {
     const auto layout = make_strided_layout<1>({&dst});
     dispatch_dtype(dst.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T v = static_cast<T>(value);
+      const T v = kernels::convert_value<T>(value);
       cpu::map1(layout, dst.numel(), static_cast<T*>(dst.raw_data()), [v] { return v; });
     });
   }
@@ -204,7 +205,7 @@ class CpuBackend final : public Backend {
     dispatch_dtype(out.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       T* o = static_cast<T*>(out.raw_data());
-      for (int64_t i = 0; i < out.numel(); ++i) o[i] = static_cast<T>(start + static_cast<double>(i) * step);
+      for (int64_t i = 0; i < out.numel(); ++i) o[i] = kernels::convert_value<T>(start + static_cast<double>(i) * step);
     });
   }
 

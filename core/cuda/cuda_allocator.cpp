@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "core/allocator.h"
@@ -19,10 +20,16 @@ namespace ember {
 
 namespace {
 
+// "12345678 bytes (11.8 MiB)".
+std::string format_bytes(uint64_t bytes) {
+  return fmt::format("{} bytes ({:.1f} MiB)", bytes, static_cast<double>(bytes) / (1 << 20));
+}
+
 class CudaPoolAllocator final : public Allocator {
  public:
+  // Device 0 only (Note [one GPU per process] in core/device.cpp): the current device of
+  // every thread that uses ember.
   explicit CudaPoolAllocator(int device) : device_(device) {
-    cuda::set_device(device);
     EMBER_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool_, device));
     uint64_t threshold = UINT64_MAX;
     EMBER_CUDA_CHECK(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &threshold));
@@ -35,10 +42,8 @@ class CudaPoolAllocator final : public Allocator {
     if (std::shared_ptr<GraphMemory> graph = graph_memory()) return allocate_for_graph(std::move(graph), nbytes, rounded);
     const cudaError_t err = cudaMallocAsync(&ptr, rounded, cuda::stream());
     if (err == cudaErrorMemoryAllocation) {
-      cudaGetLastError();  // clear the sticky error
-      const AllocatorStats s = counter_.stats();
-      EMBER_FAIL("CUDA out of memory allocating {} bytes on cuda:{} ({} bytes in use by ember, peak {})", nbytes,
-                 device_, s.current_bytes, s.peak_bytes);
+      cudaGetLastError();  // not sticky, but left in the last-error slot for the next check to find
+      fail_out_of_memory(nbytes);
     }
     EMBER_CUDA_CHECK(err);
     if (allocation_poisoning()) EMBER_CUDA_CHECK(cudaMemsetAsync(ptr, 0xFF, rounded, cuda::stream()));
@@ -83,18 +88,41 @@ class CudaPoolAllocator final : public Allocator {
   }
 
   // The pool's reserved size grows only when it had to ask the driver: count those events.
+  // A failed query only loses a count; it is cleared so that the next check does not report
+  // it as some kernel's error.
   void track_backend_growth() {
-    uint64_t reserved = 0;
-    if (cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrReservedMemCurrent, &reserved) == cudaSuccess &&
-        reserved > last_reserved_) {
-      last_reserved_ = reserved;
-      counter_.on_backend_alloc();
+    const uint64_t reserved = reserved_bytes();
+    uint64_t last = last_reserved_.load(std::memory_order_relaxed);
+    while (reserved > last && !last_reserved_.compare_exchange_weak(last, reserved, std::memory_order_relaxed)) {
     }
+    if (reserved > last) counter_.on_backend_alloc();
+  }
+
+  uint64_t reserved_bytes() const {
+    uint64_t reserved = 0;
+    if (cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrReservedMemCurrent, &reserved) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return reserved;
+  }
+
+  // Note [CUDA out of memory]: one message with what was asked, what ember holds and what the
+  // device has left, so that a user can tell a too-large batch from a leak or another process.
+  [[noreturn]] void fail_out_of_memory(size_t nbytes) const {
+    const AllocatorStats s = counter_.stats();
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
+    EMBER_FAIL(
+        "CUDA out of memory on cuda:{}: {} requested; ember has {} in use (peak {}) and its pool reserves {}; the "
+        "device has {} free of {}. Use a smaller batch size, or free other processes' GPU memory",
+        device_, format_bytes(nbytes), format_bytes(s.current_bytes), format_bytes(s.peak_bytes),
+        format_bytes(reserved_bytes()), format_bytes(free_bytes), format_bytes(total_bytes));
   }
 
   int device_;
   cudaMemPool_t pool_ = nullptr;
-  uint64_t last_reserved_ = 0;
+  std::atomic<uint64_t> last_reserved_{0};  // allocations come from the loader's thread too
   AllocationCounter counter_;
   mutable std::mutex mutex_;
   std::atomic<bool> capturing_{false};
@@ -106,12 +134,12 @@ CudaPoolAllocator& pool_allocator(int device) { return static_cast<CudaPoolAlloc
 }  // namespace
 
 Allocator& cuda_allocator(int device_index) {
-  static std::mutex mutex;
-  static CudaPoolAllocator* allocators[16] = {};
-  EMBER_CHECK(device_index >= 0 && device_index < 16, "CUDA device index {} out of range", device_index);
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!allocators[device_index]) allocators[device_index] = new CudaPoolAllocator(device_index);  // never freed
-  return *allocators[device_index];
+  if (device_index != 0) check_device_usable(Device::cuda(device_index));  // throws: cuda:0 only
+  static CudaPoolAllocator* allocator = [] {
+    check_device_usable(Device::cuda(0));
+    return new CudaPoolAllocator(0);  // never freed: tensors outlive static destruction
+  }();
+  return *allocator;
 }
 
 namespace cuda {
@@ -123,7 +151,10 @@ std::shared_ptr<GraphMemory> make_graph_memory() {
         const cudaError_t err = cudaMalloc(&ptr, nbytes);
         if (err == cudaErrorMemoryAllocation) {
           cudaGetLastError();
-          EMBER_FAIL("CUDA out of memory allocating {} bytes for a CUDA graph's memory pool", nbytes);
+          size_t free_bytes = 0, total_bytes = 0;
+          if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
+          EMBER_FAIL("CUDA out of memory in a CUDA graph's memory pool: {} requested; the device has {} free of {}",
+                     format_bytes(nbytes), format_bytes(free_bytes), format_bytes(total_bytes));
         }
         EMBER_CUDA_CHECK(err);
         return ptr;

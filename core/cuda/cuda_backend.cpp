@@ -1,9 +1,12 @@
 // The CUDA backend: argument plumbing from Tensors to the launchers in kernels/ and to
 // cuBLAS. All work is queued on ember's stream (core/cuda/cuda_context.h).
+#include <limits>
+
 #include "core/backend.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/strided_layout.h"
+#include "kernels/convert.h"
 #include "kernels/elementwise.h"
 #include "kernels/random.h"
 #include "kernels/reduce.h"
@@ -14,6 +17,23 @@ namespace ember {
 namespace {
 
 template <class T> T* ptr(const Tensor& t) { return static_cast<T*>(t.raw_data()); }
+
+// cuBLAS takes sizes, leading dimensions and the batch count as int (its strides are 64-bit):
+// larger values are a clear error, never a silent wrap.
+int cublas_int(int64_t value, const char* what) {
+  EMBER_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(),
+              "matmul on CUDA: {} = {} does not fit cuBLAS's 32-bit arguments (at most {}); split the product",
+              what, value, std::numeric_limits<int>::max());
+  return static_cast<int>(value);
+}
+
+// GemmArgs narrowed for cuBLAS, each value checked.
+struct CublasGemmSizes {
+  explicit CublasGemmSizes(const GemmArgs& g)
+      : m(cublas_int(g.m, "m")), n(cublas_int(g.n, "n")), k(cublas_int(g.k, "k")), lda(cublas_int(g.lda, "lda")),
+        ldb(cublas_int(g.ldb, "ldb")), ldc(cublas_int(g.ldc, "ldc")), batch(cublas_int(g.batch, "batch")) {}
+  int m, n, k, lda, ldb, ldc, batch;
+};
 
 class CudaBackend final : public Backend {
  public:
@@ -33,7 +53,7 @@ class CudaBackend final : public Backend {
     dispatch_dtype(dst.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       EMBER_CUDA_LAUNCH_CHECK(
-          kernels::launch_fill<T>(ptr<T>(dst), static_cast<T>(value), layout, dst.numel(), cuda::stream()));
+          kernels::launch_fill<T>(ptr<T>(dst), kernels::convert_value<T>(value), layout, dst.numel(), cuda::stream()));
     });
   }
 
@@ -88,15 +108,16 @@ class CudaBackend final : public Backend {
     const cublasOperation_t ta = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t tb = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasHandle_t h = cuda::cublas_handle();
+    const CublasGemmSizes z(g);
     if (c.dtype() == DType::Float32) {
       const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
-      EMBER_CUBLAS_CHECK(cublasSgemmStridedBatched(h, tb, ta, g.n, g.m, g.k, &alpha, ptr<float>(b), g.ldb, g.stride_b,
-                                                   ptr<float>(a), g.lda, g.stride_a, &beta, ptr<float>(c), g.ldc,
-                                                   g.stride_c, g.batch));
+      EMBER_CUBLAS_CHECK(cublasSgemmStridedBatched(h, tb, ta, z.n, z.m, z.k, &alpha, ptr<float>(b), z.ldb, g.stride_b,
+                                                   ptr<float>(a), z.lda, g.stride_a, &beta, ptr<float>(c), z.ldc,
+                                                   g.stride_c, z.batch));
     } else if (c.dtype() == DType::Float64) {
-      EMBER_CUBLAS_CHECK(cublasDgemmStridedBatched(h, tb, ta, g.n, g.m, g.k, &g.alpha, ptr<double>(b), g.ldb,
-                                                   g.stride_b, ptr<double>(a), g.lda, g.stride_a, &g.beta,
-                                                   ptr<double>(c), g.ldc, g.stride_c, g.batch));
+      EMBER_CUBLAS_CHECK(cublasDgemmStridedBatched(h, tb, ta, z.n, z.m, z.k, &g.alpha, ptr<double>(b), z.ldb,
+                                                   g.stride_b, ptr<double>(a), z.lda, g.stride_a, &g.beta,
+                                                   ptr<double>(c), z.ldc, g.stride_c, z.batch));
     } else {
       EMBER_FAIL("gemm needs floating-point tensors, got {}", dtype_name(c.dtype()));
     }

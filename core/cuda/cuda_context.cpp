@@ -15,7 +15,6 @@ constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
 struct Context {
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
-  int sm_count = 0;
 };
 
 // Created once and deliberately never destroyed: tensors freed during static destruction
@@ -31,9 +30,6 @@ Context& context() {
     void* workspace = nullptr;
     EMBER_CUDA_CHECK(cudaMalloc(&workspace, kCublasWorkspaceBytes));
     EMBER_CUBLAS_CHECK(cublasSetWorkspace(c->cublas, workspace, kCublasWorkspaceBytes));
-    int device = 0;
-    EMBER_CUDA_CHECK(cudaGetDevice(&device));
-    EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device));
     return c;
   }();
   return *ctx;
@@ -43,12 +39,14 @@ Context& context() {
 
 cudaStream_t stream() { return context().stream; }
 cublasHandle_t cublas_handle() { return context().cublas; }
-int multiprocessor_count() { return context().sm_count; }
-void set_device(int index) { EMBER_CUDA_CHECK(cudaSetDevice(index)); }
 
 bool capturing() {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  return cudaStreamIsCapturing(stream(), &status) == cudaSuccess && status == cudaStreamCaptureStatusActive;
+  if (cudaStreamIsCapturing(stream(), &status) != cudaSuccess) {
+    cudaGetLastError();  // a query: its failure must not be reported by the next launch check
+    return false;
+  }
+  return status == cudaStreamCaptureStatusActive;
 }
 
 bool sync_after_launch() {

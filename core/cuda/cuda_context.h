@@ -8,12 +8,10 @@
 
 namespace ember::cuda {
 
-// ember's stream on the current device (created on first use; device 0 unless changed).
+// ember's stream on device 0, the only device ember uses (Note [one GPU per process] in
+// core/device.cpp); created on first use. The multiprocessor count is kernels/launch.h's.
 cudaStream_t stream();
 cublasHandle_t cublas_handle();
-int multiprocessor_count();
-// Makes `index` the current device of this thread.
-void set_device(int index);
 // Whether ember's stream is being captured into a CUDA graph (core/cuda_graph.h).
 bool capturing();
 

@@ -11,16 +11,35 @@ bool cuda_built() { return true; }
 
 namespace detail {
 
-int cuda_device_count_impl() {
-  static const int count = [] {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-      cudaGetLastError();  // no driver or no device: not an error for a query
-      return 0;
-    }
-    return n;
-  }();
-  return count;
+namespace {
+
+std::string describe(cudaError_t err) { return fmt::format("{}: {}", cudaGetErrorName(err), cudaGetErrorString(err)); }
+
+// Counts the devices, then makes device 0's context: a busy or prohibited device (compute
+// mode) and a driver that cannot run this runtime only say so there. Errors are cleared from
+// CUDA's last-error slot (they are reported through CudaProbe, not by the next check).
+CudaProbe probe() {
+  CudaProbe p;
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err == cudaSuccess && n == 0) err = cudaErrorNoDevice;
+  if (err == cudaSuccess) err = cudaSetDevice(0);
+  if (err == cudaSuccess) err = cudaFree(nullptr);  // creates the context now
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    p.no_device = err == cudaErrorNoDevice;
+    p.error = describe(err);
+    return p;
+  }
+  p.count = n;
+  return p;
+}
+
+}  // namespace
+
+const CudaProbe& cuda_probe_impl() {
+  static const CudaProbe result = probe();
+  return result;
 }
 
 std::string cuda_device_name_impl(int index) {

@@ -12,7 +12,7 @@ Generator& default_generator() {
 
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
-Tensor& uniform_(Tensor& t, double low, double high, Generator* generator) {
+const Tensor& uniform_(const Tensor& t, double low, double high, Generator* generator) {
   EMBER_CHECK(t.is_contiguous() && is_floating(t.dtype()), "uniform_ needs a contiguous floating tensor");
   Generator& gen = generator ? *generator : default_generator();
   const uint64_t counter = gen.reserve(t.numel());
@@ -20,7 +20,7 @@ Tensor& uniform_(Tensor& t, double low, double high, Generator* generator) {
   return t;
 }
 
-Tensor& normal_(Tensor& t, double mean, double std, Generator* generator) {
+const Tensor& normal_(const Tensor& t, double mean, double std, Generator* generator) {
   EMBER_CHECK(t.is_contiguous() && is_floating(t.dtype()), "normal_ needs a contiguous floating tensor");
   Generator& gen = generator ? *generator : default_generator();
   const uint64_t counter = gen.reserve(t.numel());

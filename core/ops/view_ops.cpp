@@ -271,13 +271,13 @@ void check_inplace(const Tensor& t, const char* op) {
 }
 }  // namespace
 
-Tensor& Tensor::fill_(double value) {
+const Tensor& Tensor::fill_(double value) const {
   check_inplace(*this, "fill_");
   if (numel() > 0) backend_for(device()).fill(*this, value);
   return *this;
 }
 
-Tensor& Tensor::copy_(const Tensor& src) {
+const Tensor& Tensor::copy_(const Tensor& src) const {
   check_inplace(*this, "copy_");
   EMBER_CHECK(src.defined(), "copy_ from an undefined tensor");
   if (numel() == 0) return *this;
@@ -291,7 +291,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
-Tensor& Tensor::add_(const Tensor& other, double alpha) {
+const Tensor& Tensor::add_(const Tensor& other, double alpha) const {
   check_inplace(*this, "add_");
   check_same_device(*this, other, "add_");
   check_same_dtype(*this, other, "add_");
@@ -301,7 +301,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   return *this;
 }
 
-Tensor& Tensor::mul_(double value) {
+const Tensor& Tensor::mul_(double value) const {
   check_inplace(*this, "mul_");
   if (numel() == 0) return *this;
   backend_for(device()).unary(UnaryOp::MulScalar, *this, *this, value);

@@ -26,7 +26,7 @@ Tensor float_target(const Tensor& out) {
 
 // Rounds the float32 result into the bfloat16 `out` (nothing to do if it was written in place).
 void narrow_into(const Tensor& out, const Tensor& result) {
-  if (out.defined() && out.dtype() != result.dtype()) Tensor(out).copy_(result);
+  if (out.defined() && out.dtype() != result.dtype()) out.copy_(result);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/ops.h"
+#include "kernels/launch.h"
 #include "kernels/nn_batch_norm.h"
 #include "nn/cuda/cuda_layer_backend.h"
 #include "nn/cuda/cudnn_handle.h"
@@ -87,7 +88,7 @@ void ember_batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight,
                                const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& bias,
                                const Tensor& save_mean, const Tensor& save_invstd) {
   const kernels::BnShape s = bn_shape(in);
-  const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
+  const int splits = kernels::bn_splits(s, kernels::multiprocessor_count());
   const Tensor partials = bn_partials(s, splits, in.device());
   dispatch_activation(in, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -105,7 +106,7 @@ bool CudaLayerBackend::fuses_batch_norm_relu(const Tensor& input) const { return
 void CudaLayerBackend::batch_norm_forward_train(const BatchNormTrainArgs& a) {
   if (ember_kernels(a.input)) {
     const kernels::BnShape s = bn_shape(a.input);
-    const int splits = kernels::bn_splits(s, ember::cuda::multiprocessor_count());
+    const int splits = kernels::bn_splits(s, kernels::multiprocessor_count());
     const Tensor partials = bn_partials(s, splits, a.input.device());
     dispatch_activation(a.input, [&](auto tag) {
       using T = typename decltype(tag)::type;

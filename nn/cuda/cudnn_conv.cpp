@@ -2,11 +2,13 @@
 // backward-filter and the bias terms.
 //
 // Note [convolution plans]
-// Each distinct (device, dtype, TF32 switch, geometry) gets one ConvPlan holding its cuDNN
-// descriptors and, per direction, the algorithm cudnnFind*Ex measured fastest (the first
-// call of that direction runs the benchmark, on the real tensors, with a workspace from
-// ember's caching allocator as large as the hungriest algorithm asks, up to
-// kMaxFindWorkspace). Later calls only look the plan up and allocate the chosen algorithm's
+// Each distinct (device, dtype, TF32 switch, deterministic switch, geometry) gets one
+// ConvPlan holding its cuDNN descriptors and, per direction, the algorithm cudnnFind*Ex
+// measured fastest (the first call of that direction runs the benchmark, on the real tensors,
+// with a workspace from ember's caching allocator as large as the hungriest algorithm asks,
+// up to kMaxFindWorkspace), or in deterministic mode the first deterministic algorithm of
+// cuDNN's heuristics (Note [deterministic convolutions] in nn/conv_algorithms.h; no
+// benchmark, no workspace needed to choose). Later calls only look the plan up and allocate the chosen algorithm's
 // workspace from the caching allocator: no cudaMalloc, no host synchronisation, which is
 // what CUDA-graph capture of a warmed-up step needs. Each direction has its own convolution
 // descriptor because the math type (FMA or tensor-op/TF32) belongs to the chosen algorithm.
@@ -14,10 +16,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
 
 #include "core/cuda/cuda_check.h"
 #include "core/ops.h"
+#include "nn/conv_algorithms.h"
 #include "nn/cuda/cuda_layer_backend.h"
 #include "nn/cuda/cudnn_handle.h"
 
@@ -40,9 +44,12 @@ struct ConvKey {
   int device;
   DType dtype;
   bool tf32;
-  bool nhwc;  // activations and filters channels_last
+  bool deterministic;  // Note [deterministic convolutions]
+  bool nhwc;           // activations and filters channels_last
   int64_t n, c, h, w, oc, kh, kw, sh, sw, ph, pw;
-  auto tie() const { return std::tie(device, dtype, tf32, nhwc, n, c, h, w, oc, kh, kw, sh, sw, ph, pw); }
+  auto tie() const {
+    return std::tie(device, dtype, tf32, deterministic, nhwc, n, c, h, w, oc, kh, kw, sh, sw, ph, pw);
+  }
   bool operator<(const ConvKey& other) const { return tie() < other.tie(); }
 };
 
@@ -90,8 +97,9 @@ ConvolutionDescriptor make_conv_descriptor(const Conv2dGeometry& g, DType dtype,
 ConvKey key_of(const Conv2dGeometry& g, DType dtype, bool tf32) {
   int device = 0;
   EMBER_CUDA_CHECK(cudaGetDevice(&device));
-  return {device, dtype, tf32 && dtype == DType::Float32, g.channels_last, g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels,
-          g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.pad_h, g.pad_w};
+  return {device, dtype, tf32 && dtype == DType::Float32, deterministic_convolutions(), g.channels_last,
+          g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
+          g.pad_h, g.pad_w};
 }
 
 // The plan of this geometry (created with its descriptors on first use); the caller holds
@@ -136,17 +144,27 @@ Workspace find_workspace(size_t largest, Device device) {
   }
 }
 
-// The fastest successful result that fits the workspace and respects the TF32 switch
-// (results come sorted by time).
+// What a usable result must satisfy: status, workspace, the TF32 switch and, in
+// deterministic mode, cuDNN's determinism flag.
+struct PickRules {
+  size_t workspace;
+  bool forbid_tensor_ops;
+  bool deterministic;
+};
+
+// The first usable result (results come sorted: by measured time from a benchmark, by
+// expected performance from the heuristics).
 template <class Perf>
-const Perf* pick(const Perf* results, int count, size_t workspace, bool forbid_tensor_ops, const char* what) {
+const Perf* pick(const Perf* results, int count, const PickRules& rules, const std::string& what) {
   for (int i = 0; i < count; ++i) {
     const Perf& r = results[i];
-    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > workspace) continue;
-    if (forbid_tensor_ops && r.mathType != CUDNN_FMA_MATH && r.mathType != CUDNN_DEFAULT_MATH) continue;
+    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > rules.workspace) continue;
+    if (rules.forbid_tensor_ops && r.mathType != CUDNN_FMA_MATH && r.mathType != CUDNN_DEFAULT_MATH) continue;
+    if (rules.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
     return &r;
   }
-  EMBER_FAIL("cuDNN found no usable {} algorithm ({} candidates)", what, count);
+  EMBER_FAIL("cuDNN found no usable {}{} algorithm ({} candidates){}", rules.deterministic ? "deterministic " : "", what,
+             count, rules.deterministic ? "; run without --deterministic to let cuDNN use every algorithm" : "");
 }
 
 bool forbid_tensor_ops(const ConvKey& key) { return key.dtype == DType::Float32 && !key.tf32; }
@@ -168,6 +186,10 @@ struct Forward {
     return cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), x.raw_data(), p.w.get(), w.raw_data(), c, p.y.get(),
                                                   y.raw_data(), kCount, count, results, ws.data(), ws.size());
   }
+  static cudnnStatus_t heuristics(cudnnHandle_t h, ConvPlan& p, cudnnConvolutionDescriptor_t c, int* count,
+                                  Perf* results) {
+    return cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.get(), p.w.get(), c, p.y.get(), kCount, count, results);
+  }
 };
 
 struct BackwardData {
@@ -184,6 +206,10 @@ struct BackwardData {
     return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), w.raw_data(), p.y.get(), dy.raw_data(), c,
                                                        p.x.get(), dx.raw_data(), kCount, count, results, ws.data(),
                                                        ws.size());
+  }
+  static cudnnStatus_t heuristics(cudnnHandle_t h, ConvPlan& p, cudnnConvolutionDescriptor_t c, int* count,
+                                  Perf* results) {
+    return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.get(), p.y.get(), c, p.x.get(), kCount, count, results);
   }
 };
 
@@ -202,29 +228,42 @@ struct BackwardFilter {
                                                          p.w.get(), dw.raw_data(), kCount, count, results, ws.data(),
                                                          ws.size());
   }
+  static cudnnStatus_t heuristics(cudnnHandle_t h, ConvPlan& p, cudnnConvolutionDescriptor_t c, int* count,
+                                  Perf* results) {
+    return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.get(), p.y.get(), c, p.w.get(), kCount, count,
+                                                         results);
+  }
 };
 
-// The plan's choice for one direction, benchmarked on first use (Note [convolution plans]).
+// The plan's choice for one direction, made on first use (Note [convolution plans]).
 template <class Dir>
 const Choice<typename Dir::Algo>& planned(ConvPlan& p, const ConvKey& key, const Conv2dGeometry& g, cudnnHandle_t h,
                                           const Tensor& a, const Tensor& b, const Tensor& c) {
   Choice<typename Dir::Algo>& choice = Dir::choice(p);
   if (choice.found) return choice;
   ConvolutionDescriptor conv = make_conv_descriptor(g, key.dtype, default_math(key.dtype, key.tf32));
-  size_t largest = 0;
-  for (int algo = 0; algo < Dir::kCount; ++algo) {
-    size_t bytes = 0;
-    if (Dir::workspace(h, p, conv.get(), static_cast<typename Dir::Algo>(algo), &bytes) == CUDNN_STATUS_SUCCESS)
-      largest = std::max(largest, bytes);
-  }
-  const Workspace ws = find_workspace(largest, c.device());
   typename Dir::Perf results[Dir::kCount];
   int count = 0;
-  EMBER_CUDNN_CHECK(Dir::find(h, p, conv.get(), a, b, c, &count, results, ws));
-  const bool fma_only = forbid_tensor_ops(key);
-  const auto& best = *pick(results, count, ws.size(), fma_only, Dir::kName);
+  PickRules rules{kMaxFindWorkspace, forbid_tensor_ops(key), key.deterministic};
+  if (key.deterministic) {
+    EMBER_CUDNN_CHECK(Dir::heuristics(h, p, conv.get(), &count, results));
+  } else {
+    size_t largest = 0;
+    for (int algo = 0; algo < Dir::kCount; ++algo) {
+      size_t bytes = 0;
+      if (Dir::workspace(h, p, conv.get(), static_cast<typename Dir::Algo>(algo), &bytes) == CUDNN_STATUS_SUCCESS)
+        largest = std::max(largest, bytes);
+    }
+    const Workspace ws = find_workspace(largest, c.device());
+    EMBER_CUDNN_CHECK(Dir::find(h, p, conv.get(), a, b, c, &count, results, ws));
+    rules.workspace = ws.size();
+  }
+  const std::string what = fmt::format("{} for {} {} input [{}, {}, {}, {}] with a {}x{} kernel", Dir::kName,
+                                       dtype_name(key.dtype), key.nhwc ? "NHWC" : "NCHW", g.batch, g.in_channels,
+                                       g.in_h, g.in_w, g.kernel_h, g.kernel_w);
+  const auto& best = *pick(results, count, rules, what);
   // With TF32 off the algorithm runs under FMA math whatever cuDNN reports for it.
-  choice.conv = make_conv_descriptor(g, key.dtype, fma_only ? CUDNN_FMA_MATH : best.mathType);
+  choice.conv = make_conv_descriptor(g, key.dtype, rules.forbid_tensor_ops ? CUDNN_FMA_MATH : best.mathType);
   choice.algo = best.algo;
   choice.workspace = best.memory;
   choice.found = true;
@@ -252,7 +291,7 @@ void CudaLayerBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& out
                                             out.raw_data()));
   if (bias.defined()) {
     if (key.dtype == DType::BFloat16)  // ember's broadcast add: cuDNN's bias ops are not documented for bfloat16
-      Tensor(out).add_(bias.view({1, g.out_channels, 1, 1}));
+      out.add_(bias.view({1, g.out_channels, 1, 1}));
     else
       EMBER_CUDNN_CHECK(
           cudnnAddTensor(handle, f.one(), p.bias.get(), bias.raw_data(), f.one(), p.y.get(), out.raw_data()));
@@ -287,7 +326,7 @@ void CudaLayerBackend::conv2d_backward_weight(const Conv2dGeometry& g, const Ten
                                                    ws.size(), f.zero(), p.w.get(), grad_weight.raw_data()));
   if (grad_bias.defined()) {
     if (key.dtype == DType::BFloat16)  // as in the forward: ember's sum (float accumulation)
-      Tensor(grad_bias).copy_(sum(grad_out, {0, 2, 3}));
+      grad_bias.copy_(sum(grad_out, {0, 2, 3}));
     else
       EMBER_CUDNN_CHECK(cudnnConvolutionBackwardBias(handle, f.one(), p.y.get(), grad_out.raw_data(), f.zero(),
                                                      p.bias.get(), grad_bias.raw_data()));

@@ -115,7 +115,7 @@ TEST(Autograd, AddGivesEachLeafItsOwnGradient) {
   Tensor a = ones({2}).set_requires_grad(true), b = ones({2}).set_requires_grad(true);
   sum(a + b).backward();
   NoGradGuard no_grad;
-  a.mutable_grad().fill_(5.0);
+  a.grad().fill_(5.0);
   EXPECT_EQ(b.grad().to_vector<float>(), (std::vector<float>{1, 1}));
 }
 

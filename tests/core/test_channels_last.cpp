@@ -1,9 +1,11 @@
 // channels_last (Note [channels_last] in core/ops/view_ops.cpp): which tensors count as NHWC,
 // the differentiable conversion, and elementwise ops keeping NHWC when their full-shape
-// operands are NHWC - always with the same values as in NCHW.
+// operands are NHWC - always with the same values as in NCHW - and walking NHWC operands as
+// one flat range.
 #include <gtest/gtest.h>
 
 #include "core/ops.h"
+#include "core/strided_layout.h"
 #include "tests/support/compare.h"
 
 namespace ember {
@@ -65,14 +67,6 @@ TEST(ChannelsLast, ElementwiseOpsKeepNhwcWhenTheirOperandsAreNhwc) {
   }
   EXPECT_BIT_EQUAL(sum(al, {2, 3}), sum(a, {2, 3}));  // reductions read any layout
 }
-
-}  // namespace
-}  // namespace ember
-
-#include "core/strided_layout.h"
-
-namespace ember {
-namespace {
 
 TEST(ChannelsLast, NhwcOperandsWalkMemoryAsOneFlatRange) {
   const Tensor a = empty_channels_last({2, 3, 4, 5}), b = empty_channels_last({2, 3, 4, 5});

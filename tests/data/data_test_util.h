@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/printable.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 
@@ -41,8 +42,8 @@ std::vector<uint8_t> raw_records(const data::Dataset& d);
 // next to the source tree), or "" when neither holds data_batch_1.bin.
 std::string cifar10_mini_dir();
 
-// Runs f, which must throw ember::Error (or a subclass E) with a one-line message holding
-// every string of `parts`.
+// Runs f, which must throw ember::Error (or a subclass E) with a one-line message of valid
+// UTF-8 holding every string of `parts`.
 template <class E, class F>
 ::testing::AssertionResult throws_with(F&& f, const std::vector<std::string>& parts) {
   try {
@@ -50,6 +51,7 @@ template <class E, class F>
   } catch (const E& e) {
     const std::string m = e.message();
     if (m.find('\n') != std::string::npos) return ::testing::AssertionFailure() << "multi-line message: " << m;
+    if (!is_valid_utf8(m)) return ::testing::AssertionFailure() << "not valid UTF-8: " << printable(m);
     for (const std::string& p : parts)
       if (m.find(p) == std::string::npos) return ::testing::AssertionFailure() << "'" << p << "' not in: " << m;
     return ::testing::AssertionSuccess();

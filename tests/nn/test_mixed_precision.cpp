@@ -4,9 +4,16 @@
 //
 // ResNet tolerances: bfloat16 keeps 8 significant bits (relative rounding 2^-9 per value),
 // and ~20 layers compound it, so logits are compared at atol 0.1 (they are O(1)) and each
-// parameter's gradient direction by cosine similarity > 0.85 against float32. PyTorch's own
-// bfloat16 autocast gives 0.906 at worst on this setup (torchvision ResNet-18, CIFAR stem,
-// batch 4 of 16x16, torch 2.15 on the CPU); a wrong sign, layer or scale gives ~0 or < 0.
+// parameter's gradient against float32 by direction and by length: cosine similarity >= 0.85
+// and norm ratio |g_bf16| / |g_fp32| within 1 +- 0.25. Both are needed: a wrong sign or a
+// gradient of the wrong layer gives a cosine near 0 or below, but a gradient scaled by 2 (a
+// doubled path, a missing 1/N) has cosine 1 and only the norm ratio catches it. The bounds
+// come from PyTorch's own bfloat16 autocast on the same setup (torchvision ResNet-18, CIFAR
+// stem, batch 4 of 3x16x16, torch 2.15 on the CPU), measured by
+// scripts/measure_autocast_gradients.py over 10 seeds:
+//   worst cosine 0.8870 (layer1.1.bn2.bias, seed 0); norm ratio from 0.9173
+//   (layer1.1.bn1.weight, seed 9) to 1.1903 (layer1.1.bn2.bias, seed 8)
+// and ember here gives worst cosine 0.903 and norm ratios 0.911 to 1.044.
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -16,8 +23,6 @@
 #include "nn/batch_norm.h"
 #include "nn/conv2d.h"
 #include "nn/functional.h"
-#include "nn/layer_backend.h"
-#include "nn/activation.h"
 #include "nn/resnet.h"
 #include "tests/support/compare.h"
 
@@ -114,63 +119,8 @@ TEST(MixedPrecision, ResNet18InBfloat16FollowsFloat32) {
     SCOPED_TRACE(a[i].first);
     ASSERT_TRUE(b[i].second.grad().defined());
     EXPECT_EQ(b[i].second.grad().dtype(), DType::Float32);
-    EXPECT_GT(testing::cosine_similarity(b[i].second.grad(), a[i].second.grad()), 0.85);
+    EXPECT_TRUE(testing::gradients_agree(b[i].second.grad(), a[i].second.grad(), 0.85, 0.25));
   }
-}
-
-}  // namespace
-}  // namespace ember
-
-// channels_last on the CPU: the layers convert NHWC inputs to NCHW (Note [channels_last]), so
-// an NHWC model computes exactly what the NCHW one does, bit for bit, forward and backward.
-namespace ember {
-namespace {
-
-TEST(ChannelsLastLayers, ConvBatchNormPoolGiveTheNchwResults) {
-  const Tensor x = random({2, 4, 7, 9}, 31), w = random({5, 4, 3, 3}, 32);
-  const Tensor xl = x.to_channels_last();
-  EXPECT_BIT_EQUAL(nn::conv2d(xl, w, Tensor(), nn::Conv2dOptions{1, 1}), nn::conv2d(x, w, Tensor(), nn::Conv2dOptions{1, 1}));
-  const Tensor gamma = random({4}, 33, 0.5, 1.5), beta = random({4}, 34);
-  EXPECT_BIT_EQUAL(nn::batch_norm(xl, gamma, beta, Tensor(), Tensor(), true),
-                   nn::batch_norm(x, gamma, beta, Tensor(), Tensor(), true));
-  EXPECT_BIT_EQUAL(nn::max_pool2d(xl, nn::MaxPool2dOptions{3, 2, 1}), nn::max_pool2d(x, nn::MaxPool2dOptions{3, 2, 1}));
-}
-
-TEST(ChannelsLastLayers, ResNet18ChannelsLastEqualsNchw) {
-  for (DType dtype : {DType::Float32, DType::BFloat16}) {
-    SCOPED_TRACE(dtype_name(dtype));
-    Generator g1(5), g2(5);
-    nn::ResNet18 nchw(10, nn::Stem::ImageNet, &g1), nhwc(10, nn::Stem::ImageNet, &g2);
-    nchw.set_compute_dtype(dtype);
-    nhwc.set_compute_dtype(dtype);
-    nhwc.set_channels_last(true);
-    const Tensor images = random({2, 3, 32, 32}, 40);
-    const Tensor labels = from_vector(std::vector<int64_t>{3, 8}, {2});
-    const Tensor want = nchw(images), got = nhwc(images);
-    EXPECT_BIT_EQUAL(got, want);
-    cross_entropy(want, labels).backward();
-    cross_entropy(got, labels).backward();
-    const auto a = nchw.named_parameters(), b = nhwc.named_parameters();
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_BIT_EQUAL(b[i].second.grad(), a[i].second.grad()) << a[i].first;
-  }
-}
-
-}  // namespace
-}  // namespace ember
-
-// BatchNorm2d::forward_relu on the CPU: no backend fuses there, so it is the two modules
-// (counting the batch once); the fused CUDA pass is checked against them in
-// tests/nn/test_nn_cuda.cpp (FusedBatchNormRelu).
-namespace ember {
-namespace {
-
-TEST(BatchNormRelu, CpuRunsTheTwoModulesAndCountsTheBatchOnce) {
-  const Tensor x = random({2, 4, 3, 3}, 54).to(DType::BFloat16);
-  EXPECT_FALSE(nn::layer_backend_for(Device::cpu()).fuses_batch_norm_relu(x));
-  nn::BatchNorm2d bn(4), reference(4);
-  nn::ReLU relu;
-  EXPECT_BIT_EQUAL(bn.forward_relu(x, relu), relu(reference(x)));
-  EXPECT_EQ(bn.num_batches_tracked().item(), 1.0);
 }
 
 }  // namespace

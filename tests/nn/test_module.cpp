@@ -101,7 +101,7 @@ TEST(Module, LayersFollowParametersRehomedIntoAFlatBuffer) {
       NoGradGuard no_grad;
       view.copy_(p.reshape({-1}));
     }
-    Tensor(p).set_storage(flat.storage(), offset);
+    p.set_storage(flat.storage(), offset);
     offset += p.numel();
   }
   EXPECT_TRUE(testing::all_close(net->forward(x), before, 0, 0));
@@ -113,7 +113,7 @@ TEST(Module, LoadStateDictChecksEverything) {
   auto net = small_net(), other = small_net();
   {
     NoGradGuard no_grad;
-    for (auto& [n, t] : other->named_parameters()) Tensor(t).fill_(0.5);
+    for (auto& [n, t] : other->named_parameters()) t.fill_(0.5);
   }
   nn::load_state_dict(*net, other->state_dict(), "test");
   for (const auto& [n, t] : net->named_parameters()) EXPECT_TRUE(testing::all_close(t, full(t.sizes(), 0.5), 0, 0)) << n;
@@ -137,10 +137,22 @@ TEST(Module, LoadStateDictChecksEverything) {
   EXPECT_NE(message_of([&] { nn::load_state_dict(*net, wrong_dtype, "ckpt"); })
                 .find("'1.num_batches_tracked' has dtype float32, the model needs int64"),
             std::string::npos);
-  // A failed load leaves the model as it was.
-  wrong_shape[1].second = zeros({3});
-  EXPECT_THROW(nn::load_state_dict(*net, wrong_shape, "ckpt"), Error);
-  EXPECT_TRUE(testing::all_close(net->named_parameters()[1].second, full({3}, 0.5), 0, 0));
+}
+
+TEST(Module, AFailedLoadLeavesTheModelAsItWas) {
+  // Every entry but the last is valid and differs from the model's values, so a loader that
+  // copied as it went would have changed the model before reaching the bad one.
+  auto net = small_net();
+  const auto before = net->state_dict();
+  std::vector<std::vector<double>> values;
+  for (const auto& [n, t] : before) values.push_back(t.to_vector<double>());
+  nn::NamedTensors state;
+  for (const auto& [n, t] : before) state.emplace_back(n, full(t.sizes(), 0.25, t.dtype()));
+  ASSERT_EQ(state.back().first, "3.1.bias");
+  state.back().second = zeros({4});  // the model needs [5]
+  EXPECT_THROW(nn::load_state_dict(*net, state, "ckpt"), Error);
+  const auto after = net->state_dict();
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].second.to_vector<double>(), values[i]) << after[i].first;
 }
 
 TEST(Module, RegistrationErrors) {

@@ -68,7 +68,7 @@ void fill_deterministic(nn::Module& model) {
   for (auto& [name, t] : model.state_dict()) {
     const std::string leaf = name.substr(name.rfind('.') + 1);
     if (leaf == "num_batches_tracked") {
-      Tensor(t).fill_(3);
+      t.fill_(3);
       ++j;
       continue;
     }
@@ -83,7 +83,7 @@ void fill_deterministic(nn::Module& model) {
     // different rounding order shifts sin by ~1e-10 and the comparison would measure that.
     const double phase = 0.37 * j + 0.1;
     for (size_t k = 0; k < v.size(); ++k) v[k] = offset + scale * std::sin(0.61 * k + phase);
-    Tensor(t).copy_(from_vector<double>(v, t.sizes()));
+    t.copy_(from_vector<double>(v, t.sizes()));
     ++j;
   }
 }
@@ -238,7 +238,7 @@ TEST(BasicBlock, GradcheckWholeBlock) {
   V inputs = {testing::random_leaf({2, 2, 6, 6}, 12)};
   for (auto& [name, p] : block.named_parameters()) {
     NoGradGuard no_grad;
-    Tensor(p).copy_(testing::uniform_tensor(p.sizes(), 13 + inputs.size(), 0.3, 1.2, DType::Float64));
+    p.copy_(testing::uniform_tensor(p.sizes(), 13 + inputs.size(), 0.3, 1.2, DType::Float64));
     inputs.push_back(p);
   }
   EXPECT_TRUE(testing::gradcheck([&](const V& v) { return block(v[0]); }, inputs));

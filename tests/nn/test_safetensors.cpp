@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ops.h"
+#include "core/printable.h"
 #include "nn/checkpoint.h"
 #include "nn/resnet.h"
 #include "nn/safetensors.h"
@@ -187,6 +188,28 @@ TEST_F(Safetensors, CorruptHeadersAreClearErrors) {
   write(p, std::string("\x40\x00\x00\x00\x00\x00\x00\x00", 8) + "{}");
   EXPECT_NE(load_error(p).find("truncated"), std::string::npos);
   EXPECT_NE(load_error(path("does-not-exist")).find("cannot open"), std::string::npos);
+}
+
+TEST_F(Safetensors, ErrorsQuoteTheFileAsOneLineOfValidUtf8) {
+  // The JSON parser's message quotes the bytes it read last: here an invalid UTF-8 byte.
+  const std::string p = path("bytes.safetensors");
+  write_raw(p, "{\"a\xff\xfe\":1}", "");
+  std::string message = load_error(p);
+  EXPECT_TRUE(is_valid_utf8(message)) << printable(message);
+  EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
+  EXPECT_NE(message.find("\\xff"), std::string::npos) << message;
+  // A name with an escaped newline and a control character (valid JSON): one line.
+  write_raw(p, R"({"a\nb\u0007":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}})", "xx");
+  message = load_error(p);
+  EXPECT_EQ(message.find('\n'), std::string::npos) << printable(message);
+  EXPECT_NE(message.find("tensor 'a\\x0ab\\x07'"), std::string::npos) << message;
+  // A name of 100,000 characters is quoted in part.
+  write_raw(p, "{\"" + std::string(100000, 'n') + R"(":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}})", "xx");
+  message = load_error(p);
+  EXPECT_LT(message.size(), 2000u);
+  EXPECT_NE(message.find("(100000 bytes in all)"), std::string::npos);
+  // A path that is not UTF-8.
+  EXPECT_TRUE(is_valid_utf8(load_error(path("missing-\xc3\x28"))));
 }
 
 TEST_F(Safetensors, WriteErrorsNameTheFileAndLeaveNothingBehind) {

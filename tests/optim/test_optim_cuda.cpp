@@ -59,8 +59,8 @@ void set_gradients(FlatParameters& cpu, FlatParameters& gpu, int step) {
     uniform_(grad, -1, 1, &g);
     if (step == 5) grad.zero_();
     NoGradGuard no_grad;
-    Tensor(e.param.grad()).copy_(grad);
-    Tensor(gpu.entry(e.name).param.grad()).copy_(grad);
+    e.param.grad().copy_(grad);
+    gpu.entry(e.name).param.grad().copy_(grad);
   }
 }
 
@@ -164,8 +164,8 @@ TEST_F(OptimCuda, GradNormAndClippingMatchTheCpu) {
     FlatParameters cpu(named(Device::cpu()), Device::cpu()), gpu(named(Device::cuda()), Device::cuda());
     for (FlatParameters* f : {&cpu, &gpu}) {
       NoGradGuard no_grad;
-      Tensor(f->entry("x").param.grad()).copy_(a);
-      Tensor(f->entry("y").param.grad()).copy_(b);
+      f->entry("x").param.grad().copy_(a);
+      f->entry("y").param.grad().copy_(b);
     }
     const Tensor norm = gpu.grad_norm();
     EXPECT_EQ(norm.device(), Device::cuda());

@@ -1,10 +1,14 @@
 // A capturable optimiser step captured once in a CUDA graph and replayed: each replay must
 // use the next step count (bias corrections) and the current learning rate, exactly like
-// eager steps. CUDA builds only (it calls the CUDA runtime directly).
+// eager steps - also with gradient clipping (the norm reduction's completion counter and
+// partials, and the clip reading the norm on the device) inside the captured step. CUDA builds
+// only (it calls the CUDA runtime directly). Exact: replays run the eager steps' kernels on the
+// same values.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include "core/autograd/grad_mode.h"
+#include "core/cuda_graph.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/ops.h"
@@ -52,8 +56,8 @@ TEST_F(OptimCudaGraph, AReplayedStepEqualsAnEagerStep) {
       uniform_(grad, -1, 1, &g);
       for (const optim::FlatEntry& e : eager.entries()) {
         NoGradGuard no_grad;
-        Tensor(e.param.grad()).copy_(grad.slice(0, 0, e.numel));
-        Tensor(graphed.entry(e.name).param.grad()).copy_(grad.slice(0, 0, e.numel));
+        e.param.grad().copy_(grad.slice(0, 0, e.numel));
+        graphed.entry(e.name).param.grad().copy_(grad.slice(0, 0, e.numel));
       }
       a->step();
       EMBER_CUDA_CHECK(cudaGraphLaunch(exec, stream));
@@ -63,6 +67,56 @@ TEST_F(OptimCudaGraph, AReplayedStepEqualsAnEagerStep) {
     EXPECT_TRUE(testing::bit_equal(graphed.values(), eager.values()));
     EMBER_CUDA_CHECK(cudaGraphExecDestroy(exec));
     EMBER_CUDA_CHECK(cudaGraphDestroy(graph));
+  }
+}
+
+// The same random gradients into both flat buffers (and a static copy for the graph).
+void set_gradients(optim::FlatParameters& a, optim::FlatParameters& b, int t) {
+  Generator g(300 + t);
+  Tensor grad = empty({a.padded_numel()});
+  uniform_(grad, -1, 1, &g);
+  grad.mul_(t % 3 == 0 ? 10.0 : 0.1);  // some steps are clipped, some are not
+  NoGradGuard no_grad;
+  for (const optim::FlatEntry& e : a.entries()) {
+    Tensor(e.param.grad()).copy_(grad.slice(0, e.offset, e.offset + e.numel));
+    Tensor(b.entry(e.name).param.grad()).copy_(grad.slice(0, e.offset, e.offset + e.numel));
+  }
+}
+
+TEST_F(OptimCudaGraph, ClippingInsideACapturedStepWithSetLrBetweenReplays) {
+  for (const std::string spec : {"adamw:lr=0.01,capturable=true", "sgd:lr=0.1,momentum=0.9,capturable=true"}) {
+    SCOPED_TRACE(spec);
+    optim::FlatParameters eager(params(5), Device::cuda()), graphed(params(5), Device::cuda());
+    auto a = optim::make_optimizer(spec, eager), b = optim::make_optimizer(spec, graphed);
+    const double max_norm = 2.0;
+    // One eager step each first: the norm's workspace is allocated outside the capture.
+    set_gradients(eager, graphed, 0);
+    eager.clip_grad_norm(max_norm);
+    a->step();
+    graphed.clip_grad_norm(max_norm);
+    b->step();
+    Tensor norm;
+    CudaGraph graph;
+    graph.capture([&] {
+      norm = graphed.clip_grad_norm(max_norm);
+      b->step();
+    });
+    for (int t = 1; t < 12; ++t) {
+      SCOPED_TRACE(t);
+      if (t == 6) {
+        a->set_lr(0.003);
+        b->set_lr(0.003);  // written to the device: the next replay reads it
+      }
+      set_gradients(eager, graphed, t);
+      const Tensor want_norm = eager.clip_grad_norm(max_norm);
+      a->step();
+      graph.replay();
+      EXPECT_TRUE(testing::bit_equal(norm, want_norm)) << "the norm before clipping";
+      EXPECT_TRUE(testing::bit_equal(graphed.grads(), eager.grads())) << "clipped gradients";
+    }
+    EXPECT_EQ(b->step_count(), 12);
+    EXPECT_TRUE(testing::bit_equal(graphed.values(), eager.values()));
+    for (const std::string& name : a->state_names()) EXPECT_TRUE(testing::bit_equal(b->state(name), a->state(name)));
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/printable.h"
 #include "optim/spec.h"
 
 namespace ember {
@@ -20,6 +21,18 @@ std::string usage_error(F&& f) {
     return e.message();
   }
   return "";
+}
+
+TEST(OptimizerSpec, ErrorsQuoteTheSpecAsOneLineOfValidUtf8) {
+  // A byte that is not UTF-8 and a newline, in the name, a key and a value.
+  for (const std::string spec : {"ad\xff" "am", "adam:l\nr=1", "adam:lr=1\xe2\x82"}) {
+    const std::string message = usage_error([&] { parse_optimizer_spec(spec); });
+    EXPECT_FALSE(message.empty()) << printable(spec);
+    EXPECT_TRUE(is_valid_utf8(message)) << printable(message);
+    EXPECT_EQ(message.find('\n'), std::string::npos) << printable(message);
+  }
+  EXPECT_NE(usage_error([] { parse_optimizer_spec("ad\xff" "am"); }).find("unknown optimizer 'ad\\xffam'"),
+            std::string::npos);
 }
 
 TEST(OptimizerSpec, DefaultsAreTorchs) {

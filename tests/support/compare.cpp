@@ -1,6 +1,7 @@
 #include "tests/support/compare.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 
@@ -37,6 +38,32 @@ namespace ember::testing {
                                        << first.str();
 }
 
+namespace {
+
+// Whether the value at p, of a floating dtype, is a NaN (any payload, either sign).
+bool is_nan_bits(const unsigned char* p, DType dtype) {
+  switch (dtype) {
+    case DType::Float32: {
+      uint32_t u;
+      std::memcpy(&u, p, sizeof u);
+      return (u & 0x7fffffffu) > 0x7f800000u;
+    }
+    case DType::Float64: {
+      uint64_t u;
+      std::memcpy(&u, p, sizeof u);
+      return (u & 0x7fffffffffffffffull) > 0x7ff0000000000000ull;
+    }
+    case DType::BFloat16: {
+      uint16_t u;
+      std::memcpy(&u, p, sizeof u);
+      return (u & 0x7fffu) > 0x7f80u;
+    }
+    default: return false;
+  }
+}
+
+}  // namespace
+
 ::testing::AssertionResult bit_equal(const Tensor& got, const Tensor& want) {
   if (got.sizes() != want.sizes() || got.dtype() != want.dtype())
     return ::testing::AssertionFailure() << "shape/dtype " << shape_str(got.sizes()) << " " << dtype_name(got.dtype())
@@ -47,10 +74,11 @@ namespace ember::testing {
   const auto* pb = static_cast<const unsigned char*>(b.raw_data());
   int64_t bad = 0, first = -1;
   for (int64_t i = 0; i < a.numel(); ++i) {
-    if (std::memcmp(pa + i * size, pb + i * size, size) != 0) {
-      if (first < 0) first = i;
-      ++bad;
-    }
+    const unsigned char *x = pa + i * size, *y = pb + i * size;
+    if (std::memcmp(x, y, size) == 0) continue;
+    if (is_nan_bits(x, a.dtype()) && is_nan_bits(y, a.dtype())) continue;  // NaN is NaN, whatever its payload
+    if (first < 0) first = i;
+    ++bad;
   }
   if (bad == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << bad << " of " << a.numel() << " elements differ in their bits, first at "
@@ -61,6 +89,19 @@ double cosine_similarity(const Tensor& a, const Tensor& b) {
   const Tensor x = a.to(Device::cpu()).to(DType::Float64).flatten();
   const Tensor y = b.to(Device::cpu()).to(DType::Float64).flatten();
   return sum(x * y).item() / std::sqrt(sum(x * x).item() * sum(y * y).item() + 1e-300);
+}
+
+::testing::AssertionResult gradients_agree(const Tensor& got, const Tensor& want, double min_cosine,
+                                           double norm_tolerance) {
+  if (!got.defined() || !want.defined()) return ::testing::AssertionFailure() << "undefined gradient";
+  const Tensor x = got.detach().to(Device::cpu()).to(DType::Float64).flatten();
+  const Tensor y = want.detach().to(Device::cpu()).to(DType::Float64).flatten();
+  const double norm_x = std::sqrt(sum(x * x).item()), norm_y = std::sqrt(sum(y * y).item());
+  if (norm_x == 0 && norm_y == 0) return ::testing::AssertionSuccess();  // both zero: the same vector
+  const double cosine = cosine_similarity(x, y), ratio = norm_x / norm_y;
+  if (cosine >= min_cosine && std::fabs(ratio - 1.0) <= norm_tolerance) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "gradients differ: cosine " << cosine << " (at least " << min_cosine
+                                       << "), norm ratio " << ratio << " (1 +- " << norm_tolerance << ")";
 }
 
 }  // namespace ember::testing

@@ -21,7 +21,7 @@ Tensor random_leaf(const Shape& shape, uint64_t seed, double low, double high) {
   for (const Tensor& x : inputs) {
     if (x.dtype() != DType::Float64 || !x.device().is_cpu() || !x.is_contiguous() || !x.requires_grad() || !x.is_leaf())
       return ::testing::AssertionFailure() << "gradcheck inputs must be contiguous float64 CPU leaves requiring grad";
-    x.impl()->autograd.grad = Tensor();
+    x.set_grad(Tensor());
   }
   Tensor out = f(inputs);
   if (!out.requires_grad()) return ::testing::AssertionFailure() << "output does not require grad";
