@@ -6,7 +6,8 @@
 // Each rule follows torch.optim's single-tensor algorithm (_single_tensor_sgd, _rmsprop,
 // _adagrad, _adadelta, _adam, _nadam, _radam, _adamax, _asgd, _rprop in torch/optim/*.py,
 // torch 2.x; AdamW is Adam with decoupled weight decay) operation by operation, in the same
-// order, so that a float32 run rounds like torch's for-loop implementation:
+// order, so that a float32 run rounds like torch's for-loop implementation (Lion, not in
+// torch, follows its paper's Algorithm 2):
 //   x.add(y, alpha=a)       -> x + a * y
 //   x.mul_(b).addcmul_(y, z, value=c) -> x * b + c * y * z
 //   x.addcdiv_(y, z, value=c) -> x + c * (y / z)
@@ -51,7 +52,7 @@ namespace ember::kernels {
 // Every optimiser ember has. The element-wise ones (all but Adafactor and Muon) are a rule
 // below; Adafactor and Muon have per-parameter phases (kernels/optim_matrix_rules.h).
 enum class OptimAlgorithm : int {
-  Sgd, RmsProp, Adagrad, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax, Asgd, Rprop, Adafactor, Muon
+  Sgd, RmsProp, Adagrad, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax, Asgd, Rprop, Adafactor, Muon, Lion
 };
 
 constexpr int kMaxOptimGroups = 8;  // parameter groups per optimiser (kernel argument space)
@@ -77,7 +78,7 @@ struct OptimHyper {
   double lr_decay = 0;                   // adagrad
   double initial_accumulator_value = 0;  // adagrad (initial value of its state)
   double rho = 0;                        // adadelta
-  double beta1 = 0, beta2 = 0;           // adam, adamw, nadam, radam, adamax
+  double beta1 = 0, beta2 = 0;           // adam, adamw, nadam, radam, adamax, lion
   double momentum_decay = 0;             // nadam
   double lambd = 0, t0 = 0;              // asgd: decay term, step at which averaging starts
   double eta_minus = 0, eta_plus = 0;    // rprop: torch's etas
@@ -136,10 +137,12 @@ EMBER_HD T torch_lerp(T self, T end, T weight, bool from_self) {
   return pick(from_self, near_self, near_end);
 }
 
-// torch.maximum: NaN in either operand gives NaN.
+// torch.maximum: NaN in either operand gives NaN. Written with pick and a non-short-circuit
+// or (of ints: clang warns on | of bools) so that the CPU loops vectorise (a || and a ternary
+// left Adamax's loop scalar: 18% of the copy bandwidth, bench/results/2026-11-30-cpu-optim.json).
 template <class T>
 EMBER_HD T nan_maximum(T a, T b) {
-  return (a != a || a > b) ? a : b;
+  return pick((int(a != a) | int(a > b)) != 0, a, b);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -563,10 +566,11 @@ EMBER_HD void asgd_update(const AsgdStep<T>& s, T& param, T grad, T& ax) {
 // eta_minus where < 0, 1 where 0; step_size = clamp(step_size * sign, min, max); g = 0 where
 // sign == eta_minus; p -= sign(g) * step_size; prev = g.
 
-// torch.sign: 1, -1, or 0 (for zero and for NaN).
+// torch.sign: 1, -1, or 0 (for zero and for NaN), as a difference of two comparisons so that
+// the CPU loops vectorise (nested ternaries left Rprop's loop scalar).
 template <class T>
 EMBER_HD T torch_sign(T x) {
-  return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
+  return T(x > T(0)) - T(x < T(0));
 }
 
 template <class T>
@@ -584,14 +588,42 @@ template <class T>
 EMBER_HD void rprop_update(const RpropStep<T>& s, T& param, T grad, T& prev, T& step_size) {
   const T g = pick(s.maximize, -grad, grad);
   const T sign = torch_sign(g * prev);
-  const T factor = sign > T(0) ? s.eta_plus : (sign < T(0) ? s.eta_minus : T(1));
+  const T factor = pick(sign > T(0), s.eta_plus, pick(sign < T(0), s.eta_minus, T(1)));
   T size = pick(s.first_step, s.lr, step_size) * factor;
-  size = size < s.step_size_min ? s.step_size_min : size;  // torch.clamp: NaN stays NaN
-  size = size > s.step_size_max ? s.step_size_max : size;
+  size = pick(size < s.step_size_min, s.step_size_min, size);  // torch.clamp: NaN stays NaN
+  size = pick(size > s.step_size_max, s.step_size_max, size);
   step_size = size;
-  const T kept = factor == s.eta_minus ? T(0) : g;
+  const T kept = pick(factor == s.eta_minus, T(0), g);
   param = param + T(-1) * torch_sign(kept) * step_size;
   prev = kept;
+}
+
+// ---------------------------------------------------------------------------------------
+// Lion (lr, beta1, beta2, weight_decay, maximize; Chen et al. 2023, "Symbolic Discovery of
+// Optimization Algorithms", Algorithm 2 - not in torch.optim). Slot 0: exp_avg (the momentum m).
+// c = beta1 m + (1 - beta1) g; p -= lr (sign(c) + wd p) (decoupled decay, the paper's order:
+// the decay reads p before the update); m = beta2 m + (1 - beta2) g. sign(0) = 0.
+
+template <class T>
+struct LionStep {
+  T lr, weight_decay, beta1, one_minus_beta1, beta2, one_minus_beta2;
+  bool decay, maximize;
+};
+
+template <class T>
+EMBER_HD LionStep<T> lion_step(const OptimHyper& h, double lr) {
+  return {T(lr),        T(h.weight_decay), T(h.beta1),          T(1.0 - h.beta1), T(h.beta2), T(1.0 - h.beta2),
+          h.weight_decay != 0, h.maximize};
+}
+
+template <class T>
+EMBER_HD void lion_update(const LionStep<T>& s, T& param, T grad, T& exp_avg) {
+  const T g = pick(s.maximize, -grad, grad);
+  const T c = s.beta1 * exp_avg + s.one_minus_beta1 * g;
+  const T update = torch_sign(c);
+  const T step = pick(s.decay, update + s.weight_decay * param, update);
+  param = param - s.lr * step;
+  exp_avg = s.beta2 * exp_avg + s.one_minus_beta2 * g;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -784,6 +816,22 @@ struct RpropRule : NoGroupScalars {
   }
 };
 
+struct LionRule : NoGroupScalars {
+  template <class T>
+  using Step = LionStep<T>;
+  static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"exp_avg", nullptr, nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 1u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t, double lr, const OptimScalars&) {
+    return lion_step<T>(h, lr);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) {
+    lion_update(s, p, g, s0);
+  }
+};
+
 template <unsigned kSlots>
 using SlotSet = std::integral_constant<unsigned, kSlots>;
 
@@ -832,6 +880,7 @@ decltype(auto) visit_optim_rule(OptimAlgorithm algorithm, F&& f) {
     case OptimAlgorithm::Adamax: return f(AdamaxRule{});
     case OptimAlgorithm::Asgd: return f(AsgdRule{});
     case OptimAlgorithm::Rprop: return f(RpropRule{});
+    case OptimAlgorithm::Lion: return f(LionRule{});
     case OptimAlgorithm::Sgd:
     case OptimAlgorithm::Adafactor:
     case OptimAlgorithm::Muon: break;
@@ -842,7 +891,7 @@ decltype(auto) visit_optim_rule(OptimAlgorithm algorithm, F&& f) {
 // Calls f(Rule{}, SlotSet<slots>{}) with the rule of `algorithm` and the state slots as a
 // compile-time set; returns false for a slot set that the algorithm never uses (and for
 // Adafactor and Muon, which are not element-wise). Each executor instantiates its loop once
-// per (rule, slot set): 15 combinations in all.
+// per (rule, slot set) that some spec can produce.
 template <class F>
 bool dispatch_optim_rule(OptimAlgorithm algorithm, unsigned slots, F&& f) {
   if (!is_elementwise(algorithm)) return false;

@@ -158,6 +158,10 @@ void check_rprop(const char* n, const H& h) {
                     "{}: invalid eta_minus {} and eta_plus {} (must be 0 < eta_minus < 1 < eta_plus)", n,
                     format_number(h.eta_minus), format_number(h.eta_plus));
 }
+void check_lion(const char* n, const H& h) {  // lion-pytorch's and bitsandbytes' checks: betas in [0, 1)
+  check_fraction(n, "beta1", h.beta1, false);
+  check_fraction(n, "beta2", h.beta2, false);
+}
 void check_adafactor(const char* n, const H& h) {
   check_at_most(n, "beta2_decay", h.beta2_decay, 0);
   check_at_least(n, "eps1", h.eps1, 0);
@@ -183,8 +187,8 @@ struct OptimizerDef {
 constexpr const char* kCapturable = "capturable";
 
 // Note [optimiser table]: the optimisers ember has, in the order help texts list them, with
-// torch.optim's defaults (torch 2.x; SGD's lr default is 1e-3 since torch 2.5). Adding one:
-// a row here and, for an element-wise optimiser, its rule in kernels/optim_rules.h.
+// torch.optim's defaults (torch 2.x; SGD's lr default is 1e-3 since torch 2.5; Lion, not in
+// torch, has its paper's). Adding one: a row here and, for an element-wise optimiser, its rule in kernels/optim_rules.h.
 const std::vector<OptimizerDef>& optimizer_defs() {
   static const std::vector<OptimizerDef> defs = [] {
     const KeyDef lr{"lr", &H::lr}, momentum{"momentum", &H::momentum}, dampening{"dampening", &H::dampening},
@@ -230,6 +234,8 @@ const std::vector<OptimizerDef>& optimizer_defs() {
     H muon;
     muon.lr = 1e-3, muon.weight_decay = 0.1, muon.momentum = 0.95, muon.nesterov = true;
     muon.ns_a = 3.4445, muon.ns_b = -4.775, muon.ns_c = 2.0315, muon.eps = 1e-7, muon.ns_steps = 5;
+    H lion;  // the paper's defaults (Chen et al. 2023): lr 1e-4, betas (0.9, 0.99), no decay
+    lion.lr = 1e-4, lion.beta1 = 0.9, lion.beta2 = 0.99;
     const std::vector<KeyDef> sgd_keys = {lr, momentum, dampening, weight_decay, nesterov, maximize};
     const std::vector<KeyDef> adam_keys = {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize};
     return std::vector<OptimizerDef>{
@@ -269,6 +275,7 @@ const std::vector<OptimizerDef>& optimizer_defs() {
          muon,
          check_muon,
          true},
+        {"lion", Algorithm::Lion, {lr, beta1, beta2, weight_decay, maximize}, lion, check_lion},
     };
   }();
   return defs;

@@ -43,7 +43,8 @@ using namespace ember;
 
 const std::vector<std::string> kDefaultSpecs = {"sgd",    "sgd:momentum=0.9", "nag",   "rmsprop", "adagrad",
                                                 "adadelta", "adam",            "adamw", "nadam",   "radam",
-                                                "adamax",   "asgd",            "rprop", "adafactor", "muon"};
+                                                "adamax",   "asgd",            "rprop", "adafactor", "muon",
+                                                "lion"};
 
 struct Options {
   std::string device = "auto";

@@ -142,6 +142,13 @@ void UnfusedOptimizer::step() {
         s0.copy_(kept);
         break;
       }
+      case A::Lion: {
+        if (h.weight_decay != 0) p.mul_(1 - h.lr * h.weight_decay);  // decoupled, as bitsandbytes writes it
+        const Tensor c = s0 * h.beta1 + g * (1 - h.beta1), zero = zeros(p.sizes(), p.options());
+        p.add_(gt(c, zero).to(DType::Float32) - lt(c, zero).to(DType::Float32), -h.lr);
+        s0.copy_(s0 * h.beta2 + g * (1 - h.beta2));
+        break;
+      }
       case A::Adafactor:
       case A::Muon: break;  // rejected by the constructor
     }

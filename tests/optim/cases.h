@@ -72,6 +72,11 @@ inline std::vector<std::string> all_option_specs() {
     for (const char* etas : {"eta_minus=0.5,eta_plus=1.2", "eta_minus=0.3,eta_plus=2"})
       for (const char* sizes : {"step_size_min=1e-06,step_size_max=50", "step_size_min=0.001,step_size_max=0.05"})
         specs.push_back(std::string("rprop:lr=0.01,") + etas + "," + sizes + ",maximize=" + max);
+    // Lion: decoupled decay on and off; the paper's betas and a far-off pair (a beta used in
+    // the other's place shows).
+    for (const char* wd : {"0", "0.1"})
+      for (const char* betas : {"beta1=0.9,beta2=0.99", "beta1=0.3,beta2=0.8"})
+        specs.push_back(std::string("lion:lr=0.01,") + betas + ",weight_decay=" + wd + ",maximize=" + max);
   }
   return specs;
 }

@@ -56,7 +56,7 @@ TEST(EmberPaths, AdamReachesTheRosenbrockMinimum) {
 
 TEST(EmberPaths, EveryElementwiseOptimizerAndAdafactorRun) {
   for (const char* spec : {"nadam:lr=0.05", "radam:lr=0.05", "adamax:lr=0.05", "asgd:lr=0.001", "rprop:lr=0.01",
-                           "adafactor:lr=0.05"}) {
+                           "adafactor:lr=0.05", "lion:lr=0.01"}) {
     const Result r = run_paths(std::string("--optimizer ") + spec + " --steps 200 --function quadratic --csv");
     ASSERT_EQ(r.exit_code, 0) << spec << ": " << r.out;
     const std::vector<std::string> rows = lines(r.out);
@@ -92,7 +92,7 @@ TEST(EmberPaths, BadInputIsAUsageErrorWithExitCode2) {
   r = run_paths("--optimizer adamx");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.out.find("valid names: sgd, nag, rmsprop, adagrad, adadelta, adam, adamw, nadam, radam, adamax, asgd, "
-                       "rprop, adafactor, muon"),
+                       "rprop, adafactor, muon, lion"),
             std::string::npos)
       << r.out;
   r = run_paths("--optimizer muon");  // the point is a vector: no weight matrix for Muon

@@ -83,6 +83,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSpecs = {
     {"adamax:lr=0.01", {"eps=0.001", "weight_decay=0.1,maximize=true"}},
     {"asgd:lr=0.05,t0=5", {"lambd=0.1", "alpha=1.5,weight_decay=0.05"}},
     {"rprop:lr=0.05", {"step_size_max=0.06", "eta_minus=0.3,eta_plus=2,maximize=true"}},
+    {"lion:lr=0.01", {"weight_decay=0.1", "beta1=0.5,beta2=0.8,maximize=true"}},
 };
 
 TEST_F(OptimCuda, FusedStepEqualsTheCpuStepBitForBit) {

@@ -136,7 +136,8 @@ TEST(Optimizer, StateDictRoundTripContinuesBitForBit) {
         "adagrad:lr_decay=0.01,initial_accumulator_value=0.1", "adadelta", "adam:amsgrad=true", "adamw:lr=0.01",
         "adam:capturable=true", "nadam:weight_decay=0.1", "nadam:capturable=true", "radam", "adamax",
         "asgd:t0=5", "asgd:t0=5,capturable=true", "rprop", "adafactor:weight_decay=0.1", "adafactor:capturable=true",
-        "muon:lr=0.02", "muon:capturable=true", "adam+rprop"}) {
+        "muon:lr=0.02", "muon:capturable=true", "adam+rprop", "lion:lr=0.01,weight_decay=0.1",
+        "lion:capturable=true", "muon+lion"}) {
     SCOPED_TRACE(spec);
     const std::vector<Tensor> whole = run(spec, 33, -1), split = run(spec, 33, 14);
     ASSERT_EQ(whole.size(), split.size());

@@ -1,9 +1,10 @@
 // An independent, literal transcription of torch.optim's single-tensor algorithms
 // (_single_tensor_sgd, _rmsprop, _adagrad, _adadelta, _adam, _nadam, _radam, _adamax, _asgd,
-// _rprop in torch/optim/*.py, torch 2.x) in double precision: one function per torch tensor
-// op, called in torch's order, with torch's Python-level branches and lazy state. The scalar
-// state torch keeps in float32 0-dim tensors whatever the parameter's dtype (NAdam's
-// mu_product, ASGD's eta and mu: torch's _get_scalar_dtype()) is kept in float32 here too.
+// _rprop in torch/optim/*.py, torch 2.x; Lion, not in torch, from its paper) in double
+// precision: one function per torch tensor op, called in torch's order, with torch's
+// Python-level branches and lazy state. The scalar state torch keeps in float32 0-dim tensors
+// whatever the parameter's dtype (NAdam's mu_product, ASGD's eta and mu: torch's
+// _get_scalar_dtype()) is kept in float32 here too.
 // It shares no code with kernels/optim_rules.h; tests compare the two.
 #pragma once
 
@@ -124,6 +125,7 @@ class Optimizer {
     if (algorithm == A::Adamax) exp_avg_ = exp_inf_ = Vec(n, 0.0);
     if (algorithm == A::Asgd) ax_ = Vec(n, 0.0);
     if (algorithm == A::Rprop) prev_ = Vec(n, 0.0);  // step_size: full_like(grad, lr) at the first step
+    if (algorithm == A::Lion) exp_avg_ = Vec(n, 0.0);
   }
 
   void step(Vec& param, const Vec& grad) {
@@ -141,6 +143,7 @@ class Optimizer {
       case A::Adamax: adamax(param, grad); break;
       case A::Asgd: asgd(param, grad); break;
       case A::Rprop: rprop(param, grad); break;
+      case A::Lion: lion(param, grad); break;
       case A::Adafactor:
       case A::Muon: break;  // tests/optim/torch_reference_matrix.h
     }
@@ -334,6 +337,14 @@ class Optimizer {
       if (factor[i] == h_.eta_minus) grad[i] = 0;
     param = addcmul(param, sign(grad), step_size_, -1);
     prev_ = grad;
+  }
+
+  // Lion is not in torch: the paper's Algorithm 2 (Chen et al. 2023), decoupled weight decay.
+  void lion(Vec& param, const Vec& grad_in) {
+    const Vec grad = h_.maximize ? neg(grad_in) : grad_in;
+    const Vec c = add(mul(exp_avg_, h_.beta1), grad, 1 - h_.beta1);
+    param = add(param, add(sign(c), param, h_.weight_decay), -h_.lr);
+    exp_avg_ = add(mul(exp_avg_, h_.beta2), grad, 1 - h_.beta2);
   }
 
   kernels::OptimAlgorithm algorithm_;
