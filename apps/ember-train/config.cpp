@@ -6,6 +6,7 @@
 #include "apps/ember-train/runs.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "optim/spec.h"
 
 namespace ember::train {
 
@@ -25,8 +26,10 @@ void add_setup_flags(CLI::App& app, TrainConfig& c) {
       ->check(CLI::IsMember({"resnet18", "resnet18-cifar"}))
       ->capture_default_str();
   app.add_option("--optimizer", c.optimizers,
-                 "optimiser spec NAME[:key=value,...], repeatable (e.g. sgd:lr=0.01,momentum=0.9 or adam:lr=1e-3); "
-                 "default: the seed's sgd:lr=0.01,momentum=0.9 adam:lr=0.001 rmsprop:lr=0.001 adagrad:lr=0.01");
+                 "optimiser spec NAME[:key=value,...] or A+B (A for the hidden weights, B for the rest), repeatable "
+                 "(e.g. sgd:lr=0.01,momentum=0.9 or muon:lr=0.02+adamw:lr=3e-3); NAME one of " +
+                     optim::optimizer_names_text() +
+                     "; default: the seed's sgd:lr=0.01,momentum=0.9 adam:lr=0.001 rmsprop:lr=0.001 adagrad:lr=0.01");
   app.add_option("--epochs", c.epochs, "epochs per optimiser")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "images per training batch")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20))
