@@ -4,6 +4,8 @@ EMBER_DEBIAN_PACKAGES=(cmake g++ make libgtest-dev libbenchmark-dev libopenblas-
   nlohmann-json3-dev libfmt-dev gnuplot-nox python3-pil curl ca-certificates)
 # scripts/fuzz.sh (and CI) only: clang with libFuzzer and the sanitizer runtimes, OpenMP for clang.
 EMBER_FUZZ_PACKAGES=(clang libclang-rt-dev libomp-dev)
+# Optional: .ci/run installs them; without them the tests that need them skip, saying why.
+EMBER_OPTIONAL_DEBIAN_PACKAGES=(chromium)  # headless browser: test_html_report loads report.html
 
 # The packages of "$@" that dpkg does not have installed.
 ember_missing_deps() {
