@@ -3,7 +3,6 @@
 // without a console error and decodes every embedded figure.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -11,6 +10,7 @@
 
 #include "apps/compare/base64.h"
 #include "apps/compare/html_report.h"
+#include "tests/support/headless_browser.h"
 
 namespace ember::compare {
 namespace {
@@ -111,70 +111,36 @@ TEST(HtmlReport, WriteReportReplacesTheFileWhole) {
   EXPECT_FALSE(fs::exists(tmp.path / "report.html.tmp"));
 }
 
-// Debian's chromium (EMBER_CHROMIUM overrides), or "" when there is none.
-std::string find_chromium() {
-  if (const char* env = std::getenv("EMBER_CHROMIUM")) return env;
-  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
-    const std::string probe = std::string("command -v ") + name + " >/dev/null 2>&1";
-    if (std::system(probe.c_str()) == 0) return name;
-  }
-  return "";
-}
-
-// Loads `page` in headless Chromium; returns its exit status, with the DOM after loading in
-// `dom` and Chromium's log (console messages included) in `log`.
-int load_in_chromium(const std::string& chromium, const fs::path& page, const fs::path& dir, std::string& dom,
-                     std::string& log) {
-  const std::string command = "timeout 120 " + chromium +
-                              " --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir='" +
-                              (dir / "profile").string() +
-                              "' --enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom 'file://" +
-                              fs::absolute(page).string() + "' >'" + (dir / "dom.txt").string() + "' 2>'" +
-                              (dir / "log.txt").string() + "'";
-  const int status = std::system(command.c_str());
-  dom = read(dir / "dom.txt");
-  log = read(dir / "log.txt");
-  return status;
-}
-
 TEST(HtmlReport, ChromiumLoadsItWithoutConsoleErrorsAndDecodesEveryFigure) {
-  const std::string chromium = find_chromium();
+  const std::string chromium = testing::find_chromium();
   if (chromium.empty())
     GTEST_SKIP() << "chromium is not installed (scripts/lib/deps.sh lists it among the optional packages)";
   TempDir tmp;
   const fs::path report = tmp.path / "report.html";
   write_report(report.string(), sample_page(tmp.path));
-  std::string dom, log;
-  ASSERT_EQ(load_in_chromium(chromium, report, tmp.path, dom, log), 0) << log;
-  EXPECT_NE(dom.find("<section id=\"ranking\">"), std::string::npos) << dom.substr(0, 2000);
+  testing::BrowserLoad load = testing::load_in_chromium(chromium, report, tmp.path);
+  ASSERT_EQ(load.status, 0) << load.log;
+  EXPECT_NE(load.dom.find("<section id=\"ranking\">"), std::string::npos) << load.dom.substr(0, 2000);
   // Console messages (a blocked load, a bad resource) are logged as INFO:CONSOLE lines.
-  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
-
-  // Images: a copy of the page without the policy and with a probe script that counts the
-  // images that did not decode, plus one broken image, so that the probe is seen to work.
-  std::string html = read(report);
-  html = std::regex_replace(html, std::regex("<meta http-equiv=\"Content-Security-Policy\"[^>]*>"), "");
-  html.replace(html.find("</body>"), 7,
-               "<img src=\"data:image/png;base64,AAAA\" alt=\"broken on purpose\">"
-               "<script>window.onload=function(){var n=0,b=0;for(const i of document.images){n++;"
-               "if(!(i.complete&&i.naturalWidth>0))b++;}document.body.setAttribute('data-probe','images='+n+' "
-               "broken='+b);};</script></body>");
-  { std::ofstream(tmp.path / "probe.html") << html; }
-  ASSERT_EQ(load_in_chromium(chromium, tmp.path / "probe.html", tmp.path, dom, log), 0) << log;
-  EXPECT_NE(dom.find("data-probe=\"images=2 broken=1\""), std::string::npos) << dom.substr(dom.find("<body"), 300);
+  EXPECT_EQ(load.log.find(":CONSOLE"), std::string::npos) << load.log;
+  // Every embedded figure decodes: 1 real figure + the probe's broken one.
+  { std::ofstream(tmp.path / "probe.html") << testing::with_image_probe(read(report)); }
+  load = testing::load_in_chromium(chromium, tmp.path / "probe.html", tmp.path);
+  ASSERT_EQ(load.status, 0) << load.log;
+  EXPECT_NE(load.dom.find("data-probe=\"images=2 broken=1\""), std::string::npos) << load.dom.substr(0, 300);
 }
 
 TEST(HtmlReport, ChromiumReportsALoadTheReportWouldMake) {
   // The console check above can fail: a page that asks for a network image logs the blocked load.
-  const std::string chromium = find_chromium();
+  const std::string chromium = testing::find_chromium();
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed";
   TempDir tmp;
   std::string html = render_report(sample_page(tmp.path));
   html.replace(html.find("</body>"), 7, "<img src=\"http://192.0.2.1/x.png\" alt=\"x\"></body>");
   { std::ofstream(tmp.path / "bad.html") << html; }
-  std::string dom, log;
-  ASSERT_EQ(load_in_chromium(chromium, tmp.path / "bad.html", tmp.path, dom, log), 0) << log;
-  EXPECT_NE(log.find(":CONSOLE"), std::string::npos) << log;
+  const testing::BrowserLoad load = testing::load_in_chromium(chromium, tmp.path / "bad.html", tmp.path);
+  ASSERT_EQ(load.status, 0) << load.log;
+  EXPECT_NE(load.log.find(":CONSOLE"), std::string::npos) << load.log;
 }
 
 }  // namespace
