@@ -182,7 +182,9 @@ void write_outputs(const fs::path& out, const RunState& state, const Shift& shif
     std::fprintf(stderr, "ember-train: note: %s (the CSV files hold every number)\n", problem.c_str());
   const Statistics statistics = compute_statistics(state);
   write_comparison_report({out.string(), state, statistics, device_name(device), problems.empty() ? "" : problems[0]});
-  std::printf("%s%s", format_results_table(state).c_str(), format_statistics(statistics).c_str());
+  // The tuning phase's trials are compared by tuning.csv, not pair by pair.
+  const bool trials = state.config.phase == kPhaseTrials;
+  std::printf("%s%s", format_results_table(state).c_str(), trials ? "" : format_statistics(statistics).c_str());
   std::printf("results in %s\n", out.string().c_str());
 }
 
