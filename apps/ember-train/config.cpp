@@ -232,9 +232,9 @@ void config_fields(Io& io, Config& c) {
   io("weights", c.weights);
   io("reset_fc", c.reset_fc);
   io("classes", c.classes);
-  io.optional("tune", c.tune);
-  io.optional("spaces", c.spaces);
-  io.optional("phase", c.phase);
+  io("tune", c.tune);
+  io("spaces", c.spaces);
+  io("phase", c.phase);
 }
 
 }  // namespace

@@ -34,11 +34,6 @@ class JsonWriter {
   void operator()(const char* key, uint64_t value) { out_[key] = value; }
   void operator()(const char* key, double value);
   void operator()(const char* key, const std::vector<std::string>& value) { out_[key] = value; }
-  // A field added after checkpoints were in use: written always, read when present.
-  template <class T>
-  void optional(const char* key, const T& value) {
-    (*this)(key, value);
-  }
 
  private:
   nlohmann::json& out_;
@@ -55,11 +50,6 @@ class JsonReader {
   void operator()(const char* key, uint64_t& value) const;
   void operator()(const char* key, double& value) const;  // null: NaN
   void operator()(const char* key, std::vector<std::string>& value) const;
-  // A field added after checkpoints were in use: older ones lack it and keep the default.
-  template <class T>
-  void optional(const char* key, T& value) const {
-    if (in_.is_object() && in_.contains(key)) (*this)(key, value);
-  }
   // The member `key` (Error when it is missing), for nested objects and arrays.
   const nlohmann::json& at(const char* key) const;
   std::string where(const char* key) const;  // "results[2].lr"
