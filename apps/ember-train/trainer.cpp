@@ -190,6 +190,11 @@ void RunTrainer::evaluate() {
   EpochRow row = epoch_row(test.loss, test.accuracy);
   row.test_accuracy_low = loaders_.test_low() ? train::evaluate(*model_, *loaders_.test_low()).accuracy : kNaN;
   row.test_accuracy_high = loaders_.test_high() ? train::evaluate(*model_, *loaders_.test_high()).accuracy : kNaN;
+  if (data::Loader* held_out = loaders_.validation()) {
+    const Evaluation validation = train::evaluate(*model_, *held_out);
+    row.validation_loss = validation.loss;
+    row.validation_accuracy = validation.accuracy;
+  }
   averaged.reset();
   record_.epochs.push_back(row);
   if (!(p.best_test_accuracy >= test.accuracy)) p.best_test_accuracy = test.accuracy;
