@@ -44,6 +44,19 @@ const std::vector<DefaultSpace>& default_spaces() {
       {"adadelta", {{"lr", 1e-2, 10.0, S::Log}, {"rho", 0.8, 0.999, S::LogOneMinus}, eps, weight_decay}},
       {"adam", adam},
       {"adamw", adamw},
+      {"nadam", adam},
+      {"radam", adam},
+      {"adamax", adam},
+      {"asgd", {{"lr", 1e-3, 1.0, S::Log}, {"lambd", 1e-6, 1e-2, S::Log}, weight_decay}},
+      {"rprop", {{"lr", 1e-4, 1e-1, S::Log}, {"eta_minus", 0.3, 0.7, S::Linear}, {"eta_plus", 1.1, 1.5, S::Linear}}},
+      {"adafactor", {{"lr", 1e-4, 1.0, S::Log}, {"beta2_decay", -1.0, -0.5, S::Linear}, weight_decay}},
+      // Muon's lr is per RMS-normalised update (0.02 in the airbench recipes); Lion's sign
+      // update wants an lr 3-10x below AdamW's (Chen et al. 2023, section 5).
+      {"muon",
+       {{"lr", 1e-4, 1e-1, S::Log}, {"momentum", 0.8, 0.99, S::LogOneMinus}, {"weight_decay", 1e-4, 0.5, S::Log}}},
+      {"lion",
+       {{"lr", 1e-6, 1e-2, S::Log}, {"beta1", 0.5, 0.99, S::LogOneMinus}, {"beta2", 0.9, 0.9999, S::LogOneMinus},
+        {"weight_decay", 1e-4, 0.5, S::Log}}},
   };
   return table;
 }
