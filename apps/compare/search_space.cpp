@@ -36,6 +36,10 @@ const std::vector<DefaultSpace>& default_spaces() {
                                              weight_decay};
   std::vector<SearchDimension> adamw = adam;
   adamw.back() = {"weight_decay", 1e-4, 0.5, S::Log};  // decoupled: multiplied by lr
+  const std::vector<SearchDimension> lion = {{"lr", 1e-6, 1e-2, S::Log},
+                                             {"beta1", 0.5, 0.99, S::LogOneMinus},
+                                             {"beta2", 0.9, 0.9999, S::LogOneMinus},
+                                             {"weight_decay", 1e-4, 0.5, S::Log}};
   static const std::vector<DefaultSpace> table = {
       {"sgd", sgd},
       {"nag", sgd},
@@ -54,9 +58,12 @@ const std::vector<DefaultSpace>& default_spaces() {
       // update wants an lr 3-10x below AdamW's (Chen et al. 2023, section 5).
       {"muon",
        {{"lr", 1e-4, 1e-1, S::Log}, {"momentum", 0.8, 0.99, S::LogOneMinus}, {"weight_decay", 1e-4, 0.5, S::Log}}},
-      {"lion",
-       {{"lr", 1e-6, 1e-2, S::Log}, {"beta1", 0.5, 0.99, S::LogOneMinus}, {"beta2", 0.9, 0.9999, S::LogOneMinus},
-        {"weight_decay", 1e-4, 0.5, S::Log}}},
+      {"lion", lion},
+      // 8-bit state: the 32-bit optimiser's space (the same rule).
+      {"adam8bit", adam},
+      {"adamw8bit", adamw},
+      {"sgd8bit", sgd},
+      {"lion8bit", lion},
   };
   return table;
 }
