@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "apps/compare/quasi_random.h"
 #include "core/error.h"
 #include "core/printable.h"
+#include "data/parse.h"
 #include "optim/spec.h"
 
 namespace ember::compare {
@@ -74,24 +74,9 @@ const DefaultSpace* find_default(const std::string& name) {
   return nullptr;
 }
 
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  std::stringstream ss(text);
-  for (std::string part; std::getline(ss, part, sep);) parts.push_back(part);
-  if (!text.empty() && text.back() == sep) parts.emplace_back();
-  return parts;
-}
-
 double parse_bound(const std::string& text, const std::string& context) {
-  size_t used = 0;
   double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  EMBER_USAGE_CHECK(!text.empty() && used == text.size() && std::isfinite(v), "--space {}: '{}' is not a number",
-                    context, printable(text));
+  EMBER_USAGE_CHECK(data::parse_double(text, &v), "--space {}: '{}' is not a number", context, printable(text));
   return v;
 }
 
@@ -154,7 +139,7 @@ SpaceOverride parse_space_override(const std::string& text) {
   const std::vector<std::string> keys = optim::optimizer_keys(o.optimizer);
   const nlohmann::json defaults =
       optim::hyperparameters_to_json(o.optimizer, optim::default_hyperparameters(o.optimizer));
-  for (const std::string& item : split(text.substr(colon + 1), ',')) {
+  for (const std::string& item : data::split(text.substr(colon + 1), ',')) {
     const size_t eq = item.find('=');
     EMBER_USAGE_CHECK(eq != std::string::npos && eq > 0, "--space {}; got '{}' in '{}'", usage, printable(item),
                       printable(text));
@@ -171,7 +156,7 @@ SpaceOverride parse_space_override(const std::string& text) {
       o.fixed.push_back(key);
       continue;
     }
-    const std::vector<std::string> parts = split(body, ':');
+    const std::vector<std::string> parts = data::split(body, ':');
     EMBER_USAGE_CHECK(parts.size() == 2 || parts.size() == 3, "--space {}; got '{}'", usage, printable(item));
     SearchDimension d{key, parse_bound(parts[0], context), parse_bound(parts[1], context),
                       parts.size() == 3 ? parse_scale(parts[2], context) : default_scale(o.optimizer, key)};
@@ -253,8 +238,8 @@ std::string spec_with(const std::string& spec, const std::vector<std::pair<std::
   const size_t colon = spec.find(':');
   std::vector<std::string> items;
   std::vector<bool> used(values.size(), false);
-  if (colon != std::string::npos)
-    for (const std::string& kv : split(spec.substr(colon + 1), ',')) {
+  if (colon != std::string::npos && colon + 1 < spec.size())
+    for (const std::string& kv : data::split(spec.substr(colon + 1), ',')) {
       std::string key = kv.substr(0, kv.find('='));
       key.erase(0, key.find_first_not_of(' '));
       key.erase(key.find_last_not_of(' ') + 1);
