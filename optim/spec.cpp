@@ -474,10 +474,6 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
   } else if (matrices_only(spec.name)) {
     spec.rest = parse_part("adamw", nullptr);  // torch.optim.Muon's advice: AdamW for the rest
   }
-  for (const PartSpec& part : spec.parts())
-    EMBER_USAGE_CHECK(!(spec.capturable && part.state8bit),
-                      "optimizer spec '{}': {} keeps 8-bit state, which has no capturable mode yet", printable(text),
-                      part.name);
   return spec;
 }
 

@@ -12,6 +12,7 @@
 #include "core/backend.h"
 #include "core/error.h"
 #include "nn/checkpoint.h"
+#include "optim/state8bit.h"
 
 namespace ember::train {
 
@@ -100,7 +101,10 @@ void RunTrainer::plan_steps() {
 }
 
 Outcome RunTrainer::train() {
-  if (progress_.epoch == 0 && progress_.batch == 0) env_.progress.println(fmt::format("== {}", label_));
+  if (progress_.epoch == 0 && progress_.batch == 0) {
+    const std::string state8bit = optim::describe_state8bit(*optimizer_);  // empty for 32-bit state
+    env_.progress.println(fmt::format("== {}{}", label_, state8bit.empty() ? "" : " (" + state8bit + ")"));
+  }
   while (progress_.epoch < config_.epochs && !diverged()) {
     if (!train_epoch()) return Outcome::Interrupted;
     end_epoch();

@@ -156,6 +156,31 @@ TEST_F(OptimCuda, Blockwise8StepEqualsTheCpuStepBitForBit) {
   }
 }
 
+// Capturable 8-bit steps: step count and learning rates read by each block from device memory
+// (an lr change after step 3), the count advanced once per step. Tolerance: the device's pow
+// may round a bias correction one float ulp apart from the host's, which can move an element's
+// state to the neighbouring map entry (a change of at most a few percent of one step of
+// lr = 0.01); 5e-4 over 7 steps passes that and fails a wrong step count or lr (each changes
+// every step by 10% or more).
+TEST_F(OptimCuda, Blockwise8CapturableReadsStepAndLrOnTheDevice) {
+  for (const std::string spec : {"adam8bit:lr=0.01", "sgd8bit:lr=0.01,momentum=0.9", "lion8bit:lr=0.01"}) {
+    SCOPED_TRACE(spec);
+    FlatParameters cpu(make_params(1, Device::cpu()), Device::cpu(), kGroups);
+    FlatParameters gpu(make_params(1, Device::cpu()), Device::cuda(), kGroups);
+    auto host = optim::make_optimizer(spec, cpu);
+    auto device = optim::make_optimizer(spec + ",capturable=true", gpu);
+    for (int t = 0; t < 7; ++t) {
+      if (t == 3) host->set_lr(1, 0.003), device->set_lr(1, 0.003);
+      set_gradients(cpu, gpu, t);
+      host->step();
+      device->step();
+    }
+    EXPECT_EQ(device->step_count(), 7);
+    EXPECT_EQ(device->step_tensor().to_vector<int64_t>()[1], 0);  // completion counter reset
+    EXPECT_TRUE(all_close(gpu.values(), cpu.values(), 5e-4, 0));
+  }
+}
+
 TEST_F(OptimCuda, CapturableModeReadsStepAndLrOnTheDevice) {
   for (const std::string spec : {"adam:lr=0.01,amsgrad=true", "adagrad:lr_decay=0.1", "sgd:lr=0.1,momentum=0.9",
                                  "nadam:lr=0.01", "asgd:lr=0.05,t0=4", "rprop:lr=0.05", "radam:lr=0.01"}) {
