@@ -25,23 +25,6 @@ namespace fs = std::filesystem;
 using namespace testing;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// One CSV line's fields; a quoted field may hold commas (optimizer specs do).
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (char ch : line) {
-    if (ch == '"') quoted = !quoted;
-    else if (ch == ',' && !quoted) fields.emplace_back();
-    else fields.back() += ch;
-  }
-  return fields;
-}
-
 // From paths.csv (spec,repeat,step,x,y,loss): the first step of `spec`, repeat 0, whose loss is
 // at most kFunctionTargetFraction of the start's; -1 when none.
 int64_t steps_to_target_from_paths(const fs::path& csv, const std::string& spec) {
@@ -144,7 +127,7 @@ TEST(TrainWorkloads, TwoWorkloadsGiveAPerformanceProfile) {
 
   // report.html: the profile figure where gnuplot is installed, else a note where it would be.
   const fs::path report = out / "report.html";
-  const std::string html = read_all(report);
+  const std::string html = slurp(report);
   EXPECT_NE(html.find("<section id=\"profile\">"), std::string::npos);
   const bool drawn = apps::gnuplot_missing_reason().empty();
   if (drawn) {
@@ -200,12 +183,7 @@ TEST(TrainWorkloads, BadWorkloadsExitTwoWithOneLine) {
       {"--workload rosenbrock --shift 2:labels --epochs 2 --device cpu", "--shift, --classes and --weights do not apply"},
       {"--workload quadratic --optimizer muon" + rest, "muon"},
   };
-  for (const auto& [args, says] : cases) {
-    const Command run = run_binary(args);
-    EXPECT_EQ(run.exit_code, 2) << args << "\n" << run.err;
-    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << args << ": not one line:\n" << run.err;
-    EXPECT_NE(run.err.find(says), std::string::npos) << args << ": " << run.err << "(expected: " << says << ")";
-  }
+  expect_usage_errors(cases);
 }
 
 }  // namespace
