@@ -119,6 +119,11 @@ void add_comparison_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--space", c.spaces,
                  "search-space override for --tune, repeatable: NAME:key=LOW:HIGH[:linear|log|log1m],key=fixed,... "
                  "(e.g. adam:lr=1e-5:1e-1:log,beta1=0.8:0.95); defaults in the README");
+  app.add_option("--workload", c.workloads,
+                 "run the comparison on this task, repeatable: resnet18 or resnet18-cifar (ResNet-18 with either stem "
+                 "on the CIFAR-10 folder --data), synthetic (ResNet-18 on synthetic data), rosenbrock, beale or "
+                 "quadratic (ember-paths' 2-D test functions, 100 steps per epoch); several: one folder each and a "
+                 "performance profile across them in report.html");
   app.add_option("--threads", c.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)")
       ->check(CLI::Range(0, 4096));
 }

@@ -18,6 +18,7 @@
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"
 #include "apps/ember-train/tuning.h"
+#include "apps/ember-train/workload_comparison.h"
 #include "core/device.h"
 #include "core/parallel.h"
 #include "data/source.h"
@@ -196,6 +197,7 @@ int run_comparison(TrainConfig config) {
   const bool resuming_tuned = prepare_tuned_resume(config);
   Start start = load_start(config);
   validate(config);  // every usage error before any work
+  if (!config.workloads.empty()) validate_workloads(config);
   set_num_threads(config.threads);
   // --device auto without a usable GPU warns with CUDA's reason; --device cuda then is an
   // Error (exit 1) with it (Note [device detection] in core/device.cpp).
@@ -204,6 +206,7 @@ int run_comparison(TrainConfig config) {
   if (config.cuda_graph && device.is_cpu())
     std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
   const fs::path out = make_out_dir(config);
+  if (!config.workloads.empty()) return run_workloads(config, device);
   if (config.tune > 0 && config.phase.empty()) return run_tuned_comparison(config, resuming_tuned || start.resuming);
   config.data = resolve_data_spec(config.data);
   // Synthetic data has its own fixed seed: every run (and every --seed) sees the same images.
