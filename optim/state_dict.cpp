@@ -129,6 +129,7 @@ PendingPart check_part(const detail::Part& part, const nlohmann::json& stored, c
 // What load_state_dict will commit once every check has passed.
 struct Optimizer::PendingLoad {
   int64_t step = 0;
+  bool train_mode = true;
   std::vector<PendingPart> parts;
 };
 
@@ -159,7 +160,8 @@ StateDict Optimizer::state_dict() const {
     }
   }
   sd.meta = {{"format", kStateDictFormat}, {"optimizer", name()}, {"step", step_count()},
-             {"capturable", capturable()},   {"parts", parts},     {"parameters", parameters}};
+             {"capturable", capturable()},   {"parts", parts},     {"parameters", parameters},
+             {"train_mode", train_mode_}};
   return sd;
 }
 
@@ -177,6 +179,7 @@ void Optimizer::check_state_dict(const StateDict& sd, PendingLoad& pending) cons
               m.value("optimizer", "?"), stored_algorithms(parts), name(), here);
   pending.step = m.at("step").get<int64_t>();
   EMBER_CHECK(pending.step >= 0, "optimizer state: step count {}", pending.step);
+  pending.train_mode = m.value("train_mode", true);  // Schedule-Free's mode; older states were all at y
   check_parameters(m.at("parameters"), parts_);
   std::set<std::string> used;
   for (int p = 0; p < num_parts(); ++p) pending.parts.push_back(check_part(*parts_[p], parts[p], sd, used));
@@ -214,6 +217,7 @@ void Optimizer::load_state_dict(const StateDict& sd) {
         if (s.view.numel() > 0) s.view.copy_(sd.tensors.at(tensor_key(*part.entries()[i], s.name.c_str())));
   }
   steps_ = pending.step;
+  train_mode_ = pending.train_mode;
   update_lr_ratios();
   upload_lrs();
   upload_step();
