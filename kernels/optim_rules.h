@@ -999,6 +999,11 @@ EMBER_HD bool is_elementwise(OptimAlgorithm algorithm) {
   return algorithm != OptimAlgorithm::Adafactor && algorithm != OptimAlgorithm::Muon;
 }
 
+// Whether `algorithm` is Schedule-Free: parameters at y while training, at x to evaluate.
+EMBER_HD bool is_schedule_free(OptimAlgorithm algorithm) {
+  return algorithm == OptimAlgorithm::SfAdamW || algorithm == OptimAlgorithm::SfSgd;
+}
+
 // Returns f(Rule{}) for the rule of an element-wise `algorithm` (f returns one type for every
 // rule); callers check is_elementwise first (Adafactor and Muon fall through to SGD's).
 template <class F>

@@ -30,7 +30,7 @@ int64_t recompute_batch_norm(nn::Module& model, data::Loader& loader, int64_t ep
 
 bool is_schedule_free(const optim::OptimizerSpec& spec) {
   for (const optim::PartSpec& part : spec.parts())
-    if (part.algorithm == optim::Algorithm::SfAdamW || part.algorithm == optim::Algorithm::SfSgd) return true;
+    if (kernels::is_schedule_free(part.algorithm)) return true;
   return false;
 }
 

@@ -1,8 +1,8 @@
 // ember-train with the Schedule-Free optimisers (sfadamw, sfsgd; Optimizer::eval/train in
 // optim/optimizer.h): training runs at y, while every evaluation, checkpoint and --save-models
-// sees the average x. A checkpoint therefore holds x (and the optimiser's mode); the trainer
-// goes back to y after loading it exactly as an uninterrupted run goes back after saving, so
-// a resumed run continues bit for bit.
+// sees the average x. A checkpoint therefore holds x as the model, with the optimiser's mode
+// and y in its state; the trainer goes back to that y after loading it, as an uninterrupted
+// run does after saving, so a resumed run continues bit for bit.
 #pragma once
 
 #include <cstdint>

@@ -64,7 +64,7 @@ void RunTrainer::build(const nn::SafetensorsContents* resume) {
   // holds the last scheduled lr instead (a resumed run would schedule from it).
   for (int g = 0; g < optimizer_->num_groups(); ++g) base_lrs_.push_back(optimizer_->lr(g));
   if (resume) restore_training_state(*resume, *model_, *optimizer_);
-  optimizer_->train();  // Schedule-Free: a checkpoint holds x; training goes on at y (schedule_free.h)
+  optimizer_->train();  // Schedule-Free: a checkpoint holds x; training goes on at its y (schedule_free.h)
   TrainStepOptions options;
   options.cuda_graph = cuda_graph;
   options.label_smoothing = config_.label_smoothing;

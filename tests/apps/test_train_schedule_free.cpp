@@ -17,7 +17,6 @@ namespace ember::train {
 namespace {
 
 namespace fs = std::filesystem;
-using ember::testing::all_close;
 using ember::testing::bit_equal;
 
 struct TwoTensors {
@@ -53,8 +52,7 @@ TEST(TrainScheduleFree, AtAverageHoldsXForItsLifetimeAndNothingForOthers) {
     EXPECT_FALSE(nested.active());
   }
   EXPECT_TRUE(s.opt->train_mode());
-  // Back at y up to two float32 lerps' rounding (values of size 2, weights below 1).
-  EXPECT_TRUE(all_close(s.flat.values(), y, 1e-6, 1e-6));
+  EXPECT_TRUE(bit_equal(s.flat.values(), y));  // back at exactly y
 
   TwoTensors adam("adam:lr=0.1");
   const Tensor before = adam.flat.values().clone();
