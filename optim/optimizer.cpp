@@ -213,6 +213,8 @@ const Tensor& Optimizer::state(const std::string& name, int part) const {
 }
 
 void Optimizer::step() {
+  EMBER_CHECK(train_mode_, "{}: step() while the parameters are at the average x (eval mode); call train() first",
+              name());
   const int64_t step = steps_ + 1;
   for (int p = 0; p < num_parts(); ++p) {
     detail::StepInputs in;

@@ -98,6 +98,20 @@ class Optimizer {
   bool has_averaged_parameters() const;
   void swap_averaged_parameters();
 
+  // Schedule-Free (sfadamw, sfsgd; Note [schedule-free sequences] in kernels/optim_rules.h):
+  // training runs at y, evaluation at the average x. eval() moves the parameters of every
+  // Schedule-Free part to x in place, as the schedulefree package's optimizer.eval() does
+  // (optim/schedule_free.cpp), keeping a copy of y; train() restores that copy, bit for bit
+  // (the package recomputes y by a lerp, which rounds). Nothing moves before the first step,
+  // when already in that mode, or in parts of other optimisers (an optimiser without a
+  // Schedule-Free part stays in train mode). An optimiser starts in train mode; step() in
+  // eval mode is an error. The mode and, at x, y ("<name>.y") are in the state dict: a
+  // checkpoint written at x loads at x, and train() then continues from the exact y.
+  bool schedule_free() const;
+  bool train_mode() const { return train_mode_; }
+  void eval();
+  void train();
+
   // Capturable mode: the learning rates (float64 [parts * groups]), the step counter (int64
   // [1 + parts]: steps taken, then one completion counter per part) and the group scalars in
   // device memory, read by the step kernels, so that a CUDA graph of a training step can be
@@ -123,12 +137,15 @@ class Optimizer {
   void upload_step();
   void upload_scalars();
   std::vector<kernels::OptimScalars> group_scalars(int part) const;
+  void move_to_average();
 
   OptimizerSpec spec_;
   FlatParameters& params_;
   std::vector<std::unique_ptr<detail::Part>> parts_;
   std::vector<double> lr_ratio_;  // per group: part 1's lr over part 0's (NaN: part 1 keeps its own)
   int64_t steps_ = 0;
+  bool train_mode_ = true;  // Schedule-Free: the parameters hold y (false: x)
+  Tensor saved_y_;          // Schedule-Free at x: the flat parameters at y (undefined otherwise)
   Tensor device_lr_, device_step_, device_scalars_;
 };
 

@@ -14,6 +14,7 @@
 #include "apps/ember-train/data_plan.h"
 #include "apps/ember-train/plots.h"
 #include "apps/ember-train/report.h"
+#include "apps/ember-train/schedule_free.h"
 #include "apps/ember-train/statistics.h"
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"
@@ -205,6 +206,7 @@ int run_comparison(TrainConfig config) {
   nn::set_deterministic_convolutions(config.deterministic);
   if (config.cuda_graph && device.is_cpu())
     std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
+  if (config.phase.empty()) warn_schedule_free_with_lr_schedule(config);  // once, not again per --tune phase
   const fs::path out = make_out_dir(config);
   if (!config.workloads.empty()) return run_workloads(config, device);
   if (config.tune > 0 && config.phase.empty()) return run_tuned_comparison(config, resuming_tuned || start.resuming);

@@ -9,6 +9,7 @@
 #include "apps/ember-train/checkpoint.h"
 #include "apps/ember-train/milestones.h"
 #include "apps/ember-train/run_model.h"
+#include "apps/ember-train/schedule_free.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "nn/checkpoint.h"
@@ -64,6 +65,7 @@ void RunTrainer::build(const nn::SafetensorsContents* resume) {
   // holds the last scheduled lr instead (a resumed run would schedule from it).
   for (int g = 0; g < optimizer_->num_groups(); ++g) base_lrs_.push_back(optimizer_->lr(g));
   if (resume) restore_training_state(*resume, *model_, *optimizer_);
+  optimizer_->train();  // Schedule-Free: a checkpoint holds x; training goes on at its y (schedule_free.h)
   TrainStepOptions options;
   options.cuda_graph = cuda_graph;
   options.label_smoothing = config_.label_smoothing;
@@ -190,6 +192,9 @@ void RunTrainer::evaluate() {
   // ASGD is evaluated at its averaged parameters ax, swapped in for the epoch's test
   // evaluations and back before training or saving continues; a no-op for the others.
   std::optional<optim::AveragedParameters> averaged(std::in_place, *optimizer_);
+  // Schedule-Free is evaluated at x, with batch-norm statistics recomputed there.
+  std::optional<AtAverage> at_x(std::in_place, *optimizer_);
+  if (at_x->active()) recompute_batch_norm(*model_, loaders_.train(), p.epoch, kBatchNormRecomputeBatches);
   const Evaluation test = train::evaluate(*model_, loaders_.test());
   EpochRow row = epoch_row(test.loss, test.accuracy);
   row.test_accuracy_low = loaders_.test_low() ? train::evaluate(*model_, *loaders_.test_low()).accuracy : kNaN;
@@ -207,6 +212,7 @@ void RunTrainer::evaluate() {
   result.final_test_accuracy = test.accuracy;
   result.best_test_accuracy = p.best_test_accuracy;
   record_milestones(config_, record_, probe_shifted_accuracy(row.epoch));
+  at_x.reset();
   env_.progress.println(fmt::format("{} epoch {}/{}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} | "
                                     "{:.1f} s, {:.0f} img/s",
                                     label_, row.epoch, config_.epochs, row.train_loss, row.train_accuracy,
@@ -258,6 +264,7 @@ void RunTrainer::checkpoint(bool inside_epoch) {
   p.wall_seconds = wall_before_ + seconds_since(wall_start_);
   const double j = joules();
   p.joules = std::isfinite(j) ? j : 0.0;
+  const AtAverage at_x(*optimizer_);  // Schedule-Free: checkpoints hold x
   env_.save_checkpoint(*model_, *optimizer_);
 }
 
@@ -265,6 +272,7 @@ void RunTrainer::finish() {
   const Progress& p = progress_;
   RunResult& result = record_.result;
   if (config_.save_models) {
+    const AtAverage at_x(*optimizer_);  // Schedule-Free: the model at x
     const std::string path =
         (std::filesystem::path(env_.out_dir) / fmt::format("model-{}.safetensors", p.run + 1)).string();
     nn::save_checkpoint(path, *model_, {{"optimizer", run_.optimizer}, {"epochs", std::to_string(result.epochs_done)}});

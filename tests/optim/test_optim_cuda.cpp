@@ -84,6 +84,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSpecs = {
     {"asgd:lr=0.05,t0=5", {"lambd=0.1", "alpha=1.5,weight_decay=0.05"}},
     {"rprop:lr=0.05", {"step_size_max=0.06", "eta_minus=0.3,eta_plus=2,maximize=true"}},
     {"lion:lr=0.01", {"weight_decay=0.1", "beta1=0.5,beta2=0.8,maximize=true"}},
+    {"sfadamw:lr=0.01,warmup_steps=5", {"weight_decay=0.1", "beta1=0.3,r=1"}},
+    {"sfsgd:lr=0.05", {"momentum=0.5,weight_decay=0.01", "weight_lr_power=0,warmup_steps=3"}},
 };
 
 TEST_F(OptimCuda, FusedStepEqualsTheCpuStepBitForBit) {
@@ -124,6 +126,40 @@ TEST_F(OptimCuda, FusedStepEqualsTheCpuStepBitForBit) {
       for (size_t i = 0; i < s.size(); ++i) outside += !inside[i] && s[i] != 0.0f;
       EXPECT_EQ(outside, 0) << name;
     }
+  }
+}
+
+// Schedule-Free's eval() on the GPU against the CPU's: the steps are bit for bit (above); the
+// move to x is three core ops per tensor (z - p, then p + w (z - p) or its other
+// form), which the GPU's elementwise kernels may contract into an FMA: one float32 rounding
+// apart per element, so rtol 1e-6 (8 ulps) with atol 1e-7 for values near zero. The capturable
+// mode keeps the weight sums on the device and steps as the host mode does.
+TEST_F(OptimCuda, ScheduleFreeSwitchAndCapturableMatchTheCpu) {
+  for (const char* spec : {"sfadamw:lr=0.01,weight_decay=0.05", "sfsgd:lr=0.05,momentum=0.3"}) {
+    SCOPED_TRACE(spec);
+    FlatParameters cpu(make_params(3, Device::cpu()), Device::cpu(), kGroups);
+    FlatParameters gpu(make_params(3, Device::cpu()), Device::cuda(), kGroups);
+    FlatParameters graph(make_params(3, Device::cpu()), Device::cuda(), kGroups);
+    auto cpu_opt = optim::make_optimizer(spec, cpu), gpu_opt = optim::make_optimizer(spec, gpu);
+    auto cap_opt = optim::make_optimizer(std::string(spec) + ",capturable=true", graph);
+    for (int t = 0; t < 9; ++t) {
+      set_gradients(cpu, gpu, t);
+      {
+        NoGradGuard no_grad;
+        graph.grads().copy_(gpu.grads());
+      }
+      cpu_opt->step();
+      gpu_opt->step();
+      cap_opt->step();
+    }
+    EXPECT_TRUE(bit_equal(graph.values(), gpu.values()));
+    const Tensor y = gpu.values().clone();
+    cpu_opt->eval();
+    gpu_opt->eval();
+    EXPECT_TRUE(all_close(gpu.values(), cpu.values(), 1e-7, 1e-6));
+    cpu_opt->train();
+    gpu_opt->train();
+    EXPECT_TRUE(bit_equal(gpu.values(), y));  // train() restores the y that eval() kept
   }
 }
 
