@@ -83,15 +83,26 @@ EMBER_HD float dequantise8(const float* map, uint8_t q, float absmax) { return m
 // [8-bit quantiser]); a block whose absmax is 0 holds zeros (the entry nearest 0). NaN gives
 // index 0.
 EMBER_HD uint8_t quantise8(const float* map, float value, float absmax) {
-  const float x = absmax > 0.0f ? value / absmax : 0.0f;
-  int lo = 0;  // the last entry <= x (0 if none)
-  for (int step = kQuantMapSize / 2; step > 0; step /= 2)
-    if (map[lo + step] <= x) lo += step;
+  // Branch-free (integer masks, no data-dependent jumps): the CPU executor's loop vectorises
+  // it with gathers, and a search that branches mispredicts on almost every level.
+  const float x = pick(absmax > 0.0f, value / absmax, 0.0f);
+  // Binary search for the last entry <= x (0 if none), written out: GCC vectorises the
+  // unrolled levels as gathers, not a loop over them.
+  static_assert(kQuantMapSize == 256, "eight levels of search");
+  int lo = 128 & -int(map[128] <= x);
+  lo += 64 & -int(map[lo + 64] <= x);
+  lo += 32 & -int(map[lo + 32] <= x);
+  lo += 16 & -int(map[lo + 16] <= x);
+  lo += 8 & -int(map[lo + 8] <= x);
+  lo += 4 & -int(map[lo + 4] <= x);
+  lo += 2 & -int(map[lo + 2] <= x);
+  lo += 1 & -int(map[lo + 1] <= x);
   using std::fabs;
-  if (lo < kQuantMapSize - 1 && fabs(x - map[lo + 1]) < fabs(x - map[lo])) lo += 1;
+  const int up = lo + int(lo < kQuantMapSize - 1);  // the next entry (lo itself at the top)
+  lo += int(up != lo) & int(fabs(x - map[up]) < fabs(x - map[lo]));
   const bool is_signed = map[0] < 0.0f;
-  if (is_signed && x > 0.0f && map[lo] < 0.0f) lo += 1;
-  if (is_signed && x < 0.0f && map[lo] >= 0.0f && lo > 0) lo -= 1;
+  lo += int(is_signed) & int(x > 0.0f) & int(map[lo] < 0.0f);
+  lo -= int(is_signed) & int(x < 0.0f) & int(map[lo] >= 0.0f) & int(lo > 0);
   return static_cast<uint8_t>(lo);
 }
 

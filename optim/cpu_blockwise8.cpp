@@ -2,6 +2,7 @@
 // the 256-element blocks; each block dequantises its state slots, applies the 32-bit rule of
 // kernels/optim_rules.h to every element, and requantises with the block's new absmax.
 // Compiled with the same flags as cpu_step.cpp (no contraction: the rule's IEEE operations).
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -16,26 +17,76 @@ using kernels::Blockwise8Args;
 using kernels::kMaxOptimStates;
 using kernels::kQuantBlock;
 
+// x86-64 builds target the 2003 baseline; the block step is also compiled for AVX2 and
+// AVX-512 (as cpu_step.cpp's loop) and the best the processor has is picked at load time: the
+// map lookups and the branch-free search of quantise8 vectorise as gathers. No FMA is formed
+// (-ffp-contract=off), so every clone gives the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EMBER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define EMBER_CPU_CLONES
+#endif
+
+// The largest |v[i]| of a block; NaN wins, the first one met (kernels::absmax_combine in
+// order). The vectorised maximum cannot see NaN, so a block holding one is redone in order.
+EMBER_CPU_CLONES float block_absmax(const float* __restrict__ v, int count) {
+  float m = 0.0f;
+  bool nan = false;
+#pragma omp simd reduction(max : m) reduction(|| : nan)
+  for (int i = 0; i < count; ++i) {
+    const float a = std::fabs(v[i]);
+    m = a > m ? a : m;
+    nan = nan || v[i] != v[i];
+  }
+  if (!nan) return m;
+  m = 0.0f;
+  for (int i = 0; i < count; ++i) m = kernels::absmax_combine(m, std::fabs(v[i]));
+  return m;
+}
+
+EMBER_CPU_CLONES void dequantise_block(const float* __restrict__ map, const uint8_t* __restrict__ q, float absmax,
+                                       float* __restrict__ out, int count) {
+#pragma omp simd
+  for (int i = 0; i < count; ++i) out[i] = kernels::dequantise8(map, q[i], absmax);
+}
+
+EMBER_CPU_CLONES void quantise_block(const float* __restrict__ map, const float* __restrict__ v, float absmax,
+                                     uint8_t* __restrict__ q, int count) {
+#pragma omp simd
+  for (int i = 0; i < count; ++i) q[i] = kernels::quantise8(map, v[i], absmax);
+}
+
+template <class Rule>
+EMBER_CPU_CLONES void apply_block(const typename Rule::template Step<float>& step, float* __restrict__ param,
+                                  const float* __restrict__ grad, float* __restrict__ s0, float* __restrict__ s1,
+                                  float* __restrict__ s2, int count) {
+  const auto s = step;  // a local copy: visibly loop-invariant
+#pragma omp simd
+  for (int i = 0; i < count; ++i) {
+    float p = param[i];
+    Rule::apply(s, p, grad[i], s0[i], s1[i], s2[i]);
+    param[i] = p;
+  }
+}
+
+// One block: dequantise each slot, apply the rule, take the new absmax, requantise. A missing
+// slot is zeros the rule computes with and never uses.
 template <class Rule, unsigned kSlots>
 void step_block(const typename Rule::template Step<float>& step, const Blockwise8Args& a, int64_t b) {
   const kernels::Quant8Block& block = a.blocks[b];
-  float s[kMaxOptimStates][kQuantBlock] = {};
-  float absmax[kMaxOptimStates] = {0.0f, 0.0f, 0.0f};
+  alignas(64) float s[kMaxOptimStates][kQuantBlock];
+  for (int k = 0; k < kMaxOptimStates; ++k) {
+    if ((kSlots >> k) & 1u)
+      dequantise_block(a.map[k], a.state[k] + b * kQuantBlock, a.absmax[k][b], s[k], block.count);
+    else
+      std::fill(s[k], s[k] + block.count, 0.0f);
+  }
+  apply_block<Rule>(step, a.param + block.begin, a.grad + block.begin, s[0], s[1], s[2], block.count);
   for (int k = 0; k < kMaxOptimStates; ++k) {
     if (!((kSlots >> k) & 1u)) continue;
-    const uint8_t* q = a.state[k] + b * kQuantBlock;
-    for (int i = 0; i < block.count; ++i) s[k][i] = kernels::dequantise8(a.map[k], q[i], a.absmax[k][b]);
-  }
-  for (int i = 0; i < block.count; ++i) {
-    float& p = a.param[block.begin + i];
-    Rule::apply(step, p, a.grad[block.begin + i], s[0][i], s[1][i], s[2][i]);
-    for (int k = 0; k < kMaxOptimStates; ++k) absmax[k] = kernels::absmax_combine(absmax[k], std::fabs(s[k][i]));
-  }
-  for (int k = 0; k < kMaxOptimStates; ++k) {
-    if (!((kSlots >> k) & 1u)) continue;
-    uint8_t* q = a.state[k] + b * kQuantBlock;
-    for (int i = 0; i < block.count; ++i) q[i] = kernels::quantise8(a.map[k], s[k][i], absmax[k]);
-    a.absmax[k][b] = absmax[k];
+    const float absmax = block_absmax(s[k], block.count);
+    quantise_block(a.map[k], s[k], absmax, a.state[k] + b * kQuantBlock, block.count);
+    a.absmax[k][b] = absmax;
   }
 }
 

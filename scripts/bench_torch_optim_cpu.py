@@ -14,11 +14,16 @@ In one call:
     after a warm-up step;
   * the schedulefree package's AdamWScheduleFree and SGDScheduleFree (for-loop and foreach,
     its defaults) on the same shapes against ember's sfadamw and sfsgd;
-  * ember's speed over torch's for Muon, Adafactor and Schedule-Free (above 1: ember faster).
+  * bitsandbytes' CPU Adam8bit, AdamW8bit, SGD8bit (momentum 0.9) and Lion8bit (block-wise,
+    parameters under 4,096 elements in float32, as ember) on the same shapes against ember's
+    8-bit optimisers, and each of ember's 8-bit steps against its own 32-bit step in the same
+    ember-bench-optim run (`vs_32bit`: the 32-bit step's time over the 8-bit one's);
+  * ember's speed over torch's for Muon, Adafactor, Schedule-Free and 8-bit (above 1: ember
+    faster).
 Writes bench/results/<date>-cpu-optim.json (-<names> appended with --optimizer) with the CPU model, thread count, torch version,
 ember commit and date, and prints a table.
 
-Usage (a python3 with torch, torchvision and schedulefree; ember built in build/):
+Usage (a python3 with torch, torchvision, schedulefree and bitsandbytes; ember built in build/):
     python3 scripts/bench_torch_optim_cpu.py [--threads 2] [--reps 5] [--build build] [--optimizer NAME ...]
 (--optimizer, repeatable: only these, e.g. --optimizer sfadamw --optimizer sfsgd --optimizer adamw)
 """
@@ -67,7 +72,27 @@ def schedulefree_optimizers(name, shapes, impl):
     return [opt]
 
 
-TORCH_SIDE = {"adafactor": ("forloop", "foreach"), "muon": ("forloop",), "sfadamw": ("forloop", "foreach"),
+def bitsandbytes_optimizers(name, shapes, impl):
+    """bitsandbytes' block-wise 8-bit optimiser for ember's adam8bit, adamw8bit, sgd8bit or
+    lion8bit (ember's defaults; sgd8bit with momentum 0.9) over parameters of `shapes`."""
+    import bitsandbytes as bnb
+    gen = torch.Generator().manual_seed(0)
+    params = []
+    for shape in shapes:
+        p = torch.nn.Parameter((torch.rand(shape, generator=gen) - 0.5) * 0.2)
+        p.grad = (torch.rand(shape, generator=gen) - 0.5) * 0.02
+        params.append(p)
+    make = {"adam8bit": lambda: bnb.optim.Adam8bit(params, lr=1e-3),
+            "adamw8bit": lambda: bnb.optim.AdamW8bit(params, lr=1e-3),
+            "sgd8bit": lambda: bnb.optim.SGD8bit(params, lr=1e-2, momentum=0.9),
+            "lion8bit": lambda: bnb.optim.Lion8bit(params, lr=1e-4)}
+    return [make[name]()]
+
+
+EIGHT_BIT = {"adam8bit": "adam", "adamw8bit": "adamw", "sgd8bit": "sgd:momentum=0.9", "lion8bit": "lion"}
+
+TORCH_SIDE = {"adam8bit": ("bitsandbytes",), "adamw8bit": ("bitsandbytes",), "sgd8bit": ("bitsandbytes",),
+              "lion8bit": ("bitsandbytes",), "adafactor": ("forloop", "foreach"), "muon": ("forloop",), "sfadamw": ("forloop", "foreach"),
               "sfsgd": ("forloop", "foreach")}
 
 
@@ -109,7 +134,11 @@ def main():
         if name not in measured:
             continue
         row = {"optimizer": name, "ember_ms": next(r["ms"] for r in ember["results"] if r["optimizer"] == name)}
-        make = schedulefree_optimizers if name.startswith("sf") else torch_optimizers
+        make = (schedulefree_optimizers if name.startswith("sf") else
+                bitsandbytes_optimizers if name in EIGHT_BIT else torch_optimizers)
+        if name in EIGHT_BIT and EIGHT_BIT[name] in measured:
+            ms32 = next(r["ms"] for r in ember["results"] if r["optimizer"] == EIGHT_BIT[name])
+            row["ember_32bit"], row["ember_32bit_ms"], row["vs_32bit"] = EIGHT_BIT[name], ms32, ms32 / row["ember_ms"]
         for impl in impls:
             row[f"torch_{impl}_ms"] = median_step_ms(make(name, shapes, impl), a.reps)
             row[f"ratio_vs_torch_{impl}"] = row[f"torch_{impl}_ms"] / row["ember_ms"]
@@ -117,7 +146,7 @@ def main():
         print(json.dumps(row), flush=True)
     from importlib.metadata import version
     report = {"device": cpu_model(), "cpus": os.cpu_count(), "threads": a.threads, "torch": torch.__version__,
-              "schedulefree": version("schedulefree"),
+              "schedulefree": version("schedulefree"), "bitsandbytes": version("bitsandbytes"),
               "date": datetime.date.today().isoformat(),
               "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
                                        text=True).stdout.strip(),
@@ -128,7 +157,9 @@ def main():
         print(f"{r['optimizer']:18s} {r['ms']:9.2f} {r['gb_per_s']:7.1f} {100 * r['fraction_of_copy']:7.0f}%")
     for row in comparisons:
         ratios = ", ".join(f"{k[9:]} {v:.2f}x" for k, v in row.items() if k.startswith("ratio_vs_torch_"))
-        print(f"{row['optimizer']}: ember {row['ember_ms']:.1f} ms; ember's speed over torch's: {ratios}")
+        vs32 = f"; {row['ember_32bit']} {row['ember_32bit_ms']:.1f} ms (8-bit speed {row['vs_32bit']:.2f}x)" \
+            if "vs_32bit" in row else ""
+        print(f"{row['optimizer']}: ember {row['ember_ms']:.1f} ms; ember's speed over torch's: {ratios}{vs32}")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     suffix = "".join("-" + name.split(":")[0] for name in a.optimizer)  # a partial run: its own file
     path = os.path.join(ROOT, "bench", "results", f"{report['date']}-cpu-optim{suffix}.json")
