@@ -65,12 +65,15 @@ std::vector<Point> run_path(const std::string& function, const std::string& spec
   auto optimizer = optim::make_optimizer(spec, flat);
   std::vector<Point> path;
   for (int64_t t = 0;; ++t) {
-    optimizer->zero_grad();
-    const Tensor loss = loss_of(function, xy);
+    // A Schedule-Free optimiser takes gradients at y and is evaluated at its average x: the
+    // path is where it would be evaluated (Optimizer::eval()), the gradient where it trains.
+    optimizer->eval();
     const std::vector<float> p = xy.to_vector<float>();
-    path.push_back({p[0], p[1], loss.item()});
+    path.push_back({p[0], p[1], loss_of(function, xy).item()});
+    optimizer->train();
     if (t == steps) break;
-    loss.backward();
+    optimizer->zero_grad();
+    loss_of(function, xy).backward();
     optimizer->step();
   }
   return path;
