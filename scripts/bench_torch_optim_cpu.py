@@ -56,16 +56,22 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def schedulefree_optimizers(name, shapes, impl):
-    """The schedulefree package's optimiser for ember's sfadamw or sfsgd (defaults) over
-    parameters of `shapes` with gradients set, in train mode."""
-    import schedulefree
+def params_with_grads(shapes):
+    """Parameters of `shapes` with gradients set, from a fixed seed."""
     gen = torch.Generator().manual_seed(0)
     params = []
     for shape in shapes:
         p = torch.nn.Parameter((torch.rand(shape, generator=gen) - 0.5) * 0.2)
         p.grad = (torch.rand(shape, generator=gen) - 0.5) * 0.02
         params.append(p)
+    return params
+
+
+def schedulefree_optimizers(name, shapes, impl):
+    """The schedulefree package's optimiser for ember's sfadamw or sfsgd (defaults) over
+    parameters of `shapes` with gradients set, in train mode."""
+    import schedulefree
+    params = params_with_grads(shapes)
     cls = schedulefree.AdamWScheduleFree if name == "sfadamw" else schedulefree.SGDScheduleFree
     opt = cls(params, foreach=impl == "foreach")
     opt.train()
@@ -76,12 +82,7 @@ def bitsandbytes_optimizers(name, shapes, impl):
     """bitsandbytes' block-wise 8-bit optimiser for ember's adam8bit, adamw8bit, sgd8bit or
     lion8bit (ember's defaults; sgd8bit with momentum 0.9) over parameters of `shapes`."""
     import bitsandbytes as bnb
-    gen = torch.Generator().manual_seed(0)
-    params = []
-    for shape in shapes:
-        p = torch.nn.Parameter((torch.rand(shape, generator=gen) - 0.5) * 0.2)
-        p.grad = (torch.rand(shape, generator=gen) - 0.5) * 0.02
-        params.append(p)
+    params = params_with_grads(shapes)
     make = {"adam8bit": lambda: bnb.optim.Adam8bit(params, lr=1e-3),
             "adamw8bit": lambda: bnb.optim.AdamW8bit(params, lr=1e-3),
             "sgd8bit": lambda: bnb.optim.SGD8bit(params, lr=1e-2, momentum=0.9),
