@@ -2,9 +2,9 @@
 // within a stated bound of the 32-bit optimiser ... on the CIFAR-10 slice"): the same seed,
 // model, data and batches, 3 epochs over 128 images (24 steps of batch 16, ResNet-18 with
 // the torchvision stem, the cheapest model ember-train has): 21 s on two cores, 59 s under
-// ASan (measured on a shared machine). Skipped
-// where the slice is absent. The per-step rule is tested in tests/optim/test_blockwise8.cpp,
-// the trajectories on ember-paths' functions in tests/optim/test_blockwise8_vs_32bit.cpp.
+// ASan (measured on a shared machine). Skipped where the slice is absent. The per-step rule
+// is tested in tests/optim/test_blockwise8.cpp, the trajectories on ember-paths' functions in
+// tests/optim/test_blockwise8_vs_32bit.cpp.
 #include <cmath>
 #include <filesystem>
 #include <map>
