@@ -75,15 +75,6 @@ std::vector<uint8_t> raw_records(const data::Dataset& d) {
   return out;
 }
 
-std::string cifar10_mini_dir() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("EMBER_CIFAR10_MINI"); env && *env) candidates.push_back(env);
-  candidates.push_back(EMBER_SOURCE_DIR "/../shared/data/cifar10-mini");
-  for (const std::string& c : candidates)
-    if (fs::exists(fs::path(c) / "data_batch_1.bin")) return c;
-  return "";
-}
-
 int run_command(const std::string& command, std::string* output) {
   output->clear();
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");

@@ -11,6 +11,7 @@
 #include "core/printable.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "tests/support/cifar10_mini.h"  // cifar10_mini_dir(), used with these helpers
 
 namespace ember::testing {
 
@@ -37,10 +38,6 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> read_bytes(const std::string& path);
 // CIFAR records of d, built by hand (label byte + 3072 pixel bytes each).
 std::vector<uint8_t> raw_records(const data::Dataset& d);
-
-// The folder of the real CIFAR-10 slice (EMBER_CIFAR10_MINI, else ../shared/data/cifar10-mini
-// next to the source tree), or "" when neither holds data_batch_1.bin.
-std::string cifar10_mini_dir();
 
 // Runs f, which must throw ember::Error (or a subclass E) with a one-line message of valid
 // UTF-8 holding every string of `parts`.

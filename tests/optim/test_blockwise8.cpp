@@ -8,13 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
-
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
 #include "kernels/optim_blockwise8_rule.h"
 #include "optim/optimizer.h"
 #include "optim/state8bit.h"
+#include "tests/optim/fixtures.h"
 #include "tests/support/compare.h"
 
 namespace ember {
@@ -23,16 +22,9 @@ namespace {
 using kernels::kQuantBlock;
 using kernels::kQuantMapSize;
 using testing::all_close;
+using testing::fixture_tensor;
+using testing::optim_fixture;
 using testing::bit_equal;
-
-const nlohmann::json& fixtures() {
-  static const nlohmann::json json = [] {
-    std::ifstream in(EMBER_SOURCE_DIR "/tests/optim/fixtures/blockwise8.json");
-    EMBER_CHECK(in.good(), "cannot read tests/optim/fixtures/blockwise8.json");
-    return nlohmann::json::parse(in);
-  }();
-  return json;
-}
 
 std::vector<float> map_of(bool is_signed) {
   std::vector<float> m(kQuantMapSize);
@@ -50,8 +42,9 @@ TEST(Blockwise8, MapsAreTheFloat64TranscriptionAndWithinTwoUlpsOfBitsandbytes) {
   for (bool is_signed : {true, false}) {
     SCOPED_TRACE(is_signed ? "signed" : "unsigned");
     const std::string kind = is_signed ? "signed" : "unsigned";
-    const std::vector<double> f64 = fixtures().at("maps").at(kind + "_float64").get<std::vector<double>>();
-    const std::vector<float> bnb = fixtures().at("maps").at(kind + "_bitsandbytes").get<std::vector<float>>();
+    const nlohmann::json& maps = optim_fixture("blockwise8").at("maps");
+    const std::vector<double> f64 = maps.at(kind + "_float64").get<std::vector<double>>();
+    const std::vector<float> bnb = maps.at(kind + "_bitsandbytes").get<std::vector<float>>();
     const std::vector<float> mine = map_of(is_signed);
     ASSERT_EQ(f64.size(), size_t(kQuantMapSize));
     ASSERT_EQ(bnb.size(), size_t(kQuantMapSize));
@@ -268,16 +261,15 @@ TEST(Blockwise8, SmallParametersKeepThe32BitStepExactly) {
 // movement, sgd 1.6e-4 of 2.2e-2, lion 2.4e-7) with a factor of two; a wrong rule, map or
 // block layout moves the parameters by the size of the updates themselves.
 TEST(Blockwise8, TrajectoriesWithinBoundsOfBitsandbytesOnTheCpu) {
-  const nlohmann::json& f = fixtures();
-  const int64_t n = f.at("n").get<int64_t>();
-  const std::vector<float> initial = f.at("initial").get<std::vector<float>>();
+  const nlohmann::json& f = optim_fixture("blockwise8");
+  ASSERT_EQ(f.at("initial").size(), f.at("n").get<size_t>());
   const nlohmann::json& grads = f.at("grads");
   ASSERT_EQ(f.at("cases").size(), 4u);
   for (const nlohmann::json& c : f.at("cases")) {
     const std::string spec = c.at("spec");
     SCOPED_TRACE(spec);
     const double bound = spec.rfind("adam", 0) == 0 ? 1e-3 : spec.rfind("sgd", 0) == 0 ? 4e-4 : 1e-6;
-    Tensor w = from_vector(initial, {n});
+    Tensor w = fixture_tensor(f.at("initial"));
     w.set_requires_grad(true);
     optim::FlatParameters flat({{"w", w}}, Device::cpu());
     auto opt = optim::make_optimizer(spec, flat);
@@ -286,12 +278,10 @@ TEST(Blockwise8, TrajectoriesWithinBoundsOfBitsandbytesOnTheCpu) {
       copy_from_host(w.grad(), g.data(), g.size() * sizeof(float));
       opt->step();
       if (t == 0) {
-        const std::vector<float> want = c.at("after_first").get<std::vector<float>>();
-        ASSERT_TRUE(all_close(w, from_vector(want, {n}), 1e-6, 0)) << "after step 1";
+        ASSERT_TRUE(all_close(w, fixture_tensor(c.at("after_first")), 1e-6, 0)) << "after step 1";
       }
     }
-    const std::vector<float> want = c.at("after_last").get<std::vector<float>>();
-    EXPECT_TRUE(all_close(w, from_vector(want, {n}), bound, 0)) << "after step " << grads.size();
+    EXPECT_TRUE(all_close(w, fixture_tensor(c.at("after_last")), bound, 0)) << "after step " << grads.size();
   }
 }
 

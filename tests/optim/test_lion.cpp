@@ -5,30 +5,17 @@
 // tests/optim/torch_reference.h's transcription for every option combination (test_rules.cpp).
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "core/ops.h"
 #include "optim/optimizer.h"
+#include "tests/optim/fixtures.h"
 #include "tests/support/compare.h"
 
 namespace ember {
 namespace {
 
 using testing::all_close;
-
-const nlohmann::json& lion_fixtures() {
-  static const nlohmann::json json = [] {
-    std::ifstream in(EMBER_SOURCE_DIR "/tests/optim/fixtures/lion.json");
-    EMBER_CHECK(in.good(), "cannot read tests/optim/fixtures/lion.json");
-    return nlohmann::json::parse(in);
-  }();
-  return json;
-}
-
-Tensor values(const nlohmann::json& v) {
-  const std::vector<float> f = v.get<std::vector<float>>();
-  return from_vector(f, {static_cast<int64_t>(f.size())});
-}
+using testing::fixture_tensor;
+using testing::optim_fixture;
 
 // Replays one case's gradients through ember's float32 Lion and compares every step with the
 // trajectory `key`. Tolerances: every step moves each element by exactly lr (the sign) plus
@@ -42,7 +29,7 @@ Tensor values(const nlohmann::json& v) {
 void replay(const nlohmann::json& c, const char* key) {
   const std::string spec = c.at("spec");
   SCOPED_TRACE(spec + " against " + key);
-  Tensor w = values(c.at("initial"));
+  Tensor w = fixture_tensor(c.at("initial"));
   w.set_requires_grad(true);
   optim::FlatParameters flat({{"w", w}}, Device::cpu());
   auto opt = optim::make_optimizer(spec, flat);
@@ -52,19 +39,19 @@ void replay(const nlohmann::json& c, const char* key) {
     const std::vector<float> g = grads[t].get<std::vector<float>>();
     copy_from_host(w.grad(), g.data(), g.size() * sizeof(float));
     opt->step();
-    ASSERT_TRUE(all_close(w, values(want[t]), 1e-5, 0)) << "after step " << t + 1;
+    ASSERT_TRUE(all_close(w, fixture_tensor(want[t]), 1e-5, 0)) << "after step " << t + 1;
   }
 }
 
 TEST(Lion, MatchesThePapersAlgorithmInFloat64) {
-  const nlohmann::json& cases = lion_fixtures().at("cases");
+  const nlohmann::json& cases = optim_fixture("lion").at("cases");
   ASSERT_GE(cases.size(), 5u);
   for (const nlohmann::json& c : cases) replay(c, "transcription");
 }
 
 TEST(Lion, MatchesBitsandbytesLion32bitOnTheCpu) {
   int compared = 0;
-  for (const nlohmann::json& c : lion_fixtures().at("cases")) {
+  for (const nlohmann::json& c : optim_fixture("lion").at("cases")) {
     if (!c.contains("bitsandbytes")) continue;  // maximize: bitsandbytes has no such option
     replay(c, "bitsandbytes");
     ++compared;

@@ -8,29 +8,19 @@
 // (test_rules.cpp).
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
 #include "optim/optimizer.h"
+#include "tests/optim/fixtures.h"
 #include "tests/support/compare.h"
 
 namespace ember {
 namespace {
 
 using testing::all_close;
+using testing::fixture_tensor;
+using testing::optim_fixture;
 using testing::bit_equal;
-
-const nlohmann::json& fixtures() {
-  static const nlohmann::json json = [] {
-    std::ifstream in(EMBER_SOURCE_DIR "/tests/optim/fixtures/schedulefree.json");
-    EMBER_CHECK(in.good(), "cannot read tests/optim/fixtures/schedulefree.json");
-    return nlohmann::json::parse(in);
-  }();
-  return json;
-}
-
-Tensor values(const nlohmann::json& v, const Shape& shape) { return from_vector(v.get<std::vector<float>>(), shape); }
 
 // The case's parameters as a model, and its optimiser over them.
 struct Case {
@@ -43,7 +33,7 @@ struct Case {
     const nlohmann::json& initial = c.at("initial");
     for (size_t k = 0; k < c.at("shapes").size(); ++k) {
       shapes.push_back(c.at("shapes")[k].get<Shape>());
-      Tensor t = values(initial[k], shapes.back());
+      Tensor t = fixture_tensor(initial[k], shapes.back());
       t.set_requires_grad(true);
       named.emplace_back("p" + std::to_string(k), t);
     }
@@ -59,7 +49,7 @@ struct Case {
   // Every parameter against `want` (one list of values per parameter).
   ::testing::AssertionResult params_close(const nlohmann::json& want, double atol, double rtol) const {
     for (size_t k = 0; k < named.size(); ++k) {
-      ::testing::AssertionResult r = all_close(named[k].second, values(want[k], shapes[k]), atol, rtol);
+      ::testing::AssertionResult r = all_close(named[k].second, fixture_tensor(want[k], shapes[k]), atol, rtol);
       if (!r) return r << " (parameter " << k << ")";
     }
     return ::testing::AssertionSuccess();
@@ -80,9 +70,9 @@ struct Case {
 constexpr double kAtol = 2e-6, kRtol = 2e-5;
 
 TEST(ScheduleFree, ReplaysTheSchedulefreePackagesTrajectories) {
-  const nlohmann::json& cases = fixtures().at("cases");
+  const nlohmann::json& cases = optim_fixture("schedulefree").at("cases");
   ASSERT_EQ(cases.size(), 6u);
-  const int eval_every = fixtures().at("eval_every");
+  const int eval_every = optim_fixture("schedulefree").at("eval_every");
   for (const nlohmann::json& c : cases) {
     SCOPED_TRACE(c.at("spec").get<std::string>());
     Case run(c);
@@ -97,10 +87,10 @@ TEST(ScheduleFree, ReplaysTheSchedulefreePackagesTrajectories) {
       run.opt->train();
     }
     for (size_t k = 0; k < run.shapes.size(); ++k) {
-      EXPECT_TRUE(all_close(run.state("z", k), values(c.at("z")[k], run.shapes[k]), kAtol, kRtol)) << "z " << k;
+      EXPECT_TRUE(all_close(run.state("z", k), fixture_tensor(c.at("z")[k], run.shapes[k]), kAtol, kRtol)) << "z " << k;
       if (!c.contains("exp_avg_sq")) continue;
       // Float32 moments of squares, the same operations: relative rounding only.
-      EXPECT_TRUE(all_close(run.state("exp_avg_sq", k), values(c.at("exp_avg_sq")[k], run.shapes[k]), 0, 1e-5))
+      EXPECT_TRUE(all_close(run.state("exp_avg_sq", k), fixture_tensor(c.at("exp_avg_sq")[k], run.shapes[k]), 0, 1e-5))
           << "exp_avg_sq " << k;
     }
     // The group scalars are doubles on both sides, computed by the same formulas.

@@ -4,30 +4,17 @@
 // (tests/optim/fixtures/torch_optim.json; torch is never needed to run this test).
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "core/ops.h"
 #include "optim/optimizer.h"
+#include "tests/optim/fixtures.h"
 #include "tests/support/compare.h"
 
 namespace ember {
 namespace {
 
 using testing::all_close;
-
-const nlohmann::json& fixtures() {
-  static const nlohmann::json json = [] {
-    std::ifstream in(EMBER_SOURCE_DIR "/tests/optim/fixtures/torch_optim.json");
-    EMBER_CHECK(in.good(), "cannot read tests/optim/fixtures/torch_optim.json");
-    return nlohmann::json::parse(in);
-  }();
-  return json;
-}
-
-Tensor floats(const nlohmann::json& values) {
-  const std::vector<float> v = values.get<std::vector<float>>();
-  return from_vector(v, {static_cast<int64_t>(v.size())});
-}
+using testing::fixture_tensor;
+using testing::optim_fixture;
 
 // Same algorithm, same operation order, both in float32, but torch's vectorised CPU kernels
 // fuse a + alpha * b into one FMA where ember rounds twice. Measured (torch 2.15): most
@@ -37,12 +24,12 @@ Tensor floats(const nlohmann::json& values) {
 // averaging starts). atol 2e-5 + rtol 1e-5 fails any real difference: a wrong default, bias
 // correction or step count moves values by 1e-3 or more within a few steps.
 TEST(TorchFixtures, OptimizerTrajectoriesMatchTorch) {
-  const nlohmann::json& cases = fixtures().at("optimizers");
+  const nlohmann::json& cases = optim_fixture("torch_optim").at("optimizers");
   ASSERT_GE(cases.size(), 29u);
   for (const nlohmann::json& c : cases) {
     const std::string spec = c.at("spec");
     SCOPED_TRACE(spec);
-    Tensor w = floats(c.at("initial"));
+    Tensor w = fixture_tensor(c.at("initial"));
     w.set_requires_grad(true);
     optim::FlatParameters flat({{"w", w}}, Device::cpu());
     auto opt = optim::make_optimizer(spec, flat);
@@ -52,7 +39,7 @@ TEST(TorchFixtures, OptimizerTrajectoriesMatchTorch) {
       const std::vector<float> g = grads[t].get<std::vector<float>>();
       copy_from_host(w.grad(), g.data(), g.size() * sizeof(float));
       opt->step();
-      ASSERT_TRUE(all_close(w, floats(params[t]), 2e-5, 1e-5)) << "after step " << t + 1;
+      ASSERT_TRUE(all_close(w, fixture_tensor(params[t]), 2e-5, 1e-5)) << "after step " << t + 1;
     }
   }
 }
@@ -75,7 +62,7 @@ double model_atol(const std::string& spec) {
 }
 
 TEST(TorchFixtures, MultiParameterTrajectoriesMatchTorch) {
-  const nlohmann::json& cases = fixtures().at("models");
+  const nlohmann::json& cases = optim_fixture("torch_optim").at("models");
   ASSERT_GE(cases.size(), 6u);
   for (const nlohmann::json& c : cases) {
     const std::string spec = c.at("spec");
@@ -97,7 +84,7 @@ TEST(TorchFixtures, MultiParameterTrajectoriesMatchTorch) {
       }
       opt->step();
       for (size_t k = 0; k < named.size(); ++k) {
-        const Tensor want = floats(steps[t].at("params")[k]).reshape(named[k].second.sizes());
+        const Tensor want = fixture_tensor(steps[t].at("params")[k]).reshape(named[k].second.sizes());
         ASSERT_TRUE(all_close(named[k].second, want, model_atol(spec), 1e-5))
             << named[k].first << " after step " << t + 1;
       }
@@ -108,7 +95,7 @@ TEST(TorchFixtures, MultiParameterTrajectoriesMatchTorch) {
 // Closed forms against torch's schedulers (CosineAnnealingLR is recursive in torch):
 // equal to ~1e-15 relative.
 TEST(TorchFixtures, LrSchedulesMatchTorchsSchedulers) {
-  for (const nlohmann::json& c : fixtures().at("schedules")) {
+  for (const nlohmann::json& c : optim_fixture("torch_optim").at("schedules")) {
     const std::string spec = c.at("spec");
     SCOPED_TRACE(spec);
     const optim::LrSchedule schedule = optim::parse_lr_schedule(spec);
@@ -120,7 +107,7 @@ TEST(TorchFixtures, LrSchedulesMatchTorchsSchedulers) {
 }
 
 TEST(TorchFixtures, GradientClippingMatchesClipGradNorm) {
-  for (const nlohmann::json& c : fixtures().at("clip")) {
+  for (const nlohmann::json& c : optim_fixture("torch_optim").at("clip")) {
     const double max_norm = c.at("max_norm");
     SCOPED_TRACE(max_norm);
     optim::NamedParameters named;
@@ -139,7 +126,7 @@ TEST(TorchFixtures, GradientClippingMatchesClipGradNorm) {
     // Norm: double accumulation here, float in torch: within float rounding.
     EXPECT_NEAR(norm, c.at("norm").get<double>(), 1e-6 * norm);
     for (size_t k = 0; k < grads.size(); ++k)
-      EXPECT_TRUE(all_close(named[k].second.grad(), floats(c.at("clipped")[k]), 1e-7, 1e-6)) << "tensor " << k;
+      EXPECT_TRUE(all_close(named[k].second.grad(), fixture_tensor(c.at("clipped")[k]), 1e-7, 1e-6)) << "tensor " << k;
   }
 }
 
