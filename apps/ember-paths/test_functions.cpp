@@ -36,6 +36,10 @@ const TestFunction* find_test_function(const std::string& name) {
 
 namespace {
 
+std::string number(double v) { return fmt::format("{:.9g}", v); }
+
+}  // namespace
+
 Tensor loss_of(const std::string& function, const Tensor& xy) {
   const Tensor x = xy.slice(0, 0, 1), y = xy.slice(0, 1, 2);
   if (function == "rosenbrock") return sum(square(1.0 - x) + 100.0 * square(y - square(x)));
@@ -43,10 +47,6 @@ Tensor loss_of(const std::string& function, const Tensor& xy) {
     return sum(square(1.5 - x + x * y) + square(2.25 - x + x * square(y)) + square(2.625 - x + x * pow(y, 3.0)));
   return sum(0.5 * (square(x) + 10.0 * square(y)));
 }
-
-std::string number(double v) { return fmt::format("{:.9g}", v); }
-
-}  // namespace
 
 double value_of(const std::string& function, double x, double y) {
   if (function == "rosenbrock") return (1 - x) * (1 - x) + 100 * (y - x * x) * (y - x * x);

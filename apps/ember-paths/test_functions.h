@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/device.h"
+#include "core/tensor.h"
 
 namespace ember::paths {
 
@@ -27,6 +28,9 @@ const std::vector<TestFunction>& test_functions();
 std::string test_function_names();
 // nullptr when `name` is none of them.
 const TestFunction* find_test_function(const std::string& name);
+// The function summed over points: xy is [2] (one point) or [2, N] (row 0 the x's, row 1 the
+// y's), built from ember's autograd ops.
+Tensor loss_of(const std::string& function, const Tensor& xy);
 // The function at (x, y), in double.
 double value_of(const std::string& function, double x, double y);
 

@@ -29,14 +29,6 @@ constexpr int kSteps = 500;
 // The sum of `function` over the batch, built from ember's autograd ops; the same formulas as
 // ember-paths' loss, whose library exposes only a 2-element point. Checked against
 // paths::value_of (the library's definition) problem by problem in Follow() below.
-Tensor batch_loss(const std::string& function, const Tensor& xy) {
-  const Tensor x = xy.slice(0, 0, 1), y = xy.slice(0, 1, 2);
-  if (function == "rosenbrock") return sum(square(1.0 - x) + 100.0 * square(y - square(x)));
-  if (function == "beale")
-    return sum(square(1.5 - x + x * y) + square(2.25 - x + x * square(y)) + square(2.625 - x + x * pow(y, 3.0)));
-  return sum(0.5 * (square(x) + 10.0 * square(y)));
-}
-
 // ember-paths' default start moved by up to 0.1 in x and y per problem (as ember-train's
 // function workload moves its repeats), so that each block holds a spread of values.
 std::vector<float> starts() {
@@ -69,7 +61,7 @@ std::vector<std::vector<float>> trajectory(const std::string& function, const st
   std::vector<std::vector<float>> points{xy.to_vector<float>()};
   for (int t = 0; t < kSteps; ++t) {
     opt->zero_grad();
-    batch_loss(function, xy).backward();
+    paths::loss_of(function, xy).backward();
     opt->step();
     points.push_back(xy.to_vector<float>());
   }
@@ -159,7 +151,7 @@ TEST(Blockwise8Vs32bit, EachFollowsItsFloat32CounterpartOnEmberPathsFunctions) {
     // terms: 1e-4 relative).
     Tensor xy = from_vector(p8[0], {2, kProblems});
     const double start = mean_value(c.function, p8[0]);
-    EXPECT_NEAR(batch_loss(c.function, xy).item() / kProblems, start, 1e-4 * start);
+    EXPECT_NEAR(paths::loss_of(c.function, xy).item() / kProblems, start, 1e-4 * start);
 
     double path = 0, worst_mean = 0, worst_max = 0;  // worst: as a multiple of rho * path
     for (int t = 1; t <= kSteps; ++t) {
