@@ -107,9 +107,33 @@ FlatParameters::FlatParameters(const NamedParameters& named, Device device, cons
     e.param.set_grad(grad);
   }
 
-  std::vector<int64_t> words(segments_.size() * 4);
-  if (!segments_.empty()) std::memcpy(words.data(), segments_.data(), words.size() * sizeof(int64_t));
-  segment_table_ = from_vector(words, {static_cast<int64_t>(words.size())}, TensorOptions(DType::Int64).device(device));
+  segment_table_ = segment_table_on(segments_, device);
+}
+
+std::vector<kernels::OptimSegment> segments_within(const std::vector<kernels::OptimSegment>& segments, int64_t begin,
+                                                   int64_t end) {
+  EMBER_CHECK(begin >= 0 && begin <= end && begin % 4 == 0 && end % 4 == 0,
+              "flat buffer shard [{}, {}) must start and end on a multiple of 4 (Note [flat buffer shards])", begin,
+              end);
+  std::vector<kernels::OptimSegment> inside;
+  int64_t granules = 0;
+  for (const kernels::OptimSegment& s : segments) {
+    const int64_t first = std::max(s.begin, begin), last = std::min(s.end, end);
+    if (first >= last) continue;
+    kernels::OptimSegment cut = s;
+    cut.begin = first - begin;
+    cut.end = last - begin;
+    cut.first_granule = granules;
+    granules += kernels::segment_granules(cut);
+    inside.push_back(cut);
+  }
+  return inside;
+}
+
+Tensor segment_table_on(const std::vector<kernels::OptimSegment>& segments, Device device) {
+  std::vector<int64_t> words(segments.size() * 4);
+  if (!segments.empty()) std::memcpy(words.data(), segments.data(), words.size() * sizeof(int64_t));
+  return from_vector(words, {static_cast<int64_t>(words.size())}, TensorOptions(DType::Int64).device(device));
 }
 
 const FlatEntry& FlatParameters::entry(const std::string& name) const {

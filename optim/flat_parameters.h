@@ -40,6 +40,17 @@ struct FlatEntry {
   bool trainable = true;
 };
 
+// Note [flat buffer shards]
+// ZeRO-1 (optim/zero1.h) gives each rank the elements [begin, end) of the flat buffers, with
+// begin and end multiples of 4 so that every shard starts on a granule (float4) boundary. A
+// step over a shard uses the segments that fall inside it, cut at its edges and shifted so
+// that `begin` is element 0; the rules are element-wise, so each element gets exactly the
+// update the full step would give it.
+std::vector<kernels::OptimSegment> segments_within(const std::vector<kernels::OptimSegment>& segments, int64_t begin,
+                                                   int64_t end);
+// The segment table as the step kernel reads it: four int64 words per segment, on `device`.
+Tensor segment_table_on(const std::vector<kernels::OptimSegment>& segments, Device device);
+
 class FlatParameters {
  public:
   // `named` parameters must be defined, distinct float32 tensors with distinct names; they

@@ -35,8 +35,17 @@ unsigned slots_needed_by(Algorithm algorithm, const std::vector<Hyperparameters>
 
 }  // namespace
 
-Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params) : spec_(spec), params_(params) {
+Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params, FlatShard shard)
+    : spec_(spec), params_(params), shard_(shard) {
   validate_hyperparameters(spec_.name, spec_.hyper);
+  if (shard_.end < 0) shard_ = {0, params_.padded_numel()};
+  EMBER_CHECK(shard_.begin >= 0 && shard_.begin <= shard_.end && shard_.end <= params_.padded_numel(),
+              "optimizer: shard [{}, {}) of {} flat elements", shard_.begin, shard_.end, params_.padded_numel());
+  if (sharded()) {
+    shard_segments_ = segments_within(params_.segments(), shard_.begin, shard_.end);
+    shard_table_ = segment_table_on(shard_segments_, params_.device());
+    for (const kernels::OptimSegment& s : shard_segments_) shard_granules_ += kernels::segment_granules(s);
+  }
   groups_.assign(static_cast<size_t>(params_.num_groups()), spec_.hyper);
   allocate_states(slots_needed());
   if (spec_.capturable) {
@@ -53,12 +62,12 @@ void Optimizer::allocate_states(unsigned slots) {
   NoGradGuard no_grad;
   for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
     if (!((slots >> k) & 1u) || ((slots_ >> k) & 1u)) continue;
-    states_[k] = zeros({params_.padded_numel()}, TensorOptions().device(params_.device()));
+    states_[k] = zeros({shard_.end - shard_.begin}, TensorOptions().device(params_.device()));
     slots_ |= 1u << k;
   }
   // Adagrad's sum starts at initial_accumulator_value inside the segments (padding stays 0).
   if (spec_.algorithm == Algorithm::Adagrad && steps_ == 0) {
-    for (const kernels::OptimSegment& s : params_.segments())
+    for (const kernels::OptimSegment& s : sharded() ? shard_segments_ : params_.segments())
       states_[0].slice(0, s.begin, s.end).fill_(groups_[s.group].initial_accumulator_value);
   }
 }
@@ -155,15 +164,16 @@ kernels::FusedStepArgs Optimizer::step_args() const {
   kernels::FusedStepArgs a;
   a.algorithm = spec_.algorithm;
   a.state_slots = slots_;
-  a.param = params_.values().data<float>();
-  a.grad = params_.grads().data<float>();
+  a.param = params_.values().data<float>() + shard_.begin;
+  a.grad = params_.grads().data<float>() + shard_.begin;
   for (int k = 0; k < kernels::kMaxOptimStates; ++k)
     a.state[k] = ((slots_ >> k) & 1u) ? states_[k].data<float>() : nullptr;
-  a.segments = params_.device().is_cpu()
-                   ? params_.segments().data()
-                   : static_cast<const kernels::OptimSegment*>(params_.segment_table().raw_data());
-  a.num_segments = static_cast<int>(params_.segments().size());
-  a.num_granules = params_.num_granules();
+  const std::vector<kernels::OptimSegment>& segments = sharded() ? shard_segments_ : params_.segments();
+  const Tensor& table = sharded() ? shard_table_ : params_.segment_table();
+  a.segments = params_.device().is_cpu() ? segments.data()
+                                         : static_cast<const kernels::OptimSegment*>(table.raw_data());
+  a.num_segments = static_cast<int>(segments.size());
+  a.num_granules = sharded() ? shard_granules_ : params_.num_granules();
   a.num_groups = num_groups();
   for (int g = 0; g < num_groups(); ++g) a.hyper[g] = groups_[g];
   a.step = steps_ + 1;
@@ -184,19 +194,29 @@ void Optimizer::step() {
 }
 
 StateDict Optimizer::state_dict() const {
+  EMBER_CHECK(!sharded(), "optimizer: the state of a sharded optimizer is spread over the ranks; gather it first");
+  std::vector<Tensor> full;
+  for (int k = 0; k < kernels::kMaxOptimStates; ++k)
+    if ((slots_ >> k) & 1u) full.push_back(states_[k]);
+  return state_dict_from(full);
+}
+
+StateDict Optimizer::state_dict_from(const std::vector<Tensor>& full_states) const {
   NoGradGuard no_grad;
   StateDict sd;
   const std::vector<std::string> names = state_names();
   nlohmann::json groups = nlohmann::json::array(), parameters = nlohmann::json::array();
   for (const Hyperparameters& h : groups_) groups.push_back(hyperparameters_to_json(spec_.name, h));
+  EMBER_CHECK(full_states.size() == names.size(), "optimizer: {} state buffers for {} states", full_states.size(),
+              names.size());
+  for (const Tensor& t : full_states)
+    EMBER_CHECK(t.numel() == params_.padded_numel(), "optimizer: a state buffer of {} elements, expected {}",
+                t.numel(), params_.padded_numel());
   for (const FlatEntry& e : params_.entries()) {
     if (!e.trainable) continue;
     parameters.push_back({{"name", e.name}, {"group", e.group}, {"shape", e.param.sizes()}});
-    for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
-      if (!((slots_ >> k) & 1u)) continue;
-      sd.tensors[e.name + "." + state_name(spec_.algorithm, k)] =
-          host_copy(flat_view(states_[k], e.offset, e.param.sizes()));
-    }
+    for (size_t i = 0; i < names.size(); ++i)
+      sd.tensors[e.name + "." + names[i]] = host_copy(flat_view(full_states[i], e.offset, e.param.sizes()));
   }
   sd.meta = {
       {"format", kStateDictFormat}, {"optimizer", spec_.name},        {"algorithm", algorithm_name(spec_.algorithm)},
@@ -254,9 +274,7 @@ void Optimizer::load_state_dict(const StateDict& sd) {
   const unsigned needed = slots_needed_by(spec_.algorithm, restored);
   EMBER_CHECK((needed & ~stored) == 0, "optimizer state: the stored hyperparameters need state that is not stored");
 
-  groups_ = restored;
-  steps_ = m.at("step").get<int64_t>();
-  allocate_states(stored | needed);
+  // Every tensor is checked before anything changes.
   for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
     if (!((stored >> k) & 1u)) continue;
     for (const auto& [name, e] : trainable) {
@@ -266,11 +284,29 @@ void Optimizer::load_state_dict(const StateDict& sd) {
       EMBER_CHECK(it->second.sizes() == e->param.sizes() && it->second.dtype() == DType::Float32,
                   "optimizer state: tensor '{}' is {} {}, expected float32 {}", key, dtype_name(it->second.dtype()),
                   shape_str(it->second.sizes()), shape_str(e->param.sizes()));
-      if (e->numel > 0) flat_view(states_[k], e->offset, e->param.sizes()).copy_(it->second);
     }
   }
+  groups_ = restored;
+  steps_ = m.at("step").get<int64_t>();
+  allocate_states(stored | needed);
+  load_states(sd, stored);
   upload_lrs();
   upload_step();
+}
+
+// Each stored state into a full-length buffer (the state buffer itself when not sharded),
+// then the shard's part of it into the state buffer.
+void Optimizer::load_states(const StateDict& sd, unsigned stored) {
+  for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
+    if (!((stored >> k) & 1u)) continue;
+    const Tensor full = sharded() ? zeros({params_.padded_numel()}, TensorOptions().device(params_.device()))
+                                  : states_[k];
+    for (const FlatEntry& e : params_.entries()) {
+      if (!e.trainable || e.numel == 0) continue;
+      flat_view(full, e.offset, e.param.sizes()).copy_(sd.tensors.at(e.name + "." + state_name(spec_.algorithm, k)));
+    }
+    if (sharded()) states_[k].copy_(full.slice(0, shard_.begin, shard_.end));
+  }
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, FlatParameters& params) {

@@ -32,10 +32,19 @@ struct StateDict {
   nlohmann::json meta;
 };
 
+// The elements [begin, end) of the flat buffers an optimizer updates and keeps state for
+// (Note [flat buffer shards]); end < 0 means all of them.
+struct FlatShard {
+  int64_t begin = 0;
+  int64_t end = -1;
+};
+
 class Optimizer {
  public:
-  // `params` must outlive the optimizer. Every group starts with spec.hyper.
-  Optimizer(const OptimizerSpec& spec, FlatParameters& params);
+  // `params` must outlive the optimizer. Every group starts with spec.hyper. With a shard
+  // (ZeRO-1, optim/zero1.h) step() updates only the shard's parameters and the state
+  // buffers hold only the shard.
+  Optimizer(const OptimizerSpec& spec, FlatParameters& params, FlatShard shard = {});
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
@@ -62,9 +71,13 @@ class Optimizer {
 
   // Steps taken (reads the device counter in capturable mode).
   int64_t step_count() const;
+  // [begin, end) of the flat buffers this optimizer updates (all of them when not sharded).
+  FlatShard shard() const { return shard_; }
+  bool sharded() const { return shard_.begin != 0 || shard_.end != params_.padded_numel(); }
   // Extra memory the optimiser holds: its state buffers (and a few scalars), in bytes.
   int64_t state_bytes() const;
-  // The flat state buffers by torch's state names (exp_avg, ...), in slot order.
+  // The flat state buffers by torch's state names (exp_avg, ...), in slot order (the shard's
+  // part only when sharded).
   std::vector<std::string> state_names() const;
   const Tensor& state(const std::string& name) const;
 
@@ -76,9 +89,15 @@ class Optimizer {
   const Tensor& lr_tensor() const { return device_lr_; }
   const Tensor& step_tensor() const { return device_step_; }
 
+  // Not for a sharded optimizer: its state is spread over the ranks (Zero1Step gathers it and
+  // calls state_dict_from).
   StateDict state_dict() const;
+  // The state dict from full-length state buffers, one per state_names() entry, e.g. the
+  // shards of every rank gathered.
+  StateDict state_dict_from(const std::vector<Tensor>& full_states) const;
   // Restores the step count, every group's hyperparameters and all state tensors, checking
-  // that the parameters (names, shapes, groups) and the algorithm match.
+  // that the parameters (names, shapes, groups) and the algorithm match. A sharded optimizer
+  // keeps its shard of the state, so a checkpoint resumes on any number of ranks.
   void load_state_dict(const StateDict& state);
 
  private:
@@ -89,8 +108,14 @@ class Optimizer {
   void upload_step();
   kernels::FusedStepArgs step_args() const;
 
+  void load_states(const StateDict& sd, unsigned stored);
+
   OptimizerSpec spec_;
   FlatParameters& params_;
+  FlatShard shard_;
+  std::vector<kernels::OptimSegment> shard_segments_;  // sharded only: the table of the shard
+  Tensor shard_table_;                                  // ... on the parameters' device
+  int64_t shard_granules_ = 0;
   std::vector<Hyperparameters> groups_;
   unsigned slots_ = 0;
   Tensor states_[kernels::kMaxOptimStates];
