@@ -10,7 +10,9 @@ shape, so that it mutates from there instead of from nothing:
                 with a bad label, a truncated record
   optim_spec/   optimiser specs, LR-schedule specs and group options as a user writes them
   run_state/    ember-train's run state (the JSON a checkpoint keeps as metadata), taken from
-                real checkpoints of tiny runs of the ember-train given with --ember-train
+                real checkpoints of tiny runs of the ember-train given with --ember-train;
+                from one of them also tests/fuzz/regressions/run_state/ (the fuzz findings,
+                rewritten whenever the checkpoint format changes)
 
 Usage (any python3; no torch needed):
     python3 scripts/gen_fuzz_seeds.py --ember-train build/bin/ember-train
@@ -107,6 +109,29 @@ def run_state_seeds(ember_train):
         write("run_state", name, meta["run_state"])
 
 
+def run_state_regressions():
+    """The fuzz findings of the run state (tests/fuzz/regressions/run_state/, asserted by
+    tests/apps/test_run_state_inputs.cpp), in the current checkpoint format: the sweep_and_shift
+    seed with the one value the finding had put into its field."""
+    with open(os.path.join(CORPUS, "run_state", "sweep_and_shift")) as f:
+        seed = json.load(f)
+    findings = {
+        "epochs_1e300": (("config", "epochs"), 1e300),            # undefined behaviour into an int
+        "progress_run_2pow32": (("progress", "run"), 2 ** 32),   # silently became run 0
+        "history_batch_minus_1p5e19": (("history", 0, "batch"), -1.5e19),  # undefined into an int64
+    }
+    folder = os.path.join(ROOT, "tests", "fuzz", "regressions", "run_state")
+    os.makedirs(folder, exist_ok=True)
+    for name, (path, value) in findings.items():
+        state = json.loads(json.dumps(seed))
+        node = state
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(json.dumps(state, separators=(",", ":")))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ember-train", help="an ember-train binary, for the run_state seeds")
@@ -116,6 +141,7 @@ def main():
     spec_seeds()
     if args.ember_train:
         run_state_seeds(args.ember_train)
+        run_state_regressions()
 
 
 if __name__ == "__main__":

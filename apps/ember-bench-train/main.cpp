@@ -47,6 +47,46 @@ struct Options {
   bool json = false, cuda_graph = false, channels_last = false, deterministic = false;
 };
 
+struct PhaseTimes {
+  std::vector<double> forward, backward, optimizer;  // ms per step
+};
+
+// `steps` eager steps with a synchronisation after each phase.
+PhaseTimes time_phases(nn::Module& model, optim::Optimizer& optimizer, const Tensor& images, const Tensor& labels,
+                       int steps) {
+  Backend& backend = backend_for(images.device());
+  PhaseTimes times;
+  for (int i = 0; i < steps; ++i) {
+    auto t = Clock::now();
+    Tensor loss = cross_entropy(model(images), labels);
+    backend.synchronize();
+    times.forward.push_back(ms_since(t));
+    t = Clock::now();
+    optimizer.zero_grad();
+    loss.backward();
+    backend.synchronize();
+    times.backward.push_back(ms_since(t));
+    t = Clock::now();
+    optimizer.step();
+    backend.synchronize();
+    times.optimizer.push_back(ms_since(t));
+  }
+  return times;
+}
+
+// The result `r` (the JSON object --json prints) as three lines of text.
+void print_text(const Options& o, const nlohmann::json& r) {
+  std::printf("%s, %s, batch %lld, %s, %s%s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
+              static_cast<long long>(r["batch_size"].get<int64_t>()), o.optimizer.c_str(),
+              (o.precision + (o.channels_last ? ", channels_last" : "")).c_str(),
+              r["graph_replayed"].get<bool>() ? ", CUDA graph" : "");
+  std::printf("  %.1f images/s (%.2f ms/step; eager split: forward %.2f, backward %.2f, optimiser %.2f)\n",
+              r["images_per_s"].get<double>(), r["ms_step"].get<double>(), r["ms_forward"].get<double>(),
+              r["ms_backward"].get<double>(), r["ms_optimizer"].get<double>());
+  std::printf("  peak ember memory %.1f MB, peak RSS %.1f MB\n", r["peak_device_bytes"].get<int64_t>() / 1e6,
+              r["peak_rss_bytes"].get<int64_t>() / 1e6);
+}
+
 int run(const Options& o) {
   set_num_threads(o.threads);
   const Device device = resolve_device(o.device, "ember-bench-train");
@@ -68,7 +108,6 @@ int run(const Options& o) {
   Backend& backend = backend_for(device);
   Allocator& allocator = allocator_for(device);
 
-  auto forward = [&] { return cross_entropy(model(images), labels); };
   TrainStepOptions step_options;
   step_options.cuda_graph = o.cuda_graph;
   step_options.warmup = std::max(o.warmup, o.cuda_graph ? 1 : 0);  // a capture needs one eager step first
@@ -91,22 +130,7 @@ int run(const Options& o) {
   const AllocatorStats memory = allocator.stats();
   const int64_t peak_bytes = std::max(memory.peak_bytes, memory.current_bytes + train_step.graph_pool_bytes());
 
-  std::vector<double> fwd, bwd, opt;
-  for (int i = 0; i < o.steps; ++i) {
-    auto t = Clock::now();
-    Tensor loss = forward();
-    backend.synchronize();
-    fwd.push_back(ms_since(t));
-    t = Clock::now();
-    optimizer->zero_grad();
-    loss.backward();
-    backend.synchronize();
-    bwd.push_back(ms_since(t));
-    t = Clock::now();
-    optimizer->step();
-    backend.synchronize();
-    opt.push_back(ms_since(t));
-  }
+  const PhaseTimes split = time_phases(model, *optimizer, images, labels, o.steps);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   nlohmann::json r = {{"device", device_name(device)},
@@ -124,23 +148,13 @@ int run(const Options& o) {
                       {"split", "eager"},
                       {"images_per_s", batch / ms_step * 1000.0},
                       {"ms_step", ms_step},
-                      {"ms_forward", median(fwd)},
-                      {"ms_backward", median(bwd)},
-                      {"ms_optimizer", median(opt)},
+                      {"ms_forward", median(split.forward)},
+                      {"ms_backward", median(split.backward)},
+                      {"ms_optimizer", median(split.optimizer)},
                       {"peak_device_bytes", peak_bytes},
                       {"peak_rss_bytes", static_cast<int64_t>(usage.ru_maxrss) * 1024}};
-  if (o.json) {
-    std::printf("%s\n", r.dump().c_str());
-  } else {
-    std::printf("%s, %s, batch %lld, %s, %s%s\n", r["device"].get<std::string>().c_str(), o.arch.c_str(),
-                static_cast<long long>(batch), o.optimizer.c_str(),
-                (o.precision + (o.channels_last ? ", channels_last" : "")).c_str(),
-                train_step.replayed_last() ? ", CUDA graph" : "");
-    std::printf("  %.1f images/s (%.2f ms/step; eager split: forward %.2f, backward %.2f, optimiser %.2f)\n",
-                r["images_per_s"].get<double>(), ms_step, median(fwd), median(bwd), median(opt));
-    std::printf("  peak ember memory %.1f MB, peak RSS %.1f MB\n", peak_bytes / 1e6,
-                r["peak_rss_bytes"].get<int64_t>() / 1e6);
-  }
+  if (o.json) std::printf("%s\n", r.dump().c_str());
+  else print_text(o, r);
   return 0;
 }
 

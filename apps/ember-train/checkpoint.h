@@ -17,14 +17,19 @@ namespace ember::train {
 
 // model and optimizer may be null (between optimisers: nothing in training).
 void save_run_checkpoint(const std::string& path, const RunState& state, const nn::Module* model,
-                     const optim::Optimizer* optimizer);
+                         const optim::Optimizer* optimizer);
+
+// The checkpoint file of a run folder.
+std::string checkpoint_path(const std::string& out_dir);
 
 struct LoadedCheckpoint {
   RunState state;
   nn::SafetensorsContents contents;
   bool has_training_state() const;  // model and optimiser tensors present
 };
-// Reads and validates a checkpoint (Error naming the file on any problem).
+// Reads and validates a checkpoint: the file, the run state (run_state_from_json) and that a
+// model is saved exactly when the state is inside a run. Any problem is an ember::Error of
+// one printable line naming the file.
 LoadedCheckpoint load_run_checkpoint(const std::string& path);
 
 // Loads the checkpoint's model and optimiser tensors into freshly built ones.

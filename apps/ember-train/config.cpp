@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "apps/ember-train/json_integer.h"
+#include "apps/ember-train/json_fields.h"
 #include "apps/ember-train/runs.h"
 #include "core/error.h"
 #include "data/dataset.h"
@@ -13,7 +13,10 @@ std::vector<std::string> TrainConfig::seed_optimizers() {
   return {"sgd:lr=0.01,momentum=0.9", "adam:lr=0.001", "rmsprop:lr=0.001", "adagrad:lr=0.01"};
 }
 
-void add_flags(CLI::App& app, TrainConfig& c) {
+namespace {
+
+// What is trained, on what and where.
+void add_setup_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--data", c.data,
                  "CIFAR-10 binary folder (data_batch_1..5.bin, test_batch.bin), 'synthetic[:NTRAIN,NTEST]', or 'auto': "
                  "data/cifar-10-batches-bin, else the real slice in ../shared/data/cifar10-mini, else synthetic")
@@ -37,6 +40,10 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--normalize", c.normalize, "half (mean 0.5, std 0.5, the seed's) or cifar (CIFAR-10's channel statistics)")
       ->check(CLI::IsMember({"half", "cifar"}))
       ->capture_default_str();
+}
+
+// How it is trained.
+void add_training_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--lr-schedule", c.lr_schedule,
                  "none (each optimiser's lr throughout), cosine (to 0 over the run) or onecycle")
       ->check(CLI::IsMember({"none", "cosine", "onecycle"}))
@@ -62,6 +69,10 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_flag("--freeze-backbone", c.freeze_backbone,
                "train only the final fully-connected layer (the seed's 'retrained the final layer'); optimiser state "
                "is kept for fc only");
+}
+
+// What is recorded and written.
+void add_output_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--log-every", c.log_every, "average training loss and accuracy over this many batches per point")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
@@ -73,6 +84,10 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_flag("--quiet,-q", c.quiet, "no progress lines: only warnings, errors and the final table");
   app.add_flag("--save-models", c.save_models,
                "write each optimiser's final weights to model-<k>.safetensors (torchvision names; loads in PyTorch)");
+}
+
+// The comparison made fair and complete (issue 10), and the CPU threads.
+void add_comparison_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--repeats", c.repeats,
                  "runs per optimiser, with seeds seed..seed+K-1 (repeat r of every optimiser starts from the same "
                  "weights and batch order); figures show the mean and a min-max band")
@@ -96,89 +111,131 @@ void add_flags(CLI::App& app, TrainConfig& c) {
       ->check(CLI::Range(0, 4096));
 }
 
-void validate(const TrainConfig& c) {
-  EMBER_USAGE_CHECK(c.precision == "fp32" || c.precision == "bf16", "--precision '{}' is not fp32 or bf16", c.precision);
-  expand_runs(c);                  // optimiser specs, --sweep, --repeats
-  const Shift shift = parse_shift(c.shift, c.epochs);
-  if (!c.classes.empty()) data::parse_class_list(c.classes);
-  EMBER_USAGE_CHECK(shift.kind != ShiftKind::Classes || c.classes.empty(),
+}  // namespace
+
+void add_flags(CLI::App& app, TrainConfig& c) {
+  add_setup_flags(app, c);
+  add_training_flags(app, c);
+  add_output_flags(app, c);
+  add_comparison_flags(app, c);
+}
+
+namespace {
+
+nn::Stem parse_arch(const std::string& arch) {
+  EMBER_USAGE_CHECK(arch == "resnet18" || arch == "resnet18-cifar", "--arch '{}' is not resnet18 or resnet18-cifar",
+                    arch);
+  return arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet;
+}
+
+DType parse_precision(const std::string& precision) {
+  EMBER_USAGE_CHECK(precision == "fp32" || precision == "bf16", "--precision '{}' is not fp32 or bf16", precision);
+  return precision == "bf16" ? DType::BFloat16 : DType::Float32;
+}
+
+optim::ScheduleKind parse_schedule(const std::string& name) {
+  if (name == "cosine") return optim::ScheduleKind::Cosine;
+  if (name == "onecycle") return optim::ScheduleKind::OneCycle;
+  EMBER_USAGE_CHECK(name == "none", "--lr-schedule '{}' is not none, cosine or onecycle", name);
+  return optim::ScheduleKind::Constant;
+}
+
+// The name only: whether the device is usable here is core's resolve_device (run.cpp).
+void check_device_name(const std::string& device) {
+  EMBER_USAGE_CHECK(device == "auto" || device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0,
+                    "--device '{}' is not one of auto, cpu, cuda, cuda:N", device);
+  if (device != "auto") Device::parse(device);  // UsageError for "cuda:x"
+}
+
+// The ranges CLI11 checks on the command line, again for a configuration from a checkpoint.
+void check_ranges(const TrainConfig& c) {
+  EMBER_USAGE_CHECK(c.epochs >= 1 && c.epochs <= 100000, "--epochs {} is not in [1, 100000]", c.epochs);
+  EMBER_USAGE_CHECK(c.batch_size >= 1 && c.batch_size <= (int64_t(1) << 20), "--batch-size {} is not in [1, 1048576]",
+                    c.batch_size);
+  EMBER_USAGE_CHECK(c.log_every >= 1 && c.log_every <= 1000000, "--log-every {} is not in [1, 1000000]", c.log_every);
+  EMBER_USAGE_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs <= 1e6, "--warmup-epochs {} is not in [0, 1e6]",
+                    c.warmup_epochs);
+  EMBER_USAGE_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "--label-smoothing {} is not in [0, 1)",
+                    c.label_smoothing);
+  EMBER_USAGE_CHECK(c.target_accuracy >= 0 && c.target_accuracy <= 1, "--target-accuracy {} is not in [0, 1]",
+                    c.target_accuracy);
+  EMBER_USAGE_CHECK(c.threads >= 0 && c.threads <= 4096, "--threads {} is not in [0, 4096]", c.threads);
+}
+
+}  // namespace
+
+void validate(TrainConfig& c) {
+  check_ranges(c);
+  ParsedOptions p;
+  p.compute_dtype = parse_precision(c.precision);
+  p.sweep_lrs = c.sweep.empty() ? std::vector<double>{} : parse_sweep(c.sweep);
+  p.runs = expand_runs(c.optimizer_specs(), p.sweep_lrs, c.repeats, c.seed);
+  p.shift = parse_shift(c.shift, c.epochs);
+  if (!c.classes.empty()) p.classes = data::parse_class_list(c.classes);
+  EMBER_USAGE_CHECK(p.shift.kind != ShiftKind::Classes || c.classes.empty(),
                     "--shift E:classes chooses the classes itself: leave out --classes");
   EMBER_USAGE_CHECK(!c.reset_fc || !c.weights.empty(), "--reset-fc needs --weights");
   EMBER_USAGE_CHECK(!(c.warmup_epochs > 0) || c.warmup_epochs < c.epochs,
                     "--warmup-epochs {} must be shorter than --epochs {}", c.warmup_epochs, c.epochs);
-  EMBER_USAGE_CHECK(c.device == "auto" || c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0,
-                    "--device '{}' is not one of auto, cpu, cuda, cuda:N", c.device);
+  check_device_name(c.device);
+  p.stem = parse_arch(c.arch);
+  p.augment = data::parse_augment(c.augment);
+  p.normalization = data::parse_normalization(c.normalize);
+  p.lr_schedule = parse_schedule(c.lr_schedule);
+  c.parsed = std::move(p);
 }
 
+namespace {
+
+// The saved fields, in one list for writing and reading (json_fields.h).
+template <class Io, class Config>
+void config_fields(Io& io, Config& c) {
+  io("data", c.data);
+  io("arch", c.arch);
+  io("optimizers", c.optimizers);
+  io("epochs", c.epochs);
+  io("batch_size", c.batch_size);
+  io("device", c.device);
+  io("seed", c.seed);
+  io("augment", c.augment);
+  io("normalize", c.normalize);
+  io("lr_schedule", c.lr_schedule);
+  io("warmup_epochs", c.warmup_epochs);
+  io("label_smoothing", c.label_smoothing);
+  io("freeze_backbone", c.freeze_backbone);
+  io("cuda_graph", c.cuda_graph);
+  io("precision", c.precision);
+  io("channels_last", c.channels_last);
+  io("deterministic", c.deterministic);
+  io("log_every", c.log_every);
+  io("limit_train", c.limit_train);
+  io("limit_test", c.limit_test);
+  io("out", c.out);
+  io("threads", c.threads);
+  io("save_models", c.save_models);
+  io("repeats", c.repeats);
+  io("sweep", c.sweep);
+  io("target_accuracy", c.target_accuracy);
+  io("shift", c.shift);
+  io("weights", c.weights);
+  io("reset_fc", c.reset_fc);
+  io("classes", c.classes);
+}
+
+}  // namespace
+
 nlohmann::json to_json(const TrainConfig& c) {
-  return {{"data", c.data},
-          {"arch", c.arch},
-          {"optimizers", c.optimizer_specs()},
-          {"epochs", c.epochs},
-          {"batch_size", c.batch_size},
-          {"device", c.device},
-          {"seed", c.seed},
-          {"augment", c.augment},
-          {"normalize", c.normalize},
-          {"lr_schedule", c.lr_schedule},
-          {"warmup_epochs", c.warmup_epochs},
-          {"label_smoothing", c.label_smoothing},
-          {"freeze_backbone", c.freeze_backbone},
-          {"cuda_graph", c.cuda_graph},
-          {"precision", c.precision},
-          {"channels_last", c.channels_last},
-          {"deterministic", c.deterministic},
-          {"log_every", c.log_every},
-          {"limit_train", c.limit_train},
-          {"limit_test", c.limit_test},
-          {"out", c.out},
-          {"threads", c.threads},
-          {"save_models", c.save_models},
-          {"repeats", c.repeats},
-          {"sweep", c.sweep},
-          {"target_accuracy", c.target_accuracy},
-          {"shift", c.shift},
-          {"weights", c.weights},
-          {"reset_fc", c.reset_fc},
-          {"classes", c.classes}};
+  nlohmann::json j = nlohmann::json::object();
+  JsonWriter writer(j);
+  config_fields(writer, c);
+  j["optimizers"] = c.optimizer_specs();  // the seed's four spelled out when none were given
+  return j;
 }
 
 TrainConfig config_from_json(const nlohmann::json& j) {
   TrainConfig c;
-  try {
-    c.data = j.at("data");
-    c.arch = j.at("arch");
-    c.optimizers = j.at("optimizers").get<std::vector<std::string>>();
-    c.epochs = json_integer<int>(j.at("epochs"));
-    c.batch_size = json_integer<int64_t>(j.at("batch_size"));
-    c.device = j.at("device");
-    c.seed = json_integer<uint64_t>(j.at("seed"));
-    c.augment = j.at("augment");
-    c.normalize = j.at("normalize");
-    c.lr_schedule = j.at("lr_schedule");
-    c.warmup_epochs = j.at("warmup_epochs");
-    c.label_smoothing = j.at("label_smoothing");
-    c.freeze_backbone = j.at("freeze_backbone");
-    c.cuda_graph = j.value("cuda_graph", false);
-    c.precision = j.value("precision", "fp32");
-    c.channels_last = j.value("channels_last", false);
-    c.deterministic = j.value("deterministic", false);
-    c.log_every = json_integer<int>(j.at("log_every"));
-    c.limit_train = json_integer<int64_t>(j.at("limit_train"));
-    c.limit_test = json_integer<int64_t>(j.at("limit_test"));
-    c.out = j.at("out");
-    c.threads = j.contains("threads") ? json_integer<int>(j.at("threads")) : 0;
-    c.save_models = j.value("save_models", false);
-    c.repeats = j.contains("repeats") ? json_integer<int>(j.at("repeats")) : 1;
-    c.sweep = j.value("sweep", "");
-    c.target_accuracy = j.value("target_accuracy", 0.0);
-    c.shift = j.value("shift", "");
-    c.weights = j.value("weights", "");
-    c.reset_fc = j.value("reset_fc", false);
-    c.classes = j.value("classes", "");
-  } catch (const nlohmann::json::exception& e) {
-    EMBER_FAIL("saved configuration is incomplete or malformed: {}", e.what());
-  }
+  const JsonReader reader(j, "config");
+  config_fields(reader, c);
   return c;
 }
 

@@ -1,6 +1,7 @@
 // The configuration of one ember-train run: every flag, its default (the seed experiment)
 // and its validation. Saved in summary.json and in checkpoints, so that --resume continues
-// the same run.
+// the same run. validate() parses every option once into TrainConfig::parsed, which is what
+// training reads.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,29 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/ember-train/runs.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "data/augment.h"
+#include "nn/resnet.h"
+#include "optim/lr_schedule.h"
+
 namespace ember::train {
+
+// The flags as validate() parsed them. The strings of TrainConfig stay as given: they are
+// what summary.json and checkpoints save.
+struct ParsedOptions {
+  std::vector<RunSpec> runs;             // --optimizer x --sweep x --repeats, each spec parsed
+  std::vector<double> sweep_lrs;         // --sweep (empty: each spec's own lr)
+  nn::Stem stem = nn::Stem::ImageNet;    // --arch
+  DType compute_dtype = DType::Float32;  // --precision: Float32 or BFloat16
+  data::Augment augment = data::Augment::None;
+  data::Normalization normalization = data::Normalization::half();
+  // --lr-schedule: none is Constant (with --warmup-epochs, or no schedule at all).
+  optim::ScheduleKind lr_schedule = optim::ScheduleKind::Constant;
+  Shift shift;
+  std::vector<int64_t> classes;   // --classes (empty: all ten)
+};
 
 struct TrainConfig {
   std::string data = "auto";  // DIR | synthetic[:N,M] | auto (see resolve_data_source)
@@ -48,6 +71,8 @@ struct TrainConfig {
   bool reset_fc = false;       // re-initialise fc after loading --weights
   std::string classes;         // "0-4", "0,2,7": train and test on these classes only
 
+  ParsedOptions parsed;        // filled by validate()
+
   // The seed's optimisers, as specs.
   static std::vector<std::string> seed_optimizers();
   std::vector<std::string> optimizer_specs() const { return optimizers.empty() ? seed_optimizers() : optimizers; }
@@ -55,9 +80,12 @@ struct TrainConfig {
 
 // Declares every flag on `app`, bound to `config` (defaults as above, help for each).
 void add_flags(CLI::App& app, TrainConfig& config);
-// Checks values CLI11 cannot (ranges, names, optimiser specs): UsageError naming the flag.
-void validate(const TrainConfig& config);
+// Checks every value (also those CLI11 checks, for a configuration read from a checkpoint)
+// and parses every option into config.parsed: UsageError naming the flag.
+void validate(TrainConfig& config);
 
+// The saved fields (not resume, print_model, quiet or parsed). config_from_json: Error
+// naming the field when one is missing or of the wrong type; validate() checks the values.
 nlohmann::json to_json(const TrainConfig& config);
 TrainConfig config_from_json(const nlohmann::json& j);
 

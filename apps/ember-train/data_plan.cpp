@@ -20,10 +20,10 @@ std::string join(const std::vector<int64_t>& v) {
 
 DataPlan make_data_plan(const data::DataSplits& splits, const TrainConfig& c) {
   DataPlan plan;
-  plan.shift = parse_shift(c.shift, c.epochs);
+  plan.shift = c.parsed.shift;
   data::Dataset train = splits.train, test = splits.test;
-  if (!c.classes.empty()) {
-    const std::vector<int64_t> classes = data::parse_class_list(c.classes);
+  if (!c.parsed.classes.empty()) {
+    const std::vector<int64_t>& classes = c.parsed.classes;
     train = only(train, classes);
     test = only(test, classes);
     plan.description = fmt::format("classes {} only: {} train, {} test images", join(classes), train.size(), test.size());

@@ -26,6 +26,7 @@ struct DataPlan {
   const data::Dataset& test(int epoch) const { return phase(epoch) ? test_after : test_before; }
 };
 
+// `config` validated (its parsed shift and classes).
 DataPlan make_data_plan(const data::DataSplits& splits, const TrainConfig& config);
 
 }  // namespace ember::train

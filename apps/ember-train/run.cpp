@@ -1,19 +1,17 @@
 #include "apps/ember-train/run.h"
 
-#include <csignal>
 #include <atomic>
-#include <chrono>
-#include <cmath>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
 
+#include "apps/common/app_main.h"
 #include "apps/common/progress.h"
 #include "apps/ember-train/checkpoint.h"
 #include "apps/ember-train/data_plan.h"
-#include "apps/ember-train/runs.h"
 #include "apps/ember-train/plots.h"
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"
@@ -86,29 +84,109 @@ void write_tables(const fs::path& out, const RunState& state) {
   write_text_atomic(out / "epochs.csv", epochs_csv(state.epochs));
 }
 
+// Where the comparison starts: afresh, or (--resume) where its checkpoint left it, with the
+// saved configuration in `config` (only --quiet and --threads come from this command line).
+struct Start {
+  RunState state;
+  LoadedCheckpoint checkpoint;
+  bool resuming = false;
+};
+
+Start load_start(TrainConfig& config) {
+  Start start;
+  if (config.resume.empty()) return start;
+  const std::string path = checkpoint_path(config.resume);
+  EMBER_CHECK(fs::exists(path), "--resume {}: no checkpoint there ({} is missing)", config.resume, path);
+  start.checkpoint = load_run_checkpoint(path);
+  start.state = start.checkpoint.state;
+  start.resuming = true;
+  TrainConfig saved = start.state.config;  // the run continues with its own configuration
+  saved.out = fs::path(path).parent_path().string();
+  saved.quiet = config.quiet;
+  saved.threads = config.threads;
+  config = saved;
+  return start;
+}
+
+fs::path make_out_dir(TrainConfig& config) {
+  if (config.out.empty()) config.out = default_out_dir();
+  const fs::path out(config.out);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  EMBER_CHECK(fs::is_directory(out), "cannot create the output folder {}: {}", out.string(), ec.message());
+  return out;
+}
+
+void print_header(const TrainConfig& config, const data::DataSplits& data, const DataPlan& plan, Device device,
+                  const fs::path& out) {
+  if (!config.quiet) {
+    std::printf("%s\n", data.description.c_str());
+    if (!plan.description.empty()) std::printf("%s\n", plan.description.c_str());
+    const ParsedOptions& p = config.parsed;
+    std::printf("device: %s; %zu run(s) (%zu optimiser(s)%s%s) x %d epoch(s), batch %lld, %s -> %s\n",
+                device_name(device).c_str(), p.runs.size(), config.optimizer_specs().size(),
+                p.sweep_lrs.empty() ? "" : fmt::format(" x {} learning rates", p.sweep_lrs.size()).c_str(),
+                config.repeats > 1 ? fmt::format(" x {} repeats", config.repeats).c_str() : "", config.epochs,
+                static_cast<long long>(config.batch_size), config.arch.c_str(), out.string().c_str());
+  }
+  if (config.print_model) {
+    nn::ResNet18 model(10, config.parsed.stem);
+    std::printf("%s\n", nn::format_summary(nn::summarize(model, {3, 32, 32}, config.batch_size)).c_str());
+  }
+}
+
+// Trains every run left, one after another, gathering each finished run into `state` and
+// writing the tables and a checkpoint after it. Returns 130 when stopped by Ctrl-C (the
+// checkpoint written), else 0.
+int train_runs(const TrainConfig& config, Device device, const DataPlan& plan, const fs::path& out, RunState& state,
+               const LoadedCheckpoint* resume) {
+  apps::ProgressLine progress(10.0, config.quiet);
+  const std::string path = checkpoint_path(out.string());
+  auto save = [&](const nn::Module& model, const optim::Optimizer& optimizer) {
+    save_run_checkpoint(path, state, &model, &optimizer);
+  };
+  const TrainEnvironment env{config, device, plan, progress, out.string(), stop_requested, save};
+  interrupted = false;
+  auto previous = std::signal(SIGINT, on_sigint);
+  int exit_code = apps::kExitOk;
+  while (state.progress.run < static_cast<int>(config.parsed.runs.size())) {
+    const bool inside = resume != nullptr && resume->has_training_state();
+    const Outcome outcome = RunTrainer(env, state.current, state.progress, inside ? &resume->contents : nullptr).train();
+    resume = nullptr;
+    if (outcome == Outcome::Interrupted) {
+      write_tables(out, state.with_current());
+      progress.println(fmt::format("interrupted: checkpoint written; continue with: ember-train --resume {}",
+                                   out.string()));
+      exit_code = apps::kExitInterrupted;
+      break;
+    }
+    state.add(state.current);
+    state.current = RunRecord{};
+    state.progress = Progress{};
+    state.progress.run = static_cast<int>(state.results.size());
+    write_tables(out, state);
+    save_run_checkpoint(path, state, nullptr, nullptr);
+  }
+  std::signal(SIGINT, previous);
+  return exit_code;
+}
+
+void write_outputs(const fs::path& out, const RunState& state, const Shift& shift, Device device) {
+  write_summary((out / "summary.json").string(), state, device);
+  if (!state.config.sweep.empty()) write_text_atomic(out / "sweep.csv", sweep_csv(state.results));
+  for (const std::string& problem : draw_all_plots(out.string(), state, shift))
+    std::fprintf(stderr, "ember-train: note: %s (the CSV files hold every number)\n", problem.c_str());
+  std::printf("%s", format_results_table(state).c_str());
+  std::printf("results in %s\n", out.string().c_str());
+}
+
 }  // namespace
 
 void stop_after_steps(int64_t steps) { steps_until_stop = steps; }
 
 int run_comparison(TrainConfig config) {
-  RunState state;
-  LoadedCheckpoint resumed;
-  bool resuming = false;
-  if (!config.resume.empty()) {
-    const std::string path = checkpoint_path(config.resume);
-    EMBER_CHECK(fs::exists(path), "--resume {}: no checkpoint there ({} is missing)", config.resume, path);
-    resumed = load_run_checkpoint(path);
-    const bool quiet = config.quiet;
-    const int threads = config.threads;
-    state = resumed.state;
-    config = state.config;  // the run continues with its own configuration
-    config.out = fs::path(path).parent_path().string();
-    config.quiet = quiet;
-    config.threads = threads;
-    resuming = true;
-  }
+  Start start = load_start(config);
   validate(config);  // every usage error before any work
-  const std::vector<RunSpec> runs = expand_runs(config);
   set_num_threads(config.threads);
   // --device auto without a usable GPU warns with CUDA's reason; --device cuda then is an
   // Error (exit 1) with it (Note [device detection] in core/device.cpp).
@@ -116,65 +194,20 @@ int run_comparison(TrainConfig config) {
   nn::set_deterministic_convolutions(config.deterministic);
   if (config.cuda_graph && device.is_cpu())
     std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
-
-  if (config.out.empty()) config.out = default_out_dir();
-  const fs::path out(config.out);
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  EMBER_CHECK(fs::is_directory(out), "cannot create the output folder {}: {}", out.string(), ec.message());
-
+  const fs::path out = make_out_dir(config);
   config.data = resolve_data_spec(config.data);
   // Synthetic data has its own fixed seed: every run (and every --seed) sees the same images.
   const data::DataSplits data = data::load_data(config.data, config.limit_train, config.limit_test, /*synthetic_seed=*/0);
   const DataPlan plan = make_data_plan(data, config);
-  apps::ProgressLine progress(10.0, config.quiet);
-  if (!config.quiet) {
-    std::printf("%s\n", data.description.c_str());
-    if (!plan.description.empty()) std::printf("%s\n", plan.description.c_str());
-    std::printf("device: %s; %zu run(s) (%zu optimiser(s)%s%s) x %d epoch(s), batch %lld, %s -> %s\n",
-                device_name(device).c_str(), runs.size(), config.optimizer_specs().size(),
-                config.sweep.empty() ? "" : fmt::format(" x {} learning rates", parse_sweep(config.sweep).size()).c_str(),
-                config.repeats > 1 ? fmt::format(" x {} repeats", config.repeats).c_str() : "", config.epochs,
-                static_cast<long long>(config.batch_size), config.arch.c_str(), out.string().c_str());
-  }
-  if (config.print_model) {
-    nn::ResNet18 model(10, config.arch == "resnet18-cifar" ? nn::Stem::Cifar : nn::Stem::ImageNet);
-    std::printf("%s\n", nn::format_summary(nn::summarize(model, {3, 32, 32}, config.batch_size)).c_str());
-  }
-  if (!resuming) {
+  print_header(config, data, plan, device, out);
+  RunState& state = start.state;
+  if (!start.resuming) {
     state.config = config;
     state.data_description = data.description + (plan.description.empty() ? "" : "; " + plan.description);
   }
-
-  interrupted = false;
-  auto previous = std::signal(SIGINT, on_sigint);
-  TrainContext ctx{config, runs, device, plan, state, progress, out.string(), stop_requested};
-  int exit_code = 0;
-  while (state.progress.run < static_cast<int>(runs.size())) {
-    const bool inside = resuming && resumed.has_training_state();
-    const Outcome outcome = train_run(ctx, inside ? &resumed.contents : nullptr);
-    resuming = false;
-    write_tables(out, state);
-    if (outcome == Outcome::Interrupted) {
-      progress.println(fmt::format("interrupted: checkpoint written; continue with: ember-train --resume {}",
-                                   out.string()));
-      exit_code = 130;
-      break;
-    }
-    state.progress = Progress{};
-    state.progress.run = static_cast<int>(state.results.size());
-    save_run_checkpoint(checkpoint_path(out.string()), state, nullptr, nullptr);
-  }
-  std::signal(SIGINT, previous);
-  if (exit_code != 0) return exit_code;
-
-  write_summary((out / "summary.json").string(), state, device);
-  if (!config.sweep.empty()) write_text_atomic(out / "sweep.csv", sweep_csv(state.results));
-  for (const std::string& problem : draw_all_plots(out.string(), state, plan.shift))
-    std::fprintf(stderr, "ember-train: note: %s (the CSV files hold every number)\n", problem.c_str());
-  std::printf("%s", format_results_table(state).c_str());
-  std::printf("results in %s\n", out.string().c_str());
-  return 0;
+  const int code = train_runs(config, device, plan, out, state, start.resuming ? &start.checkpoint : nullptr);
+  if (code == apps::kExitOk) write_outputs(out, state, plan.shift, device);
+  return code;
 }
 
 }  // namespace ember::train

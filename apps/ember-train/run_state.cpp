@@ -1,8 +1,6 @@
 #include "apps/ember-train/run_state.h"
 
-#include <cmath>
-
-#include "apps/ember-train/json_integer.h"
+#include "apps/ember-train/json_fields.h"
 #include "core/error.h"
 #include "core/printable.h"
 
@@ -10,142 +8,202 @@ namespace ember::train {
 
 namespace {
 
-// JSON has no NaN or Inf: store null and read it back as NaN.
-nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-double num_from(const nlohmann::json& j) { return j.is_null() ? kNaN : j.get<double>(); }
+// One list of saved fields per struct, for writing and reading (json_fields.h).
 
-// One table of (name, getter, setter) per struct would be more machinery than these two
-// short lists: each field is written once and read once, in the same order.
-nlohmann::json result_json(const RunResult& r) {
-  return {{"optimizer", r.optimizer}, {"base", r.base}, {"canonical", r.canonical}, {"lr", r.lr},
-          {"repeat", r.repeat}, {"seed", r.seed}, {"finished", r.finished}, {"diverged", r.diverged},
-          {"diverged_at", r.diverged_at}, {"epochs_done", r.epochs_done},
-          {"final_test_accuracy", num(r.final_test_accuracy)}, {"best_test_accuracy", num(r.best_test_accuracy)},
-          {"train_seconds", r.train_seconds}, {"wall_seconds", r.wall_seconds}, {"images_seen", r.images_seen},
-          {"images_per_second", r.images_per_second}, {"parameters", r.parameters},
-          {"trainable_parameters", r.trainable_parameters}, {"state_bytes", r.state_bytes},
-          {"peak_device_bytes", r.peak_device_bytes}, {"energy_joules", num(r.energy_joules)},
-          {"energy_source", r.energy_source}, {"cuda_graph", r.cuda_graph}, {"images_to_target", r.images_to_target},
-          {"seconds_to_target", r.seconds_to_target}, {"joules_to_target", num(r.joules_to_target)},
-          {"accuracy_before_shift", num(r.accuracy_before_shift)},
-          {"accuracy_after_shift", num(r.accuracy_after_shift)}, {"images_to_recover", r.images_to_recover}};
+template <class Io, class Row>
+void history_fields(Io& io, Row& r) {
+  io("optimizer", r.optimizer);
+  io("repeat", r.repeat);
+  io("epoch", r.epoch);
+  io("batch", r.batch);
+  io("images_seen", r.images_seen);
+  io("loss", r.loss);
+  io("accuracy", r.accuracy);
 }
 
-RunResult result_from(const nlohmann::json& j) {
-  RunResult r;
-  r.optimizer = j.at("optimizer");
-  r.base = j.at("base");
-  r.canonical = j.at("canonical");
-  r.lr = j.at("lr");
-  r.repeat = json_integer<int>(j.at("repeat"));
-  r.seed = json_integer<uint64_t>(j.at("seed"));
-  r.finished = j.at("finished");
-  r.diverged = j.at("diverged");
-  r.diverged_at = j.at("diverged_at");
-  r.epochs_done = json_integer<int>(j.at("epochs_done"));
-  r.final_test_accuracy = num_from(j.at("final_test_accuracy"));
-  r.best_test_accuracy = num_from(j.at("best_test_accuracy"));
-  r.train_seconds = j.at("train_seconds");
-  r.wall_seconds = j.at("wall_seconds");
-  r.images_seen = json_integer<int64_t>(j.at("images_seen"));
-  r.images_per_second = j.at("images_per_second");
-  r.parameters = json_integer<int64_t>(j.at("parameters"));
-  r.trainable_parameters = json_integer<int64_t>(j.at("trainable_parameters"));
-  r.state_bytes = json_integer<int64_t>(j.at("state_bytes"));
-  r.peak_device_bytes = json_integer<int64_t>(j.at("peak_device_bytes"));
-  r.energy_joules = num_from(j.at("energy_joules"));
-  r.energy_source = j.at("energy_source");
-  r.cuda_graph = j.value("cuda_graph", "off");
-  r.images_to_target = json_integer<int64_t>(j.at("images_to_target"));
-  r.seconds_to_target = j.at("seconds_to_target");
-  r.joules_to_target = num_from(j.at("joules_to_target"));
-  r.accuracy_before_shift = num_from(j.at("accuracy_before_shift"));
-  r.accuracy_after_shift = num_from(j.at("accuracy_after_shift"));
-  r.images_to_recover = json_integer<int64_t>(j.at("images_to_recover"));
+template <class Io, class Row>
+void epoch_fields(Io& io, Row& r) {
+  io("optimizer", r.optimizer);
+  io("repeat", r.repeat);
+  io("epoch", r.epoch);
+  io("train_loss", r.train_loss);
+  io("train_accuracy", r.train_accuracy);
+  io("test_loss", r.test_loss);
+  io("test_accuracy", r.test_accuracy);
+  io("seconds", r.seconds);
+  io("images_per_second", r.images_per_second);
+  io("images_seen", r.images_seen);
+  io("train_seconds", r.train_seconds);
+  io("joules", r.joules);
+  io("test_accuracy_low", r.test_accuracy_low);
+  io("test_accuracy_high", r.test_accuracy_high);
+}
+
+template <class Io, class Result>
+void result_fields(Io& io, Result& r) {
+  io("optimizer", r.optimizer);
+  io("base", r.base);
+  io("canonical", r.canonical);
+  io("lr", r.lr);
+  io("repeat", r.repeat);
+  io("seed", r.seed);
+  io("finished", r.finished);
+  io("diverged", r.diverged);
+  io("diverged_at", r.diverged_at);
+  io("epochs_done", r.epochs_done);
+  io("final_test_accuracy", r.final_test_accuracy);
+  io("best_test_accuracy", r.best_test_accuracy);
+  io("train_seconds", r.train_seconds);
+  io("wall_seconds", r.wall_seconds);
+  io("images_seen", r.images_seen);
+  io("images_per_second", r.images_per_second);
+  io("parameters", r.parameters);
+  io("trainable_parameters", r.trainable_parameters);
+  io("state_bytes", r.state_bytes);
+  io("peak_device_bytes", r.peak_device_bytes);
+  io("energy_joules", r.energy_joules);
+  io("energy_source", r.energy_source);
+  io("cuda_graph", r.cuda_graph);
+  io("images_to_target", r.images_to_target);
+  io("seconds_to_target", r.seconds_to_target);
+  io("joules_to_target", r.joules_to_target);
+  io("accuracy_before_shift", r.accuracy_before_shift);
+  io("accuracy_after_shift", r.accuracy_after_shift);
+  io("images_to_recover", r.images_to_recover);
+}
+
+template <class Io, class P>
+void progress_fields(Io& io, P& p) {
+  io("run", p.run);
+  io("epoch", p.epoch);
+  io("batch", p.batch);
+  io("step", p.step);
+  io("images_seen", p.images_seen);
+  io("epoch_loss_sum", p.epoch_loss_sum);
+  io("epoch_accuracy_sum", p.epoch_accuracy_sum);
+  io("epoch_batches", p.epoch_batches);
+  io("epoch_images", p.epoch_images);
+  io("epoch_correct", p.epoch_correct);
+  io("window_loss_sum", p.window_loss_sum);
+  io("window_accuracy_sum", p.window_accuracy_sum);
+  io("window_batches", p.window_batches);
+  io("epoch_seconds", p.epoch_seconds);
+  io("train_seconds", p.train_seconds);
+  io("wall_seconds", p.wall_seconds);
+  io("joules", p.joules);
+  io("best_test_accuracy", p.best_test_accuracy);
+}
+
+template <class T, class Fields>
+nlohmann::json write(const T& value, Fields fields) {
+  nlohmann::json j = nlohmann::json::object();
+  JsonWriter writer(j);
+  fields(writer, value);
+  return j;
+}
+
+template <class T, class Fields>
+nlohmann::json write_all(const std::vector<T>& values, Fields fields) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const T& v : values) j.push_back(write(v, fields));
+  return j;
+}
+
+template <class T, class Fields>
+T read(const nlohmann::json& j, const std::string& where, Fields fields) {
+  T value;
+  const JsonReader reader(j, where);
+  fields(reader, value);
+  return value;
+}
+
+template <class T, class Fields>
+std::vector<T> read_all(const JsonReader& object, const char* key, Fields fields) {
+  return read_array<T>(object.at(key), object.where(key),
+                       [&](const nlohmann::json& j, const std::string& where) { return read<T>(j, where, fields); });
+}
+
+// Generic lambdas over the field lists, so that write() and read() can take them as values.
+const auto kHistory = [](auto& io, auto& r) { history_fields(io, r); };
+const auto kEpoch = [](auto& io, auto& r) { epoch_fields(io, r); };
+const auto kResult = [](auto& io, auto& r) { result_fields(io, r); };
+const auto kProgress = [](auto& io, auto& p) { progress_fields(io, p); };
+
+nlohmann::json record_json(const RunRecord& r) {
+  return {{"result", write(r.result, kResult)},
+          {"history", write_all(r.history, kHistory)},
+          {"epochs", write_all(r.epochs, kEpoch)}};
+}
+
+RunRecord record_from(const nlohmann::json& j, const std::string& where) {
+  const JsonReader object(j, where);
+  RunRecord r;
+  r.result = read<RunResult>(object.at("result"), object.where("result"), kResult);
+  r.history = read_all<HistoryRow>(object, "history", kHistory);
+  r.epochs = read_all<EpochRow>(object, "epochs", kEpoch);
   return r;
+}
+
+// The position must be one training can continue from (trainer.cpp indexes by it).
+void check_position(const RunState& s) {
+  const Progress& p = s.progress;
+  const int runs = static_cast<int>(s.config.parsed.runs.size());
+  EMBER_CHECK(p.run >= 0 && p.run <= runs, "progress.run: {} is not a run of this configuration (0 to {})", p.run,
+              runs);
+  EMBER_CHECK(static_cast<int>(s.results.size()) == p.run, "results: {} finished runs before run {}",
+              s.results.size(), p.run);
+  EMBER_CHECK(p.epoch >= 0 && p.epoch < s.config.epochs, "progress.epoch: {} is not an epoch of {}", p.epoch,
+              s.config.epochs);
+  EMBER_CHECK(static_cast<int>(s.current.epochs.size()) == p.epoch,
+              "current.epochs: {} rows for a run at epoch {}", s.current.epochs.size(), p.epoch);
+  EMBER_CHECK(p.batch >= 0 && p.step >= 0 && p.images_seen >= 0 && p.epoch_batches >= 0 && p.epoch_images >= 0 &&
+                  p.epoch_correct >= 0,
+              "progress: a negative count");
+  EMBER_CHECK(p.window_batches >= 0 && p.window_batches < s.config.log_every,
+              "progress.window_batches: {} is not in [0, log_every {})", p.window_batches, s.config.log_every);
 }
 
 }  // namespace
 
+void RunState::add(const RunRecord& finished) {
+  history.insert(history.end(), finished.history.begin(), finished.history.end());
+  epochs.insert(epochs.end(), finished.epochs.begin(), finished.epochs.end());
+  results.push_back(finished.result);
+}
+
+RunState RunState::with_current() const {
+  RunState all = *this;
+  all.add(current);
+  all.current = RunRecord{};
+  return all;
+}
+
 nlohmann::json to_json(const RunState& s) {
-  nlohmann::json j;
-  j["config"] = to_json(s.config);
-  j["data_description"] = s.data_description;
-  j["history"] = nlohmann::json::array();
-  for (const HistoryRow& r : s.history)
-    j["history"].push_back({r.optimizer, r.repeat, r.epoch, r.batch, r.images_seen, num(r.loss), num(r.accuracy)});
-  j["epochs"] = nlohmann::json::array();
-  for (const EpochRow& r : s.epochs)
-    j["epochs"].push_back({r.optimizer, r.repeat, r.epoch, num(r.train_loss), num(r.train_accuracy),
-                           num(r.test_loss), num(r.test_accuracy), r.seconds, r.images_per_second, r.images_seen,
-                           r.train_seconds, num(r.joules), num(r.test_accuracy_low), num(r.test_accuracy_high)});
-  j["results"] = nlohmann::json::array();
-  for (const RunResult& r : s.results) j["results"].push_back(result_json(r));
-  const Progress& p = s.progress;
-  j["progress"] = {{"run", p.run},
-                   {"epoch", p.epoch},
-                   {"batch", p.batch},
-                   {"step", p.step},
-                   {"images_seen", p.images_seen},
-                   {"epoch_loss_sum", num(p.epoch_loss_sum)},
-                   {"epoch_accuracy_sum", num(p.epoch_accuracy_sum)},
-                   {"epoch_batches", p.epoch_batches},
-                   {"epoch_images", p.epoch_images},
-                   {"epoch_correct", p.epoch_correct},
-                   {"window_loss_sum", num(p.window_loss_sum)},
-                   {"window_accuracy_sum", num(p.window_accuracy_sum)},
-                   {"window_batches", p.window_batches},
-                   {"epoch_seconds", p.epoch_seconds},
-                   {"train_seconds", p.train_seconds},
-                   {"wall_seconds", p.wall_seconds},
-                   {"joules", p.joules},
-                   {"best_test_accuracy", num(p.best_test_accuracy)}};
-  return j;
+  return {{"config", to_json(s.config)},
+          {"data_description", s.data_description},
+          {"history", write_all(s.history, kHistory)},
+          {"epochs", write_all(s.epochs, kEpoch)},
+          {"results", write_all(s.results, kResult)},
+          {"current", record_json(s.current)},
+          {"progress", write(s.progress, kProgress)}};
 }
 
 RunState run_state_from_json(const nlohmann::json& j) {
+  const JsonReader object(j, "");
   RunState s;
+  s.config = config_from_json(object.at("config"));
   try {
-    s.config = config_from_json(j.at("config"));
-    s.data_description = j.value("data_description", "");
-    for (const auto& r : j.at("history"))
-      s.history.push_back({r.at(0), json_integer<int>(r.at(1)), json_integer<int>(r.at(2)),
-                           json_integer<int64_t>(r.at(3)), json_integer<int64_t>(r.at(4)), num_from(r.at(5)),
-                           num_from(r.at(6))});
-    for (const auto& r : j.at("epochs")) {
-      EpochRow e{r.at(0), json_integer<int>(r.at(1)), json_integer<int>(r.at(2)), num_from(r.at(3)),
-                 num_from(r.at(4)), num_from(r.at(5)), num_from(r.at(6)), r.at(7), r.at(8)};
-      e.images_seen = json_integer<int64_t>(r.at(9));
-      e.train_seconds = r.at(10);
-      e.joules = num_from(r.at(11));
-      e.test_accuracy_low = num_from(r.at(12));
-      e.test_accuracy_high = num_from(r.at(13));
-      s.epochs.push_back(e);
-    }
-    for (const auto& r : j.at("results")) s.results.push_back(result_from(r));
-    const auto& p = j.at("progress");
-    Progress& q = s.progress;
-    q.run = json_integer<int>(p.at("run"));
-    q.epoch = json_integer<int>(p.at("epoch"));
-    q.batch = json_integer<int64_t>(p.at("batch"));
-    q.step = json_integer<int64_t>(p.at("step"));
-    q.images_seen = json_integer<int64_t>(p.at("images_seen"));
-    q.epoch_loss_sum = num_from(p.at("epoch_loss_sum"));
-    q.epoch_accuracy_sum = num_from(p.at("epoch_accuracy_sum"));
-    q.epoch_batches = json_integer<int64_t>(p.at("epoch_batches"));
-    q.epoch_images = json_integer<int64_t>(p.at("epoch_images"));
-    q.epoch_correct = json_integer<int64_t>(p.at("epoch_correct"));
-    q.window_loss_sum = num_from(p.at("window_loss_sum"));
-    q.window_accuracy_sum = num_from(p.at("window_accuracy_sum"));
-    q.window_batches = json_integer<int>(p.at("window_batches"));
-    q.epoch_seconds = p.at("epoch_seconds");
-    q.train_seconds = p.at("train_seconds");
-    q.wall_seconds = p.at("wall_seconds");
-    q.joules = p.at("joules");
-    q.best_test_accuracy = num_from(p.at("best_test_accuracy"));
-  } catch (const nlohmann::json::exception& e) {
-    EMBER_FAIL("the checkpoint's run state is incomplete or malformed: {}", printable(e.what()));
+    validate(s.config);
+  } catch (const UsageError& e) {  // a bad file, not a bad command line: exit 1, not 2
+    EMBER_FAIL("config: {}", printable(e.message()));
   }
+  object("data_description", s.data_description);
+  s.history = read_all<HistoryRow>(object, "history", kHistory);
+  s.epochs = read_all<EpochRow>(object, "epochs", kEpoch);
+  s.results = read_all<RunResult>(object, "results", kResult);
+  s.current = record_from(object.at("current"), "current");
+  s.progress = read<Progress>(object.at("progress"), "progress", kProgress);
+  check_position(s);
   return s;
 }
 

@@ -69,16 +69,39 @@ struct Progress {
   double best_test_accuracy = kNaN;
 };
 
+// Everything one run produces: the unit a trainer fills (trainer.h) and the comparison
+// gathers into its RunState, whose writer makes the output files from it.
+struct RunRecord {
+  RunResult result;
+  std::vector<HistoryRow> history;
+  std::vector<EpochRow> epochs;
+};
+
 struct RunState {
   TrainConfig config;
   std::string data_description;
+  // The finished runs, in run order: what the output files show.
   std::vector<HistoryRow> history;
   std::vector<EpochRow> epochs;
-  std::vector<RunResult> results;  // one per run that has started
+  std::vector<RunResult> results;
+  // The run being trained (progress.run) and where it is. Between runs current is empty,
+  // progress is Progress{} with run == results.size(), and the checkpoint holds no model.
+  RunRecord current;
   Progress progress;
+
+  // Appends a finished run's rows and result.
+  void add(const RunRecord& finished);
+  // The finished runs and, after them, the current one (for files written mid-run).
+  RunState with_current() const;
 };
 
+// The run state as saved in a checkpoint: named fields (json_fields.h), doubles that are not
+// finite as null.
 nlohmann::json to_json(const RunState& state);
+// Reads and checks a saved run state: every field present with the right type and range,
+// the configuration valid (validate(), so state.config.parsed is filled) and the position
+// consistent with it (run index, epoch, the current run's rows). Anything else is an
+// ember::Error of one line naming the field; never another exception.
 RunState run_state_from_json(const nlohmann::json& j);
 
 }  // namespace ember::train

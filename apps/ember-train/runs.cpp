@@ -1,5 +1,6 @@
 #include "apps/ember-train/runs.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -74,22 +75,29 @@ std::string with_lr(const std::string& spec, double lr) {
   return fmt::format("{}:lr={:.6g}{}", spec.substr(0, colon), lr, keys);
 }
 
-std::vector<RunSpec> expand_runs(const TrainConfig& c) {
-  EMBER_USAGE_CHECK(c.repeats >= 1, "--repeats must be at least 1, got {}", c.repeats);
-  const std::vector<double> lrs = c.sweep.empty() ? std::vector<double>{} : parse_sweep(c.sweep);
+std::vector<RunSpec> expand_runs(const std::vector<std::string>& specs, const std::vector<double>& sweep_lrs,
+                                 int repeats, uint64_t seed) {
+  EMBER_USAGE_CHECK(repeats >= 1, "--repeats must be at least 1, got {}", repeats);
+  const double count = double(specs.size()) * double(std::max<size_t>(sweep_lrs.size(), 1)) * repeats;
+  EMBER_USAGE_CHECK(count <= kMaxRuns, "{} optimiser(s) x {} lr(s) x {} repeat(s) is {:.0f} runs, more than {}",
+                    specs.size(), std::max<size_t>(sweep_lrs.size(), 1), repeats, count, kMaxRuns);
+  struct Variant {
+    std::string spec;
+    double lr;
+    optim::OptimizerSpec parsed;
+  };
   std::vector<RunSpec> runs;
-  for (const std::string& base : c.optimizer_specs()) {
-    const optim::OptimizerSpec parsed = optim::parse_optimizer_spec(base);  // usage errors here
-    std::vector<std::pair<std::string, double>> variants;
-    if (lrs.empty()) variants.emplace_back(base, parsed.hyper.lr);
-    for (double lr : lrs) {
+  for (const std::string& base : specs) {
+    const optim::OptimizerSpec parsed = optim::parse_optimizer_spec(base);  // usage errors here, also when sweeping
+    std::vector<Variant> variants;
+    if (sweep_lrs.empty()) variants.push_back({base, parsed.hyper.lr, parsed});
+    for (double lr : sweep_lrs) {
       const std::string spec = with_lr(base, lr);
-      optim::parse_optimizer_spec(spec);
-      variants.emplace_back(spec, lr);
+      variants.push_back({spec, lr, optim::parse_optimizer_spec(spec)});
     }
-    for (const auto& [spec, lr] : variants)
-      for (int r = 0; r < c.repeats; ++r)
-        runs.push_back({base, spec, spec, lr, !lrs.empty(), r, c.seed + static_cast<uint64_t>(r)});
+    for (const Variant& v : variants)
+      for (int r = 0; r < repeats; ++r)
+        runs.push_back({base, v.spec, v.spec, v.lr, !sweep_lrs.empty(), r, seed + static_cast<uint64_t>(r), v.parsed});
   }
   return runs;
 }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/ember-train/config.h"
+#include "optim/spec.h"
 
 namespace ember::train {
 
@@ -19,10 +19,18 @@ struct RunSpec {
   bool swept = false;
   int repeat = 0;
   uint64_t seed = 0;      // initial weights, batch order, augmentation
+  optim::OptimizerSpec parsed;  // `optimizer`, parsed
 };
 
-// Optimiser-major, then learning rate, then repeat. Usage errors for bad specs or sweeps.
-std::vector<RunSpec> expand_runs(const TrainConfig& config);
+// More runs than any comparison can train: a bound, so that a configuration (from a command
+// line or a damaged checkpoint) cannot ask for millions of them.
+constexpr int kMaxRuns = 100000;
+
+// Every spec of `specs` at every lr of `sweep_lrs` (each spec's own lr when empty), `repeats`
+// times with seeds seed..seed+repeats-1: optimiser-major, then learning rate, then repeat.
+// Usage errors for bad specs, repeats < 1 or more than kMaxRuns runs.
+std::vector<RunSpec> expand_runs(const std::vector<std::string>& specs, const std::vector<double>& sweep_lrs,
+                                 int repeats, uint64_t seed);
 
 // "lr=A:B:N" (N values log-spaced from A to B, both > 0, N >= 1) or "lr=v1,v2,...".
 std::vector<double> parse_sweep(const std::string& text);

@@ -55,6 +55,35 @@ nlohmann::json run_json(const RunResult& r, const RunState& state) {
           {"epochs", epochs}};
 }
 
+// --target-accuracy: over the repeats that reached the target.
+void add_target_figures(nlohmann::json& o, const Group& g, double target) {
+  int reached = 0;
+  for (const RunResult* r : g.runs) reached += r->images_to_target >= 0;
+  auto target_mean = [&](auto f) {
+    std::vector<double> v;
+    for (const RunResult* r : g.runs)
+      if (r->images_to_target >= 0) v.push_back(f(*r));
+    return v.empty() ? nlohmann::json("not reached") : num(mean_std(v).first);
+  };
+  o["target_accuracy"] = target;
+  o["target_reached_runs"] = reached;
+  o["images_to_target"] = target_mean([](const RunResult& r) { return double(r.images_to_target); });
+  o["seconds_to_target"] = target_mean([](const RunResult& r) { return r.seconds_to_target; });
+  o["joules_to_target"] = target_mean([](const RunResult& r) { return r.joules_to_target; });
+}
+
+// --shift: before and just after the shift, and the images to recover (over the repeats that did).
+void add_shift_figures(nlohmann::json& o, const Group& g) {
+  auto mean = [&](auto f) { return mean_std(each(g, f)).first; };
+  o["accuracy_before_shift"] = num(mean([](const RunResult& r) { return r.accuracy_before_shift; }));
+  o["accuracy_after_shift"] = num(mean([](const RunResult& r) { return r.accuracy_after_shift; }));
+  std::vector<double> images;
+  for (const RunResult* r : g.runs)
+    if (r->images_to_recover >= 0) images.push_back(double(r->images_to_recover));
+  o["images_to_recover"] = images.empty() ? nlohmann::json("not recovered") : num(mean_std(images).first);
+  o["recovered_runs"] = static_cast<int>(images.size());
+}
+
 }  // namespace
 
 std::pair<double, double> mean_std(const std::vector<double>& values) {
@@ -122,6 +151,50 @@ std::string ember_commit() {
   return sha.empty() ? "unknown" : sha;
 }
 
+namespace {
+
+// The "optimizers" entry of one group: means (and standard deviations) over its repeats.
+nlohmann::json group_json(const Group& g, const TrainConfig& config) {
+  const RunResult& first = *g.runs.front();
+  const auto [final_mean, final_std] = mean_std(each(g, [](const RunResult& r) { return r.final_test_accuracy; }));
+  const auto [best_mean, best_std] = mean_std(each(g, [](const RunResult& r) { return r.best_test_accuracy; }));
+  auto mean = [&](auto f) { return mean_std(each(g, f)).first; };
+  int diverged = 0;
+  for (const RunResult* r : g.runs) diverged += r->diverged;
+  nlohmann::json o = {
+      {"optimizer", g.label},
+      {"base_spec", g.base},
+      {"lr", g.lr},
+      {"canonical_spec", first.canonical},
+      {"repeats", g.runs.size()},
+      {"final_test_accuracy", num(final_mean)},
+      {"final_test_accuracy_std", num(final_std)},
+      {"best_test_accuracy", num(best_mean)},
+      {"best_test_accuracy_std", num(best_std)},
+      {"epochs_done", first.epochs_done},
+      {"train_seconds", mean([](const RunResult& r) { return r.train_seconds; })},
+      {"wall_seconds", mean([](const RunResult& r) { return r.wall_seconds; })},
+      {"images_per_second", mean([](const RunResult& r) { return r.images_per_second; })},
+      {"parameters", first.parameters},
+      {"trainable_parameters", first.trainable_parameters},
+      {"optimizer_state_bytes", first.state_bytes},
+      {"state_bytes_per_parameter", first.trainable_parameters > 0
+                                        ? static_cast<double>(first.state_bytes) / first.trainable_parameters
+                                        : 0.0},
+      {"memory_multiple_of_parameters", memory_multiple(first)},
+      {"peak_device_memory_bytes", first.peak_device_bytes},
+      {"energy_joules", num(mean([](const RunResult& r) { return r.energy_joules; }))},
+      {"energy_source", first.energy_source},
+      {"diverged", diverged > 0},
+      {"diverged_runs", diverged},
+      {"diverged_at", diverged > 0 ? nlohmann::json(first.diverged_at) : nullptr}};
+  if (config.target_accuracy > 0) add_target_figures(o, g, config.target_accuracy);
+  if (!config.shift.empty()) add_shift_figures(o, g);
+  return o;
+}
+
+}  // namespace
+
 void write_summary(const std::string& path, const RunState& state, Device device) {
   nlohmann::json j;
   j["config"] = to_json(state.config);
@@ -131,68 +204,7 @@ void write_summary(const std::string& path, const RunState& state, Device device
   j["runs"] = nlohmann::json::array();
   for (const RunResult& r : state.results) j["runs"].push_back(run_json(r, state));
   j["optimizers"] = nlohmann::json::array();
-  for (const Group& g : group_results(state.results)) {
-    const RunResult& first = *g.runs.front();
-    const auto [final_mean, final_std] = mean_std(each(g, [](const RunResult& r) { return r.final_test_accuracy; }));
-    const auto [best_mean, best_std] = mean_std(each(g, [](const RunResult& r) { return r.best_test_accuracy; }));
-    auto mean = [&](auto f) { return mean_std(each(g, f)).first; };
-    int diverged = 0, reached = 0, recovered = 0;
-    for (const RunResult* r : g.runs) {
-      diverged += r->diverged;
-      reached += r->images_to_target >= 0;
-      recovered += r->images_to_recover >= 0;
-    }
-    auto target_mean = [&](auto f) {  // over the repeats that reached the target
-      std::vector<double> v;
-      for (const RunResult* r : g.runs)
-        if (r->images_to_target >= 0) v.push_back(f(*r));
-      return v.empty() ? nlohmann::json("not reached") : num(mean_std(v).first);
-    };
-    nlohmann::json o = {
-        {"optimizer", g.label},
-        {"base_spec", g.base},
-        {"lr", g.lr},
-        {"canonical_spec", first.canonical},
-        {"repeats", g.runs.size()},
-        {"final_test_accuracy", num(final_mean)},
-        {"final_test_accuracy_std", num(final_std)},
-        {"best_test_accuracy", num(best_mean)},
-        {"best_test_accuracy_std", num(best_std)},
-        {"epochs_done", first.epochs_done},
-        {"train_seconds", mean([](const RunResult& r) { return r.train_seconds; })},
-        {"wall_seconds", mean([](const RunResult& r) { return r.wall_seconds; })},
-        {"images_per_second", mean([](const RunResult& r) { return r.images_per_second; })},
-        {"parameters", first.parameters},
-        {"trainable_parameters", first.trainable_parameters},
-        {"optimizer_state_bytes", first.state_bytes},
-        {"state_bytes_per_parameter", first.trainable_parameters > 0
-                                          ? static_cast<double>(first.state_bytes) / first.trainable_parameters
-                                          : 0.0},
-        {"memory_multiple_of_parameters", memory_multiple(first)},
-        {"peak_device_memory_bytes", first.peak_device_bytes},
-        {"energy_joules", num(mean([](const RunResult& r) { return r.energy_joules; }))},
-        {"energy_source", first.energy_source},
-        {"diverged", diverged > 0},
-        {"diverged_runs", diverged},
-        {"diverged_at", diverged > 0 ? nlohmann::json(first.diverged_at) : nullptr}};
-    if (state.config.target_accuracy > 0) {
-      o["target_accuracy"] = state.config.target_accuracy;
-      o["target_reached_runs"] = reached;
-      o["images_to_target"] = target_mean([](const RunResult& r) { return double(r.images_to_target); });
-      o["seconds_to_target"] = target_mean([](const RunResult& r) { return r.seconds_to_target; });
-      o["joules_to_target"] = target_mean([](const RunResult& r) { return r.joules_to_target; });
-    }
-    if (!state.config.shift.empty()) {
-      o["accuracy_before_shift"] = num(mean([](const RunResult& r) { return r.accuracy_before_shift; }));
-      o["accuracy_after_shift"] = num(mean([](const RunResult& r) { return r.accuracy_after_shift; }));
-      std::vector<double> images;
-      for (const RunResult* r : g.runs)
-        if (r->images_to_recover >= 0) images.push_back(double(r->images_to_recover));
-      o["images_to_recover"] = images.empty() ? nlohmann::json("not recovered") : num(mean_std(images).first);
-      o["recovered_runs"] = recovered;
-    }
-    j["optimizers"].push_back(o);
-  }
+  for (const Group& g : group_results(state.results)) j["optimizers"].push_back(group_json(g, state.config));
   if (!state.config.sweep.empty()) {
     j["best_lr"] = nlohmann::json::object();
     for (const auto& [base, lr] : best_learning_rates(state.results)) j["best_lr"][base] = num(lr);

@@ -1,54 +1,117 @@
 // Training one run of the comparison (one optimiser spec, learning rate and seed), epoch by
-// epoch, from a fresh start or from a checkpoint, appending its history and epoch rows to
-// the run state.
+// epoch, from a fresh start or from a checkpoint.
+//
+// A run is a unit: RunTrainer reads what all runs share (TrainEnvironment) and writes only the
+// run's own RunRecord (result, history and epoch rows) and Progress. So a caller can deal runs
+// to processes, gather their records (RunState::add) and leave the files to one writer;
+// run.cpp does it in one process, one run after another.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "apps/common/progress.h"
+#include "apps/common/train_step.h"
 #include "apps/ember-train/data_plan.h"
+#include "apps/ember-train/energy.h"
+#include "apps/ember-train/log_window.h"
+#include "apps/ember-train/run_loaders.h"
 #include "apps/ember-train/run_state.h"
-#include "apps/ember-train/runs.h"
+#include "core/allocator.h"
 #include "core/device.h"
-#include "nn/module.h"
+#include "nn/resnet.h"
 #include "nn/safetensors.h"
+#include "optim/flat_parameters.h"
+#include "optim/lr_schedule.h"
+#include "optim/optimizer.h"
 
 namespace ember::train {
 
-struct TrainContext {
-  const TrainConfig& config;
-  const std::vector<RunSpec>& runs;
+// What every run of a comparison shares, and how a run reports back.
+struct TrainEnvironment {
+  const TrainConfig& config;  // validated: config.parsed holds every option
   Device device;
   const DataPlan& data;
-  RunState& state;
   apps::ProgressLine& progress;
-  std::string out_dir;
+  std::string out_dir;  // --save-models writes model-<k>.safetensors here
   // Polled after every step: true asks for a checkpoint and a clean stop (Ctrl-C).
   std::function<bool()> stop_requested;
+  // Writes a checkpoint of the comparison with this run's model and optimiser; the run's
+  // record and progress are up to date when it is called (at every epoch end but the last,
+  // and when stopped).
+  std::function<void(const nn::Module&, const optim::Optimizer&)> save_checkpoint;
 };
 
 enum class Outcome { Finished, Interrupted };
 
-// Trains run state.progress.run. `resume` holds the checkpoint's tensors when continuing
-// inside this run (nullptr: start it fresh).
-Outcome train_run(TrainContext& ctx, const nn::SafetensorsContents* resume);
+class RunTrainer {
+ public:
+  // Run `progress.run` of config.parsed.runs: from its start (an empty record and
+  // Progress{run}), or where a checkpoint left it (record and progress as loaded, `resume`
+  // holding its model and optimiser tensors).
+  RunTrainer(const TrainEnvironment& env, RunRecord& record, Progress& progress,
+             const nn::SafetensorsContents* resume);
+  ~RunTrainer();
 
-// After each evaluation `row` (appended to state.epochs already) of run `r`: the images,
-// seconds and joules to --target-accuracy at the first epoch that reaches it; with --shift,
-// at the last epoch before the shift, the accuracy on the current task (before) and, given as
-// `shifted_accuracy`, on the shifted data by the same model (just after: the immediate drop),
-// then the images trained after the shift until an evaluation is back at the first.
-void record_milestones(const TrainConfig& config, const DataPlan& plan, const RunState& state, RunResult& r,
-                       const EpochRow& row, double shifted_accuracy);
+  // Every epoch left, each in the phases below, then finish(). Finished also when the loss
+  // diverged (recorded in the result); Interrupted once stopped and checkpointed.
+  Outcome train();
 
-// The checkpoint file of a run folder.
-std::string checkpoint_path(const std::string& out_dir);
+ private:
+  using Clock = std::chrono::steady_clock;
 
-// --weights: loads every tensor of the model's state_dict by name from `path` (fc.* skipped
-// with reset_fc). A missing file is an Error; a missing name or a wrong shape is an Error
-// naming it.
-void load_initial_weights(nn::Module& model, const std::string& path, bool reset_fc);
+  // Construction, in this order: the model, optimiser and step; the result's fixed fields;
+  // the loaders, steps per epoch and lr schedule.
+  void build(const nn::SafetensorsContents* resume);
+  void describe_result();
+  void plan_steps();
+
+  // The phases of an epoch.
+  bool train_epoch();  // the remaining batches; false when stopped (checkpoint written)
+  void end_epoch();    // the last partial window; the epoch's training time
+  void evaluate();     // the epoch row, milestones and the epoch's line
+  void next_epoch();   // the epoch sums reset; a checkpoint unless it was the last
+  void checkpoint(bool inside_epoch);
+  void finish();       // --save-models and the run's totals
+
+  void train_batch(const data::Batch& batch);
+  void note_cuda_graph();
+  void show_progress();
+  EpochRow epoch_row(double test_loss, double test_accuracy);
+  double probe_shifted_accuracy(int epoch);  // NaN except after the last epoch before a shift
+  double joules();                           // of this run so far; NaN without a meter
+  bool diverged() const { return !windows_.diverged_at().empty(); }
+
+  const TrainEnvironment& env_;
+  const TrainConfig& config_;
+  const RunSpec& run_;
+  RunRecord& record_;
+  Progress& progress_;
+  std::string label_;  // "[2/4] adam:lr=0.001", with " (repeat r)" under --repeats
+  Clock::time_point wall_start_;
+  double wall_before_;  // wall seconds of this run before this process
+  std::unique_ptr<EnergyMeter> energy_;
+  Allocator& allocator_;
+
+  std::unique_ptr<nn::ResNet18> model_;
+  std::unique_ptr<optim::FlatParameters> flat_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<TrainStep> step_;
+  bool reported_graph_failure_ = false;
+
+  RunLoaders loaders_;
+  std::vector<int64_t> steps_in_epoch_;  // of each epoch (the data can change at a shift)
+  int64_t total_steps_ = 0;
+  int64_t batches_before_epoch_ = 0;  // global batches of the epochs before the current one
+  std::unique_ptr<optim::LrSchedule> schedule_;  // null: each group's lr throughout
+  std::vector<double> base_lrs_;                 // the spec's lr of each group
+
+  LogWindows windows_;
+  Clock::time_point epoch_start_;
+  double epoch_seconds_before_ = 0;  // of the current epoch, before this process (resumed mid-epoch)
+};
 
 }  // namespace ember::train

@@ -10,10 +10,10 @@
 #include "apps/common/gnuplot.h"
 #include "apps/ember-train/energy.h"
 #include "apps/ember-train/history.h"
+#include "apps/ember-train/milestones.h"
 #include "apps/ember-train/plots.h"
 #include "apps/ember-train/runs.h"
 #include "apps/ember-train/summary.h"
-#include "apps/ember-train/trainer.h"
 #include "core/error.h"
 
 namespace ember::train {
@@ -183,7 +183,8 @@ TEST(Runs, SweepsAndRepeatsExpandToTheFullGrid) {
   c.sweep = "lr=0.1,0.01,0.001";
   c.repeats = 2;
   c.seed = 7;
-  const auto runs = expand_runs(c);
+  validate(c);
+  const auto& runs = c.parsed.runs;
   ASSERT_EQ(runs.size(), 2u * 3 * 2);
   EXPECT_EQ(runs[0].optimizer, "sgd:lr=0.1,momentum=0.9");
   EXPECT_EQ(runs[1].seed, 8u);
@@ -192,7 +193,13 @@ TEST(Runs, SweepsAndRepeatsExpandToTheFullGrid) {
   EXPECT_EQ(runs[11].base, "adam");
   c.sweep.clear();
   c.repeats = 1;
-  EXPECT_EQ(expand_runs(c).size(), 2u);
+  validate(c);
+  EXPECT_EQ(c.parsed.runs.size(), 2u);
+  // Millions of runs (from a command line or a damaged checkpoint) are refused before any is
+  // expanded.
+  c.sweep = "lr=1e-4:1:9999";
+  c.repeats = 1000;
+  EXPECT_THROW(validate(c), UsageError);
 }
 
 TEST(Runs, ShiftsParseAndThePermutationHasNoFixedPoint) {
@@ -218,14 +225,13 @@ TEST(Runs, TargetAndShiftMilestonesOnACraftedHistory) {
   c.epochs = 5;
   c.target_accuracy = 0.6;
   c.shift = "3:labels";
-  DataPlan plan;
-  plan.shift = parse_shift(c.shift, c.epochs);
-  RunState state;
-  RunResult r;
+  validate(c);
+  RunRecord run;
+  const RunResult& r = run.result;
   const double acc[] = {0.4, 0.65, 0.2, 0.5, 0.7};  // target at epoch 2; shift at 3; recovered at 5
   for (int e = 1; e <= 5; ++e) {
-    state.epochs.push_back(erow("sgd", 0, e, acc[e - 1], 1000 * e, 2.0));
-    record_milestones(c, plan, state, r, state.epochs.back(), e == 2 ? 0.05 : kNaN);
+    run.epochs.push_back(erow("sgd", 0, e, acc[e - 1], 1000 * e, 2.0));
+    record_milestones(c, run, e == 2 ? 0.05 : kNaN);
   }
   EXPECT_EQ(r.images_to_target, 2000);
   EXPECT_EQ(r.seconds_to_target, 2.0);
@@ -233,10 +239,13 @@ TEST(Runs, TargetAndShiftMilestonesOnACraftedHistory) {
   EXPECT_EQ(r.accuracy_before_shift, 0.65);
   EXPECT_EQ(r.accuracy_after_shift, 0.05);  // the probe on the shifted data before training on it
   EXPECT_EQ(r.images_to_recover, 3000);  // from the end of epoch 2 (2000) to the end of epoch 5 (5000)
-  RunResult never;
+  RunRecord never;
   c.target_accuracy = 0.9;
-  for (const EpochRow& row : state.epochs) record_milestones(c, plan, state, never, row, kNaN);
-  EXPECT_EQ(never.images_to_target, -1);
+  for (const EpochRow& row : run.epochs) {
+    never.epochs.push_back(row);
+    record_milestones(c, never, kNaN);
+  }
+  EXPECT_EQ(never.result.images_to_target, -1);
 }
 
 TEST(Runs, BestLearningRatePerOptimiserIgnoresDivergedRuns) {

@@ -1,0 +1,97 @@
+#include "tests/apps/train_helpers.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace ember::train::testing {
+
+namespace fs = std::filesystem;
+
+TrainConfig tiny(const std::string& name) {
+  TrainConfig c;
+  c.data = "synthetic:96,32";
+  c.arch = "resnet18";
+  c.epochs = 2;
+  c.batch_size = 16;
+  c.device = "cpu";
+  c.log_every = 1;
+  c.quiet = true;
+  // The process id too: ctest runs tests in parallel processes.
+  c.out = (fs::temp_directory_path() / ("ember-train-test-" + name + "-" + std::to_string(::getpid()))).string();
+  fs::remove_all(c.out);
+  return c;
+}
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> split_csv_simple(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  for (std::string f; std::getline(ss, f, ',');) out.push_back(f);
+  return out;
+}
+
+bool is_png(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  return in.gcount() == 8 && std::string(magic + 1, 3) == "PNG";
+}
+
+nlohmann::json summary_of(const TrainConfig& config) {
+  std::ifstream in(fs::path(config.out) / "summary.json");
+  return nlohmann::json::parse(in);
+}
+
+std::string deterministic_part(const fs::path& out) {
+  std::string text;
+  for (const std::string& line : read_lines(out / "history.csv")) text += line + "\n";
+  for (const std::string& line : read_lines(out / "epochs.csv")) {
+    auto f = split_csv_simple(line);
+    for (size_t i = 0; i < 7 && i < f.size(); ++i) text += f[i] + ",";
+    text += "\n";
+  }
+  return text;
+}
+
+std::vector<double> history_column(const fs::path& out, int column) {
+  std::vector<double> values;
+  const auto lines = read_lines(out / "history.csv");
+  for (size_t i = 1; i < lines.size(); ++i) values.push_back(std::stod(split_csv_simple(lines[i]).at(column)));
+  return values;
+}
+
+namespace {
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+Command run_binary(const std::string& args, const std::string& binary) {
+  const fs::path out = fs::temp_directory_path() / ("ember-train-test-stdout-" + std::to_string(::getpid()));
+  const fs::path err = fs::temp_directory_path() / ("ember-train-test-stderr-" + std::to_string(::getpid()));
+  const std::string cmd = std::string(EMBER_BINARY_DIR) + "/bin/" + binary + " " + args + " > " + out.string() +
+                          " 2> " + err.string();
+  const int status = std::system(cmd.c_str());
+  Command result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = slurp(out);
+  result.err = slurp(err);
+  fs::remove(out);
+  fs::remove(err);
+  return result;
+}
+
+}  // namespace ember::train::testing

@@ -1,0 +1,38 @@
+// What the ember-train tests share: a run small enough for CI, reading its files, and running
+// the program itself.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/ember-train/config.h"
+
+namespace ember::train::testing {
+
+// A run small enough for CI (also under ASan): 96 synthetic images, batch 16, 2 epochs, on the
+// CPU, quiet, a point every batch, and the torchvision stem, which shrinks 32x32 inputs to
+// 8x8 at once (16x cheaper than the CIFAR stem). Its output folder (in the temporary
+// directory, named after `name` and the process) is emptied first.
+TrainConfig tiny(const std::string& name);
+
+std::vector<std::string> read_lines(const std::filesystem::path& path);
+std::vector<std::string> split_csv_simple(const std::string& line);  // no quoted fields
+bool is_png(const std::filesystem::path& path);
+nlohmann::json summary_of(const TrainConfig& config);
+// history.csv, and epochs.csv without the timing columns (seconds, images/s differ run to
+// run): what an interrupted and resumed run must reproduce exactly.
+std::string deterministic_part(const std::filesystem::path& out);
+// One column of history.csv (0: optimizer ... 5: loss, 6: accuracy), as numbers.
+std::vector<double> history_column(const std::filesystem::path& out, int column);
+
+struct Command {
+  int exit_code = -1;
+  std::string out, err;  // what it printed on stdout and stderr
+};
+// Runs build/bin/<binary> with `args` (shell words).
+Command run_binary(const std::string& args, const std::string& binary = "ember-train");
+
+}  // namespace ember::train::testing
