@@ -5,6 +5,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -12,10 +14,13 @@
 #include "apps/common/progress.h"
 #include "apps/ember-train/checkpoint.h"
 #include "apps/ember-train/data_plan.h"
+#include "apps/ember-train/grid_ranks.h"
 #include "apps/ember-train/plots.h"
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"
 #include "core/device.h"
+#include "core/dist/communicator.h"
+#include "core/dist/launch.h"
 #include "core/parallel.h"
 #include "data/source.h"
 #include "nn/conv_algorithms.h"
@@ -138,8 +143,8 @@ void print_header(const TrainConfig& config, const data::DataSplits& data, const
 // Trains every run left, one after another, gathering each finished run into `state` and
 // writing the tables and a checkpoint after it. Returns 130 when stopped by Ctrl-C (the
 // checkpoint written), else 0.
-int train_runs(const TrainConfig& config, Device device, const DataPlan& plan, const fs::path& out, RunState& state,
-               const LoadedCheckpoint* resume) {
+int train_runs(dist::Communicator& comm, const TrainConfig& config, Device device, const DataPlan& plan,
+               const fs::path& out, RunState& state, const LoadedCheckpoint* resume) {
   apps::ProgressLine progress(10.0, config.quiet);
   const std::string path = checkpoint_path(out.string());
   auto save = [&](const nn::Module& model, const optim::Optimizer& optimizer) {
@@ -149,7 +154,14 @@ int train_runs(const TrainConfig& config, Device device, const DataPlan& plan, c
   interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
   int exit_code = apps::kExitOk;
-  while (state.progress.run < static_cast<int>(config.parsed.runs.size())) {
+  if (comm.size() > 1) {  // Note [grid over ranks]
+    auto after_round = [&](const RunState& s) {
+      write_tables(out, s);
+      save_run_checkpoint(path, s, nullptr, nullptr);
+    };
+    exit_code = train_grid_on_ranks({comm, env, after_round}, state);
+  }
+  while (comm.size() == 1 && state.progress.run < static_cast<int>(config.parsed.runs.size())) {
     const bool inside = resume != nullptr && resume->has_training_state();
     const Outcome outcome = RunTrainer(env, state.current, state.progress, inside ? &resume->contents : nullptr).train();
     resume = nullptr;
@@ -187,7 +199,14 @@ void stop_after_steps(int64_t steps) { steps_until_stop = steps; }
 int run_comparison(TrainConfig config) {
   Start start = load_start(config);
   validate(config);  // every usage error before any work
-  set_num_threads(config.threads);
+  // Under mpirun/srun: one GPU per local rank, a share of the cores, output from rank 0 only.
+  const dist::LaunchInfo launch = dist::detect_launch();
+  dist::bind_gpu_by_local_rank(launch);
+  const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(Device::cpu());
+  if (comm->rank() != 0) config.quiet = true;
+  set_num_threads(config.threads > 0 || !launch.launched()
+                      ? config.threads
+                      : dist::cpu_threads_for_rank(launch, num_threads(), static_cast<int>(std::thread::hardware_concurrency())));
   // --device auto without a usable GPU warns with CUDA's reason; --device cuda then is an
   // Error (exit 1) with it (Note [device detection] in core/device.cpp).
   const Device device = resolve_device(config.device, "ember-train");
@@ -205,8 +224,8 @@ int run_comparison(TrainConfig config) {
     state.config = config;
     state.data_description = data.description + (plan.description.empty() ? "" : "; " + plan.description);
   }
-  const int code = train_runs(config, device, plan, out, state, start.resuming ? &start.checkpoint : nullptr);
-  if (code == apps::kExitOk) write_outputs(out, state, plan.shift, device);
+  const int code = train_runs(*comm, config, device, plan, out, state, start.resuming ? &start.checkpoint : nullptr);
+  if (code == apps::kExitOk && comm->rank() == 0) write_outputs(out, state, plan.shift, device);
   return code;
 }
 

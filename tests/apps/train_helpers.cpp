@@ -80,10 +80,13 @@ std::string slurp(const fs::path& path) {
 }  // namespace
 
 Command run_binary(const std::string& args, const std::string& binary) {
+  return run_command(std::string(EMBER_BINARY_DIR) + "/bin/" + binary + " " + args);
+}
+
+Command run_command(const std::string& command) {
   const fs::path out = fs::temp_directory_path() / ("ember-train-test-stdout-" + std::to_string(::getpid()));
   const fs::path err = fs::temp_directory_path() / ("ember-train-test-stderr-" + std::to_string(::getpid()));
-  const std::string cmd = std::string(EMBER_BINARY_DIR) + "/bin/" + binary + " " + args + " > " + out.string() +
-                          " 2> " + err.string();
+  const std::string cmd = command + " > " + out.string() + " 2> " + err.string();
   const int status = std::system(cmd.c_str());
   Command result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

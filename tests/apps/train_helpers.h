@@ -34,5 +34,7 @@ struct Command {
 };
 // Runs build/bin/<binary> with `args` (shell words).
 Command run_binary(const std::string& args, const std::string& binary = "ember-train");
+// Runs a shell command line (e.g. mpirun ... build/bin/ember-train ...).
+Command run_command(const std::string& command);
 
 }  // namespace ember::train::testing
