@@ -48,16 +48,3 @@ endif()
 # Cached so that scripts can ask a build folder (scripts/test.sh, apps' tests).
 set(EMBER_HAS_MPI ${EMBER_HAS_MPI} CACHE INTERNAL "this build has the MPI communicator")
 set(EMBER_HAS_NCCL ${EMBER_HAS_NCCL} CACHE INTERNAL "this build has the NCCL communicator")
-
-# ember_optional_sources(target <built?> REAL sources... [LIBS libraries...] STUB sources...):
-# the real sources (linked to LIBS) when the dependency is built, the "unavailable" stub
-# otherwise.
-function(ember_optional_sources target built)
-  cmake_parse_arguments(ARG "" "" "REAL;LIBS;STUB" ${ARGN})
-  if(built)
-    target_sources(${target} PRIVATE ${ARG_REAL})
-    target_link_libraries(${target} PRIVATE ${ARG_LIBS})
-  else()
-    target_sources(${target} PRIVATE ${ARG_STUB})
-  endif()
-endfunction()

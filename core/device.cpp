@@ -48,11 +48,16 @@ void check_device_usable(Device device) {
   if (device.is_cpu()) return;
   const std::string reason = cuda_unavailable_reason();
   EMBER_CHECK(reason.empty(), "{}; use the CPU", reason);
-  const int count = cuda_device_count();
-  EMBER_CHECK(device.index == 0,
-              "{} requested, but ember runs on one GPU per process, cuda:0 ({} visible here); to use another GPU, "
-              "select it with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES={} and --device cuda)",
-              device.str(), count, device.index);
+  const std::string refusal = other_gpu_refusal(device, cuda_device_count());
+  EMBER_CHECK(refusal.empty(), "{}", refusal);
+}
+
+std::string other_gpu_refusal(Device device, int visible_gpus) {
+  if (!device.is_cuda() || device.index == 0) return "";
+  return fmt::format(
+      "{} requested, but ember runs on one GPU per process, cuda:0 ({} visible here); to use another GPU, select it "
+      "with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES={} and --device cuda)",
+      device.str(), visible_gpus, device.index);
 }
 
 Device resolve_device(const std::string& name, const std::string& program) {

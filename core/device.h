@@ -37,6 +37,10 @@ int cuda_device_count();
 // Throws one clear Error if `device` cannot be used here: CPU-only build, no usable GPU (with
 // CUDA's reason), or cuda:N for N != 0 (Note [one GPU per process]).
 void check_device_usable(Device device);
+// check_device_usable's refusal of cuda:N, N != 0, on a machine with `visible_gpus` usable
+// GPUs (Note [one GPU per process]); "" for cpu and cuda:0. Separate so that machines without
+// a GPU test its text.
+std::string other_gpu_refusal(Device device, int visible_gpus);
 // The device a program's --device value names: "auto" is cuda:0 when usable, else the CPU
 // after one warning on stderr that names `program` and the reason; anything else is parsed
 // (UsageError) and checked (Error).

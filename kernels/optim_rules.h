@@ -4,17 +4,29 @@
 // independent transcription of torch.optim in double precision.
 //
 // Each rule follows torch.optim's single-tensor algorithm (_single_tensor_sgd, _rmsprop,
-// _adagrad, _adadelta, _adam in torch/optim/*.py, torch 2.x; AdamW is Adam with decoupled
-// weight decay) operation by operation, in the same order, so that a float32 run rounds like
-// torch's for-loop implementation:
+// _adagrad, _adadelta, _adam, _nadam, _radam, _adamax, _asgd, _rprop in torch/optim/*.py,
+// torch 2.x; AdamW is Adam with decoupled weight decay) operation by operation, in the same
+// order, so that a float32 run rounds like torch's for-loop implementation (Lion, not in
+// torch, follows its paper's Algorithm 2):
 //   x.add(y, alpha=a)       -> x + a * y
 //   x.mul_(b).addcmul_(y, z, value=c) -> x * b + c * y * z
 //   x.addcdiv_(y, z, value=c) -> x + c * (y / z)
 //   x.lerp_(y, w)           -> torch_lerp(x, y, w) (ATen's two-branch formula)
 // Scalars that torch computes in Python (double) once per step - 1 - beta, bias corrections,
-// lr / (1 + (step - 1) * lr_decay) - are computed once per step in double by the make_step
-// functions below and then rounded to the element type, as torch rounds a Python scalar
-// argument to the tensor's type.
+// lr / (1 + (step - 1) * lr_decay), NAdam's mu, RAdam's rectification - are computed once per
+// step in double by the make_step functions below and then rounded to the element type, as
+// torch rounds a Python scalar argument to the tensor's type.
+//
+// Note [group scalars]
+// A few optimisers keep scalar state that torch stores per parameter as a float32 0-dim
+// tensor and that evolves with the step: NAdam's mu_product, ASGD's eta and mu. Every
+// parameter of a group has the same value (same step, same hyperparameters), so ember keeps
+// one per group (OptimScalars, in double holding the float32 value torch would hold):
+// make_step reads the value before the step, next_scalars gives the value after it. At step 1
+// both start from torch's initial values (mu_product 1, eta = lr, mu = 1), so nothing has to
+// be initialised when state is created; the same holds for the per-element initial values
+// (Adagrad's initial_accumulator_value, Rprop's step size = lr), which the rules pick at
+// step 1.
 //
 // Flat layout: state buffer k of an optimiser is slot k (see each Rule's kStateNames); the
 // executors load and store only the slots that exist (a compile-time set) and pass a zero
@@ -37,29 +49,58 @@
 
 namespace ember::kernels {
 
-enum class OptimAlgorithm : int { Sgd, RmsProp, Adagrad, Adadelta, Adam, AdamW };
+// Every optimiser ember has. The element-wise ones (all but Adafactor and Muon) are a rule
+// below; Adafactor and Muon have per-parameter phases (kernels/optim_matrix_rules.h).
+enum class OptimAlgorithm : int {
+  Sgd, RmsProp, Adagrad, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax, Asgd, Rprop, Adafactor, Muon, Lion
+};
 
 constexpr int kMaxOptimGroups = 8;  // parameter groups per optimiser (kernel argument space)
 constexpr int kMaxOptimStates = 3;  // state buffers per parameter (Adam with amsgrad, centered RMSprop)
+constexpr int kMaxOptimScalars = 2;  // scalar state per group (Note [group scalars]: ASGD's eta, mu)
+
+// Muon's adjust_lr_fn (torch's names): how the lr is scaled for a matrix of shape [A, B].
+enum class MuonAdjustLr : int {
+  Original,           // sqrt(max(1, A / B)) (Keller Jordan's)
+  MatchRmsAdamW,      // 0.2 sqrt(max(A, B)) (Moonshot's)
+  SpectralUnclamped,  // sqrt(A / B) (Bernstein's)
+};
 
 // One parameter group's hyperparameters, named and typed as torch.optim's arguments (Python
 // floats are doubles). Each algorithm reads only its own fields; defaults live in optim/spec.cpp.
 struct OptimHyper {
   double lr = 0;
-  double momentum = 0;                   // sgd, rmsprop
+  double momentum = 0;                   // sgd, rmsprop, muon
   double dampening = 0;                  // sgd
-  double weight_decay = 0;               // all (decoupled in adamw)
-  double alpha = 0;                      // rmsprop smoothing constant
-  double eps = 0;                        // rmsprop, adagrad, adadelta, adam
+  double weight_decay = 0;               // all but rprop (decoupled in adamw, muon, adafactor)
+  double alpha = 0;                      // rmsprop smoothing constant; asgd eta's power
+  double eps = 0;                        // rmsprop, adagrad, adadelta, adam, nadam, radam, adamax, muon
   double lr_decay = 0;                   // adagrad
-  double initial_accumulator_value = 0;  // adagrad (initial value of its state, read by optim/)
+  double initial_accumulator_value = 0;  // adagrad (initial value of its state)
   double rho = 0;                        // adadelta
-  double beta1 = 0, beta2 = 0;           // adam, adamw
-  bool nesterov = false;                 // sgd
+  double beta1 = 0, beta2 = 0;           // adam, adamw, nadam, radam, adamax, lion
+  double momentum_decay = 0;             // nadam
+  double lambd = 0, t0 = 0;              // asgd: decay term, step at which averaging starts
+  double eta_minus = 0, eta_plus = 0;    // rprop: torch's etas
+  double step_size_min = 0, step_size_max = 0;  // rprop: torch's step_sizes
+  double beta2_decay = 0, eps1 = 0, eps2 = 0, d = 0;  // adafactor (eps1: torch's eps[0], None = float eps)
+  double ns_a = 0, ns_b = 0, ns_c = 0;   // muon: torch's ns_coefficients
+  double ns_steps = 0;                   // muon: Newton-Schulz iterations (an integer)
+  MuonAdjustLr adjust_lr_fn = MuonAdjustLr::Original;  // muon
+  bool nesterov = false;                 // sgd, muon
   bool centered = false;                 // rmsprop
   bool amsgrad = false;                  // adam, adamw
-  bool maximize = false;                 // all
+  bool decoupled_weight_decay = false;   // nadam, radam
+  bool maximize = false;                 // all but muon
 };
+
+// Scalar state of one group (Note [group scalars]); v[k] is the rule's kScalarNames[k].
+struct OptimScalars {
+  double v[kMaxOptimScalars] = {0, 0};
+};
+
+// x rounded to float32 and back: a value torch keeps in a float32 tensor.
+EMBER_HD double as_float32(double x) { return double(float(x)); }
 
 // pick(c, a, b) == (c ? a : b), bit for bit. On the host it is written with integer masks:
 // GCC vectorises neither a branch on a loop-invariant flag that guards floating-point work
@@ -96,10 +137,12 @@ EMBER_HD T torch_lerp(T self, T end, T weight, bool from_self) {
   return pick(from_self, near_self, near_end);
 }
 
-// torch.maximum: NaN in either operand gives NaN.
+// torch.maximum: NaN in either operand gives NaN. Written with pick and a non-short-circuit
+// or (of ints: clang warns on | of bools) so that the CPU loops vectorise (a || and a ternary
+// left Adamax's loop scalar: 18% of the copy bandwidth, bench/results/2026-11-30-cpu-optim.json).
 template <class T>
 EMBER_HD T nan_maximum(T a, T b) {
-  return (a != a || a > b) ? a : b;
+  return pick((int(a != a) | int(a > b)) != 0, a, b);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -182,19 +225,21 @@ EMBER_HD void rmsprop_update(const RmsPropStep<T>& s, T& param, T grad, T& squar
 
 // ---------------------------------------------------------------------------------------
 // Adagrad (lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize). Slot 0: sum
-// (starts at initial_accumulator_value). torch: clr = lr / (1 + (step - 1) lr_decay);
+// (initial_accumulator_value before the first step). torch: clr = lr / (1 + (step - 1) lr_decay);
 // sum += g^2; p -= clr * g / (sqrt(sum) + eps).
 
 template <class T>
 struct AdagradStep {
   T clr, weight_decay, eps;
-  bool decay, maximize;
+  T initial;  // initial_accumulator_value: the sum before the first step
+  bool decay, maximize, first_step;
 };
 
 template <class T>
 EMBER_HD AdagradStep<T> adagrad_step(const OptimHyper& h, int64_t step, double lr) {
   const double clr = lr / (1.0 + double(step - 1) * h.lr_decay);
-  return {T(clr), T(h.weight_decay), T(h.eps), h.weight_decay != 0, h.maximize};
+  return {T(clr), T(h.weight_decay), T(h.eps), T(h.initial_accumulator_value), h.weight_decay != 0, h.maximize,
+          step == 1};
 }
 
 template <class T>
@@ -203,7 +248,7 @@ EMBER_HD void adagrad_update(const AdagradStep<T>& s, T& param, T grad, T& sum) 
   T g = pick(s.maximize, -grad, grad);
   const T decayed = g + s.weight_decay * param;
   g = pick(s.decay, decayed, g);
-  sum = sum + T(1) * g * g;
+  sum = pick(s.first_step, s.initial, sum) + T(1) * g * g;  // torch: full_like(initial) at the first step
   const T std_dev = sqrt(sum) + s.eps;
   param = param + (-s.clr) * (g / std_dev);
 }
@@ -295,19 +340,317 @@ EMBER_HD void adam_update(const AdamStep<T>& s, T& param, T grad, T& exp_avg, T&
 }
 
 // ---------------------------------------------------------------------------------------
+// NAdam (lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay,
+// maximize). Slots: 0 exp_avg, 1 exp_avg_sq. Group scalar: mu_product (float32 in torch).
+// torch: mu = b1 (1 - 0.5 * 0.96^(t md)), mu' = b1 (1 - 0.5 * 0.96^((t+1) md)); mu_product *= mu;
+// m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2; denom = sqrt(v / (1 - b2^t)) + eps;
+// p += -lr (1 - mu) / (1 - mu_product) * g / denom; p += -lr mu' / (1 - mu_product mu') * m / denom.
+
+struct NAdamMomentum {
+  double mu, mu_next;
+};
+
+EMBER_HD NAdamMomentum nadam_momentum(const OptimHyper& h, int64_t step) {
+  using std::pow;
+  const double t = double(step);
+  return {h.beta1 * (1.0 - 0.5 * pow(0.96, t * h.momentum_decay)),
+          h.beta1 * (1.0 - 0.5 * pow(0.96, (t + 1.0) * h.momentum_decay))};
+}
+
+// mu_product after step `step`: torch's float32 `mu_product *= mu` (the scalar rounded to float
+// first, as ATen rounds a Python scalar to the tensor's type).
+EMBER_HD double nadam_mu_product(const OptimHyper& h, int64_t step, const OptimScalars& before) {
+  const double previous = step == 1 ? 1.0 : before.v[0];
+  return as_float32(double(float(previous) * float(nadam_momentum(h, step).mu)));
+}
+
+template <class T>
+struct NAdamStep {
+  T one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay;
+  T bias_correction2;  // 1 - beta2^t
+  T decay_factor;      // 1 - lr * weight_decay (decoupled decay)
+  T grad_coef;         // -lr (1 - mu) / (1 - mu_product)
+  T exp_avg_coef;      // -lr mu' / (1 - mu_product mu')
+  bool decoupled_decay, l2_decay, maximize;
+  bool lerp_from_self;  // torch_lerp's branch for weight 1 - beta1
+};
+
+template <class T>
+EMBER_HD NAdamStep<T> nadam_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars& scalars) {
+  using std::pow;
+  const NAdamMomentum m = nadam_momentum(h, step);
+  const double mu_product = nadam_mu_product(h, step, scalars);
+  const double mu_product_next = mu_product * m.mu_next;
+  return {T(1.0 - h.beta1),
+          T(h.beta2),
+          T(1.0 - h.beta2),
+          T(h.eps),
+          T(h.weight_decay),
+          T(1.0 - pow(h.beta2, double(step))),
+          T(1.0 - lr * h.weight_decay),
+          T(-lr * (1.0 - m.mu) / (1.0 - mu_product)),
+          T((-lr * m.mu_next) / (1.0 - mu_product_next)),
+          h.weight_decay != 0 && h.decoupled_weight_decay,
+          h.weight_decay != 0 && !h.decoupled_weight_decay,
+          h.maximize,
+          lerp_from_self(T(1.0 - h.beta1))};
+}
+
+template <class T>
+EMBER_HD void nadam_update(const NAdamStep<T>& s, T& param, T grad, T& exp_avg, T& exp_avg_sq) {
+  using std::sqrt;
+  T g = pick(s.maximize, -grad, grad);
+  const T shrunk = param * s.decay_factor;
+  param = pick(s.decoupled_decay, shrunk, param);
+  const T decayed = g + s.weight_decay * param;
+  g = pick(s.l2_decay, decayed, g);
+  exp_avg = torch_lerp(exp_avg, g, s.one_minus_beta1, s.lerp_from_self);
+  exp_avg_sq = exp_avg_sq * s.beta2 + s.one_minus_beta2 * g * g;
+  const T denom = sqrt(exp_avg_sq / s.bias_correction2) + s.eps;
+  param = param + s.grad_coef * (g / denom);
+  param = param + s.exp_avg_coef * (exp_avg / denom);
+}
+
+// ---------------------------------------------------------------------------------------
+// RAdam (lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize). Slots:
+// 0 exp_avg, 1 exp_avg_sq. torch: m, v as Adam; m^ = m / (1 - b1^t); rho_inf = 2 / (1 - b2) - 1,
+// rho_t = rho_inf - 2 t b2^t / (1 - b2^t); rho_t > 5 (decided per step, in double):
+// p -= m^ * lr * (1 / (sqrt(v) + eps) * sqrt(1 - b2^t)) * rect(rho_t), else p -= m^ * lr.
+// (Python's `scalar / tensor` is reciprocal(tensor) * scalar: kept.)
+
+template <class T>
+struct RAdamStep {
+  T one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, lr;
+  T bias_correction1;       // 1 - beta1^t
+  T bias_correction2_sqrt;  // (1 - beta2^t)^0.5
+  T rect;                   // the variance rectification term (used when rectified)
+  T decay_factor;           // 1 - lr * weight_decay
+  bool rectified;           // rho_t > 5
+  bool decoupled_decay, l2_decay, maximize;
+  bool lerp_from_self;
+};
+
+template <class T>
+EMBER_HD RAdamStep<T> radam_step(const OptimHyper& h, int64_t step, double lr) {
+  using std::pow;
+  const double t = double(step);
+  const double bias_correction1 = 1.0 - pow(h.beta1, t);
+  const double bias_correction2 = 1.0 - pow(h.beta2, t);
+  const double rho_inf = 2.0 / (1.0 - h.beta2) - 1.0;
+  const double rho_t = rho_inf - 2.0 * t * pow(h.beta2, t) / bias_correction2;
+  const bool rectified = rho_t > 5.0;
+  const double rect =
+      rectified ? pow((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.5) : 1.0;
+  return {T(1.0 - h.beta1),
+          T(h.beta2),
+          T(1.0 - h.beta2),
+          T(h.eps),
+          T(h.weight_decay),
+          T(lr),
+          T(bias_correction1),
+          T(pow(bias_correction2, 0.5)),
+          T(rect),
+          T(1.0 - lr * h.weight_decay),
+          rectified,
+          h.weight_decay != 0 && h.decoupled_weight_decay,
+          h.weight_decay != 0 && !h.decoupled_weight_decay,
+          h.maximize,
+          lerp_from_self(T(1.0 - h.beta1))};
+}
+
+template <class T>
+EMBER_HD void radam_update(const RAdamStep<T>& s, T& param, T grad, T& exp_avg, T& exp_avg_sq) {
+  using std::sqrt;
+  T g = pick(s.maximize, -grad, grad);
+  const T shrunk = param * s.decay_factor;
+  param = pick(s.decoupled_decay, shrunk, param);
+  const T decayed = g + s.weight_decay * param;
+  g = pick(s.l2_decay, decayed, g);
+  exp_avg = torch_lerp(exp_avg, g, s.one_minus_beta1, s.lerp_from_self);
+  exp_avg_sq = exp_avg_sq * s.beta2 + s.one_minus_beta2 * g * g;
+  const T corrected = exp_avg / s.bias_correction1;
+  const T adaptive_lr = T(1) / (sqrt(exp_avg_sq) + s.eps) * s.bias_correction2_sqrt;
+  const T rectified = corrected * s.lr * adaptive_lr * s.rect;
+  const T plain = corrected * s.lr;
+  param = param + T(-1) * pick(s.rectified, rectified, plain);
+}
+
+// ---------------------------------------------------------------------------------------
+// Adamax (lr, beta1, beta2, eps, weight_decay, maximize). Slots: 0 exp_avg, 1 exp_inf.
+// torch: m = lerp(m, g, 1 - b1); u = maximum(b2 u, |g| + eps); p -= lr / (1 - b1^t) * m / u.
+
+template <class T>
+struct AdamaxStep {
+  T one_minus_beta1, beta2, eps, weight_decay;
+  T clr;  // lr / (1 - beta1^t)
+  bool decay, maximize, lerp_from_self;
+};
+
+template <class T>
+EMBER_HD AdamaxStep<T> adamax_step(const OptimHyper& h, int64_t step, double lr) {
+  using std::pow;
+  return {T(1.0 - h.beta1),
+          T(h.beta2),
+          T(h.eps),
+          T(h.weight_decay),
+          T(lr / (1.0 - pow(h.beta1, double(step)))),
+          h.weight_decay != 0,
+          h.maximize,
+          lerp_from_self(T(1.0 - h.beta1))};
+}
+
+template <class T>
+EMBER_HD void adamax_update(const AdamaxStep<T>& s, T& param, T grad, T& exp_avg, T& exp_inf) {
+  using std::fabs;
+  T g = pick(s.maximize, -grad, grad);
+  const T decayed = g + s.weight_decay * param;
+  g = pick(s.decay, decayed, g);
+  exp_avg = torch_lerp(exp_avg, g, s.one_minus_beta1, s.lerp_from_self);
+  exp_inf = nan_maximum(exp_inf * s.beta2, fabs(g) + s.eps);
+  param = param + (-s.clr) * (exp_avg / exp_inf);
+}
+
+// ---------------------------------------------------------------------------------------
+// ASGD (lr, lambd, alpha, t0, weight_decay, maximize). Slot 0: ax (the averaged parameters).
+// Group scalars: eta (starts at lr), mu (starts at 1), both float32 in torch.
+// torch: p *= 1 - lambd eta; p -= eta g; ax = mu != 1 ? ax + (p - ax) mu : p;
+// then eta = lr / (1 + lambd lr t)^alpha, mu = 1 / max(1, t - t0).
+
+EMBER_HD OptimScalars asgd_scalars_before(int64_t step, double lr, const OptimScalars& stored) {
+  if (step != 1) return stored;
+  OptimScalars s;
+  s.v[0] = as_float32(lr);  // torch: torch.as_tensor(lr) at the first step
+  s.v[1] = 1.0;
+  return s;
+}
+
+EMBER_HD OptimScalars asgd_scalars_after(const OptimHyper& h, int64_t step, double lr) {
+  using std::pow;
+  const double t = double(step);
+  const double span = t - h.t0;
+  OptimScalars s;
+  s.v[0] = as_float32(lr / pow(1.0 + h.lambd * lr * t, h.alpha));
+  s.v[1] = as_float32(1.0 / (span > 1.0 ? span : 1.0));
+  return s;
+}
+
+template <class T>
+struct AsgdStep {
+  T decay_factor;  // 1 - lambd * eta
+  T minus_eta, mu, weight_decay;
+  bool average;    // mu != 1 (else ax is a copy of p)
+  bool decay, maximize;
+};
+
+template <class T>
+EMBER_HD AsgdStep<T> asgd_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars& stored) {
+  const OptimScalars s = asgd_scalars_before(step, lr, stored);
+  const double eta = s.v[0], mu = s.v[1];
+  return {T(1.0 - h.lambd * eta), T(-eta), T(mu), T(h.weight_decay), mu != 1.0, h.weight_decay != 0, h.maximize};
+}
+
+template <class T>
+EMBER_HD void asgd_update(const AsgdStep<T>& s, T& param, T grad, T& ax) {
+  T g = pick(s.maximize, -grad, grad);
+  const T decayed = g + s.weight_decay * param;
+  g = pick(s.decay, decayed, g);
+  param = param * s.decay_factor;
+  param = param + s.minus_eta * g;
+  const T averaged = ax + (param - ax) * s.mu;
+  ax = pick(s.average, averaged, param);
+}
+
+// ---------------------------------------------------------------------------------------
+// Rprop (lr, eta_minus, eta_plus, step_size_min, step_size_max, maximize). Slots: 0 prev,
+// 1 step_size (lr before the first step). torch: sign = sign(g * prev) -> eta_plus where > 0,
+// eta_minus where < 0, 1 where 0; step_size = clamp(step_size * sign, min, max); g = 0 where
+// sign == eta_minus; p -= sign(g) * step_size; prev = g.
+
+// torch.sign: 1, -1, or 0 (for zero and for NaN), as a difference of two comparisons so that
+// the CPU loops vectorise (nested ternaries left Rprop's loop scalar).
+template <class T>
+EMBER_HD T torch_sign(T x) {
+  return T(x > T(0)) - T(x < T(0));
+}
+
+template <class T>
+struct RpropStep {
+  T lr, eta_minus, eta_plus, step_size_min, step_size_max;
+  bool maximize, first_step;
+};
+
+template <class T>
+EMBER_HD RpropStep<T> rprop_step(const OptimHyper& h, int64_t step, double lr) {
+  return {T(lr), T(h.eta_minus), T(h.eta_plus), T(h.step_size_min), T(h.step_size_max), h.maximize, step == 1};
+}
+
+template <class T>
+EMBER_HD void rprop_update(const RpropStep<T>& s, T& param, T grad, T& prev, T& step_size) {
+  const T g = pick(s.maximize, -grad, grad);
+  const T sign = torch_sign(g * prev);
+  const T factor = pick(sign > T(0), s.eta_plus, pick(sign < T(0), s.eta_minus, T(1)));
+  T size = pick(s.first_step, s.lr, step_size) * factor;
+  size = pick(size < s.step_size_min, s.step_size_min, size);  // torch.clamp: NaN stays NaN
+  size = pick(size > s.step_size_max, s.step_size_max, size);
+  step_size = size;
+  const T kept = pick(factor == s.eta_minus, T(0), g);
+  param = param + T(-1) * torch_sign(kept) * step_size;
+  prev = kept;
+}
+
+// ---------------------------------------------------------------------------------------
+// Lion (lr, beta1, beta2, weight_decay, maximize; Chen et al. 2023, "Symbolic Discovery of
+// Optimization Algorithms", Algorithm 2 - not in torch.optim). Slot 0: exp_avg (the momentum m).
+// c = beta1 m + (1 - beta1) g; p -= lr (sign(c) + wd p) (decoupled decay, the paper's order:
+// the decay reads p before the update); m = beta2 m + (1 - beta2) g. sign(0) = 0.
+
+template <class T>
+struct LionStep {
+  T lr, weight_decay, beta1, one_minus_beta1, beta2, one_minus_beta2;
+  bool decay, maximize;
+};
+
+template <class T>
+EMBER_HD LionStep<T> lion_step(const OptimHyper& h, double lr) {
+  return {T(lr),        T(h.weight_decay), T(h.beta1),          T(1.0 - h.beta1), T(h.beta2), T(1.0 - h.beta2),
+          h.weight_decay != 0, h.maximize};
+}
+
+template <class T>
+EMBER_HD void lion_update(const LionStep<T>& s, T& param, T grad, T& exp_avg) {
+  const T g = pick(s.maximize, -grad, grad);
+  const T c = s.beta1 * exp_avg + s.one_minus_beta1 * g;
+  const T update = torch_sign(c);
+  const T step = pick(s.decay, update + s.weight_decay * param, update);
+  param = param - s.lr * step;
+  exp_avg = s.beta2 * exp_avg + s.one_minus_beta2 * g;
+}
+
+// ---------------------------------------------------------------------------------------
 // Rules: the uniform face the executors use. Step<T> holds one group's per-step scalars;
 // apply() updates one element and its state slots s0, s1, s2.
 // kRequiredSlots are always allocated; an optional slot exists when some group's
-// hyperparameters need it (slots_needed).
+// hyperparameters need it (slots_needed). kScalarNames names the group scalars (Note [group
+// scalars]) and next_scalars gives their values after a step.
+//
+// Adding an element-wise optimiser: its Step struct, make_step and update function above, a
+// Rule struct here, a case in visit_optim_rule below, and its row in optim/spec.cpp's table
+// (name, keys, defaults, torch's checks); the executors, state_dict and the tests that loop
+// over every optimiser pick it up from there.
 
-struct SgdRule {
+struct NoGroupScalars {
+  static constexpr const char* kScalarNames[kMaxOptimScalars] = {nullptr, nullptr};
+  static EMBER_HD OptimScalars next_scalars(const OptimHyper&, int64_t, double, const OptimScalars& s) { return s; }
+};
+
+struct SgdRule : NoGroupScalars {
   template <class T>
   using Step = SgdStep<T>;
   static constexpr unsigned kRequiredSlots = 0, kOptionalSlots = 1;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"momentum_buffer", nullptr, nullptr};
   static unsigned slots_needed(const OptimHyper& h) { return h.momentum != 0 ? 1u : 0u; }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
     return sgd_step<T>(h, step, lr);
   }
   template <class T>
@@ -316,14 +659,14 @@ struct SgdRule {
   }
 };
 
-struct RmsPropRule {
+struct RmsPropRule : NoGroupScalars {
   template <class T>
   using Step = RmsPropStep<T>;
   static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 2 | 4;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"square_avg", "momentum_buffer", "grad_avg"};
   static unsigned slots_needed(const OptimHyper& h) { return 1u | (h.momentum > 0 ? 2u : 0u) | (h.centered ? 4u : 0u); }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
     return rmsprop_step<T>(h, step, lr);
   }
   template <class T>
@@ -332,14 +675,14 @@ struct RmsPropRule {
   }
 };
 
-struct AdagradRule {
+struct AdagradRule : NoGroupScalars {
   template <class T>
   using Step = AdagradStep<T>;
   static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 0;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"sum", nullptr, nullptr};
   static unsigned slots_needed(const OptimHyper&) { return 1u; }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
     return adagrad_step<T>(h, step, lr);
   }
   template <class T>
@@ -348,14 +691,14 @@ struct AdagradRule {
   }
 };
 
-struct AdadeltaRule {
+struct AdadeltaRule : NoGroupScalars {
   template <class T>
   using Step = AdadeltaStep<T>;
   static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 0;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"square_avg", "acc_delta", nullptr};
   static unsigned slots_needed(const OptimHyper&) { return 3u; }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
     return adadelta_step<T>(h, step, lr);
   }
   template <class T>
@@ -365,14 +708,14 @@ struct AdadeltaRule {
 };
 
 template <bool kDecoupled>
-struct AdamRuleT {
+struct AdamRuleT : NoGroupScalars {
   template <class T>
   using Step = AdamStep<T>;
   static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 4;
   static constexpr const char* kStateNames[kMaxOptimStates] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
   static unsigned slots_needed(const OptimHyper& h) { return 3u | (h.amsgrad ? 4u : 0u); }
   template <class T>
-  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr) {
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
     return adam_step<T>(h, step, lr, kDecoupled);
   }
   template <class T>
@@ -382,6 +725,112 @@ struct AdamRuleT {
 };
 using AdamRule = AdamRuleT<false>;
 using AdamWRule = AdamRuleT<true>;
+
+struct NAdamRule {
+  template <class T>
+  using Step = NAdamStep<T>;
+  static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"exp_avg", "exp_avg_sq", nullptr};
+  static constexpr const char* kScalarNames[kMaxOptimScalars] = {"mu_product", nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 3u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars& scalars) {
+    return nadam_step<T>(h, step, lr, scalars);
+  }
+  static EMBER_HD OptimScalars next_scalars(const OptimHyper& h, int64_t step, double, const OptimScalars& before) {
+    OptimScalars s;
+    s.v[0] = nadam_mu_product(h, step, before);
+    return s;
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T&) {
+    nadam_update(s, p, g, s0, s1);
+  }
+};
+
+struct RAdamRule : NoGroupScalars {
+  template <class T>
+  using Step = RAdamStep<T>;
+  static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"exp_avg", "exp_avg_sq", nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 3u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
+    return radam_step<T>(h, step, lr);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T&) {
+    radam_update(s, p, g, s0, s1);
+  }
+};
+
+struct AdamaxRule : NoGroupScalars {
+  template <class T>
+  using Step = AdamaxStep<T>;
+  static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"exp_avg", "exp_inf", nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 3u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
+    return adamax_step<T>(h, step, lr);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T&) {
+    adamax_update(s, p, g, s0, s1);
+  }
+};
+
+struct AsgdRule {
+  template <class T>
+  using Step = AsgdStep<T>;
+  static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"ax", nullptr, nullptr};
+  static constexpr const char* kScalarNames[kMaxOptimScalars] = {"eta", "mu"};
+  static unsigned slots_needed(const OptimHyper&) { return 1u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars& scalars) {
+    return asgd_step<T>(h, step, lr, scalars);
+  }
+  static EMBER_HD OptimScalars next_scalars(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
+    return asgd_scalars_after(h, step, lr);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) {
+    asgd_update(s, p, g, s0);
+  }
+};
+
+struct RpropRule : NoGroupScalars {
+  template <class T>
+  using Step = RpropStep<T>;
+  static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"prev", "step_size", nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 3u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars&) {
+    return rprop_step<T>(h, step, lr);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T&) {
+    rprop_update(s, p, g, s0, s1);
+  }
+};
+
+struct LionRule : NoGroupScalars {
+  template <class T>
+  using Step = LionStep<T>;
+  static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"exp_avg", nullptr, nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 1u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t, double lr, const OptimScalars&) {
+    return lion_step<T>(h, lr);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) {
+    lion_update(s, p, g, s0);
+  }
+};
 
 template <unsigned kSlots>
 using SlotSet = std::integral_constant<unsigned, kSlots>;
@@ -411,7 +860,13 @@ bool dispatch_slots(unsigned slots, F& f) {
 }
 }  // namespace detail
 
-// Returns f(Rule{}) for the rule of `algorithm` (f returns one type for every rule).
+// Whether `algorithm` is one per-element rule (one fused launch per step).
+EMBER_HD bool is_elementwise(OptimAlgorithm algorithm) {
+  return algorithm != OptimAlgorithm::Adafactor && algorithm != OptimAlgorithm::Muon;
+}
+
+// Returns f(Rule{}) for the rule of an element-wise `algorithm` (f returns one type for every
+// rule); callers check is_elementwise first (Adafactor and Muon fall through to SGD's).
 template <class F>
 decltype(auto) visit_optim_rule(OptimAlgorithm algorithm, F&& f) {
   switch (algorithm) {
@@ -420,16 +875,26 @@ decltype(auto) visit_optim_rule(OptimAlgorithm algorithm, F&& f) {
     case OptimAlgorithm::Adadelta: return f(AdadeltaRule{});
     case OptimAlgorithm::Adam: return f(AdamRule{});
     case OptimAlgorithm::AdamW: return f(AdamWRule{});
-    case OptimAlgorithm::Sgd: break;
+    case OptimAlgorithm::NAdam: return f(NAdamRule{});
+    case OptimAlgorithm::RAdam: return f(RAdamRule{});
+    case OptimAlgorithm::Adamax: return f(AdamaxRule{});
+    case OptimAlgorithm::Asgd: return f(AsgdRule{});
+    case OptimAlgorithm::Rprop: return f(RpropRule{});
+    case OptimAlgorithm::Lion: return f(LionRule{});
+    case OptimAlgorithm::Sgd:
+    case OptimAlgorithm::Adafactor:
+    case OptimAlgorithm::Muon: break;
   }
   return f(SgdRule{});
 }
 
 // Calls f(Rule{}, SlotSet<slots>{}) with the rule of `algorithm` and the state slots as a
-// compile-time set; returns false for a slot set that the algorithm never uses. Each
-// executor instantiates its loop once per (rule, slot set): 10 combinations in all.
+// compile-time set; returns false for a slot set that the algorithm never uses (and for
+// Adafactor and Muon, which are not element-wise). Each executor instantiates its loop once
+// per (rule, slot set) that some spec can produce.
 template <class F>
 bool dispatch_optim_rule(OptimAlgorithm algorithm, unsigned slots, F&& f) {
+  if (!is_elementwise(algorithm)) return false;
   return visit_optim_rule(algorithm, [&](auto rule) { return detail::dispatch_slots<decltype(rule)>(slots, f); });
 }
 

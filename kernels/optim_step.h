@@ -1,4 +1,5 @@
-// Launchers of the fused optimiser kernels (kernels/optim_step.cu, kernels/optim_clip.cu).
+// Launchers of the optimiser kernels (kernels/optim_step.cu, optim_adafactor.cu, optim_muon.cu,
+// optim_clip.cu).
 // Each returns the launch's cudaError_t; optim/ wraps it in EMBER_CUDA_LAUNCH_CHECK.
 #pragma once
 
@@ -6,13 +7,24 @@
 
 #include <cstdint>
 
+#include "kernels/optim_adafactor_rule.h"
 #include "kernels/optim_flat.h"
+#include "kernels/optim_muon_rule.h"
 
 namespace ember::kernels {
 
 // One optimiser step over every segment of args: ONE kernel launch. All pointers are device
 // pointers (Note [flat buffer alignment]); the hyperparameters travel as kernel arguments.
 cudaError_t launch_fused_step(const FusedStepArgs& args, cudaStream_t stream);
+
+// Adafactor's step (kernels/optim_adafactor.cu): three launches, one block per chunk.
+cudaError_t launch_adafactor_step(const AdafactorArgs& args, cudaStream_t stream);
+
+// Muon's element-wise passes (kernels/optim_muon.cu); args.x are bfloat16 buffers. pack:
+// momentum and the normalised bfloat16 X into args.x[0] (two launches); apply: the update
+// from args.x[x_buffer], where the Newton-Schulz iterations left it (one launch).
+cudaError_t launch_muon_pack(const MuonArgs& args, cudaStream_t stream);
+cudaError_t launch_muon_apply(const MuonArgs& args, int x_buffer, cudaStream_t stream);
 
 // Blocks the gradient-norm reduction uses at most (the workspace holds one double each).
 constexpr int kMaxNormBlocks = 1024;

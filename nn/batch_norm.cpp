@@ -24,12 +24,22 @@ struct BatchNormBackward final : Node {
     const Tensor g = nhwc ? grad_output.to_channels_last() : grad_output.contiguous();
     Tensor grad_input = empty_in_layout(input.sizes(), g.options(), nhwc);  // bfloat16 for a mixed-precision layer
     Tensor grad_weight = empty(weight.sizes(), weight.options()), grad_bias = empty(weight.sizes(), weight.options());
+    BatchNormBackwardArgs args;
+    args.grad_in = grad_input;
+    args.grad_weight = grad_weight;
+    args.grad_bias = grad_bias;
+    args.grad_out = g;
+    args.input = input;
+    args.weight = weight;
+    args.save_mean = save_mean;
+    args.save_invstd = save_invstd;
+    args.bias = bias;
+    args.eps = eps;
     LayerBackend& backend = layer_backend_for(g.device());
     if (bias.defined())
-      backend.batch_norm_relu_backward(grad_input, grad_weight, grad_bias, g, input, weight, bias, save_mean,
-                                       save_invstd);
+      backend.batch_norm_relu_backward(args);
     else
-      backend.batch_norm_backward(grad_input, grad_weight, grad_bias, g, input, weight, save_mean, save_invstd, eps);
+      backend.batch_norm_backward(args);
     return {grad_input, grad_weight, grad_bias};
   }
   const char* name() const override { return "BatchNormBackward"; }

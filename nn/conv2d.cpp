@@ -21,23 +21,23 @@ struct Conv2dBackward final : Node {
     check_not_released();
     const bool nhwc = geometry.channels_last;
     const Tensor g = nhwc ? grad_output.to_channels_last() : grad_output.contiguous();
-    LayerBackend& backend = layer_backend_for(g.device());
-    Tensor grad_input, grad_weight, grad_bias;
-    if (next_edges[0].node) {
-      grad_input =
+    Conv2dBackwardArgs args;
+    args.grad_out = g;
+    args.input = input;
+    args.weight = weight;
+    if (next_edges[0].node)
+      args.grad_in =
           empty_in_layout({geometry.batch, geometry.in_channels, geometry.in_h, geometry.in_w}, g.options(), nhwc);
-      backend.conv2d_backward_input(geometry, grad_input, g, weight);
-    }
     const bool want_bias = has_bias && next_edges[2].node;
     if (next_edges[1].node || want_bias) {
       // The backends compute weight and bias gradients together; a frozen weight with a
       // trainable bias still gets its (discarded) gradient computed.
-      grad_weight = empty_in_layout({geometry.out_channels, geometry.in_channels, geometry.kernel_h, geometry.kernel_w},
-                                    g.options(), nhwc);
-      if (want_bias) grad_bias = empty({geometry.out_channels}, g.options());
-      backend.conv2d_backward_weight(geometry, grad_weight, grad_bias, g, input);
+      args.grad_weight = empty_in_layout(
+          {geometry.out_channels, geometry.in_channels, geometry.kernel_h, geometry.kernel_w}, g.options(), nhwc);
+      if (want_bias) args.grad_bias = empty({geometry.out_channels}, g.options());
     }
-    return {grad_input, grad_weight, grad_bias};
+    layer_backend_for(g.device()).conv2d_backward(geometry, args);
+    return {args.grad_in, args.grad_weight, args.grad_bias};
   }
   const char* name() const override { return "Conv2dBackward"; }
   void release_saved() override {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/tensor.h"
 #include "kernels/nn_pool_rule.h"
@@ -26,6 +27,13 @@ struct Conv2dGeometry {
   bool channels_last = false;  // input, output and filter NHWC (CUDA only)
   int64_t out_h() const { return (in_h + 2 * pad_h - kernel_h) / stride_h + 1; }
   int64_t out_w() const { return (in_w + 2 * pad_w - kernel_w) / stride_w + 1; }
+};
+
+// The backward of one convolution: grad_in when defined (from grad_out and weight), and
+// grad_weight with grad_bias when grad_weight is defined (from grad_out and input).
+struct Conv2dBackwardArgs {
+  Tensor grad_in, grad_weight, grad_bias;  // written when defined
+  Tensor grad_out, input, weight;          // read
 };
 
 // Geometry of one 2-D max pooling (dilation 1, floor mode).
@@ -49,6 +57,15 @@ struct BatchNormTrainArgs {
   bool relu = false;                       // out = relu(y): only where fuses_batch_norm_relu(input)
 };
 
+// The backward of a training-mode batch norm (and of the fused batch norm + ReLU).
+struct BatchNormBackwardArgs {
+  Tensor grad_in, grad_weight, grad_bias;  // written
+  Tensor grad_out, input, weight;          // read
+  Tensor save_mean, save_invstd;           // the forward's batch statistics
+  Tensor bias;                             // batch_norm_relu_backward only: its mask is recomputed
+  double eps = 1e-5;
+};
+
 class LayerBackend {
  public:
   virtual ~LayerBackend() = default;
@@ -63,6 +80,9 @@ class LayerBackend {
   // grad_weight [Cout, Cin, kh, kw] and, when defined, grad_bias [Cout] from grad_out and in.
   virtual void conv2d_backward_weight(const Conv2dGeometry& g, const Tensor& grad_weight, const Tensor& grad_bias,
                                       const Tensor& grad_out, const Tensor& in) = 0;
+  // The gradients a convolution's backward wants, in one call (so that a backend can share
+  // work between the two passes: oneDNN reorders grad_out once). By default the two above.
+  virtual void conv2d_backward(const Conv2dGeometry& g, const Conv2dBackwardArgs& a);
 
   // Training mode: normalise with the batch statistics, save them for the backward and
   // update the running statistics (momentum, unbiased variance) as torch does.
@@ -71,9 +91,7 @@ class LayerBackend {
   virtual void batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
                                        const Tensor& running_mean, const Tensor& running_var, double eps) = 0;
   // Backward of the training-mode forward: grad_in, grad_weight, grad_bias (all written).
-  virtual void batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                                   const Tensor& grad_out, const Tensor& in, const Tensor& weight,
-                                   const Tensor& save_mean, const Tensor& save_invstd, double eps) = 0;
+  virtual void batch_norm_backward(const BatchNormBackwardArgs& a) = 0;
   // Whether this backend fuses relu(batch_norm(input)) in training mode (BatchNormTrainArgs::
   // relu, batch_norm_relu_backward): the CUDA backend for bfloat16 and float32 NHWC activations
   // (those its own kernels handle). Elsewhere
@@ -83,10 +101,8 @@ class LayerBackend {
     return false;
   }
   // Backward of the fused forward: the gradient is masked where the output was 0 (the mask
-  // recomputed from `in` and the statistics, so `bias` is needed too).
-  virtual void batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                                        const Tensor& grad_out, const Tensor& in, const Tensor& weight,
-                                        const Tensor& bias, const Tensor& save_mean, const Tensor& save_invstd);
+  // recomputed from `input` and the statistics, so `bias` is needed too).
+  virtual void batch_norm_relu_backward(const BatchNormBackwardArgs& a);
 
   // out [N, C, Ho, Wo] and int32 indices (h * W + w of each window's first maximum within its
   // input plane; NaN counts as the maximum, as in torch).
@@ -96,7 +112,35 @@ class LayerBackend {
                                    const Tensor& indices) = 0;
 };
 
+// Note [CPU layer backends]
+// Two implementations of the CPU layers, chosen per process:
+//  - reference (nn/cpu/): im2col + OpenBLAS and plain loops; float32, float64 (gradient
+//    checks) and bfloat16 through float32. Simple and obviously correct: what the GPU and
+//    oneDNN layers are tested against.
+//  - onednn (nn/onednn/, where the build found oneDNN): oneDNN's convolutions and batch norm
+//    in float32 (bfloat16 where the CPU has oneDNN's bfloat16 kernels); any other call -
+//    float64, a shape or dtype oneDNN rejects - goes to the reference layers after a one-time
+//    note on stderr.
+// EMBER_CPU_LAYERS=reference|onednn picks one when the process first asks; without it oneDNN
+// is the default where built. set_cpu_layers switches later (tests compare the two).
+enum class CpuLayers { Reference, OneDnn };
+
+// The selected CPU layers (throws a clear Error for a bad EMBER_CPU_LAYERS, or onednn in a
+// build without oneDNN).
 LayerBackend& cpu_layer_backend();
+CpuLayers cpu_layers();
+void set_cpu_layers(CpuLayers layers);
+const char* cpu_layers_name(CpuLayers layers);
+// "reference" or "onednn"; anything else is a UsageError naming the choices.
+CpuLayers parse_cpu_layers(const std::string& name);
+// Each implementation by name, whatever is selected.
+LayerBackend& reference_layer_backend();
+LayerBackend& onednn_layer_backend();  // throws a clear Error in a build without oneDNN
+bool onednn_layers_built();
+// Calls the oneDNN layers handed on (Note [oneDNN fallbacks] in nn/onednn/), and primitives
+// they hold (one per pass, shape, dtype and thread count); both 0 without oneDNN.
+int64_t onednn_fallback_calls();
+size_t onednn_plan_count();
 // Throws a clear Error in a CPU-only build (nn/cuda_unavailable.cpp).
 LayerBackend& cuda_layer_backend();
 LayerBackend& layer_backend_for(Device device);

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
-#include "optim/executor.h"
+#include "optim/step_executors.h"
 
 namespace ember::optim::detail {
 
@@ -34,15 +34,29 @@ constexpr int64_t kParallelGrain = 1 << 15;  // elements below which a loop stay
 #define EMBER_CPU_CLONES
 #endif
 
+// Group g's scalars before this step: from the arguments, or from memory in capturable mode.
+kernels::OptimScalars group_scalars(const FusedStepArgs& a, int g) {
+  if (a.device_step == nullptr) return a.scalars[g];
+  kernels::OptimScalars s;
+  if (a.device_scalars == nullptr) return s;  // a rule without group scalars
+  for (int k = 0; k < kernels::kMaxOptimScalars; ++k) s.v[k] = a.device_scalars[g * kernels::kMaxOptimScalars + k];
+  return s;
+}
+
+// State pointers of one segment, shifted so that element i's state is s[k][i].
+struct SegmentState {
+  float* s[kernels::kMaxOptimStates];
+};
+
 // Elements [begin, end) of one segment, vectorised.
 template <class Rule, unsigned kSlots>
-EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a, int64_t begin,
-                                 int64_t end) {
+EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a,
+                                 const SegmentState& state, int64_t begin, int64_t end) {
   float* __restrict__ param = a.param;
   const float* __restrict__ grad = a.grad;
-  float* __restrict__ s0 = a.state[0];
-  float* __restrict__ s1 = a.state[1];
-  float* __restrict__ s2 = a.state[2];
+  float* __restrict__ s0 = state.s[0];
+  float* __restrict__ s1 = state.s[1];
+  float* __restrict__ s2 = state.s[2];
   const auto s = step;  // a local copy: visibly loop-invariant
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
@@ -65,12 +79,15 @@ EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step
 template <class Rule, unsigned kSlots>
 void step_segment(const typename Rule::template Step<float>& step, const FusedStepArgs& a, const OptimSegment& seg) {
   const int64_t n = seg.end - seg.begin;
+  SegmentState state{};
+  for (int k = 0; k < kernels::kMaxOptimStates; ++k)
+    if ((kSlots >> k) & 1u) state.s[k] = a.state[k] + (seg.state_begin - seg.begin);
 #pragma omp parallel num_threads(num_threads()) if (n > kParallelGrain)
   {
     const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
     const int64_t begin = seg.begin + std::min(n, t * chunk), end = seg.begin + std::min(n, (t + 1) * chunk);
-    step_range<Rule, kSlots>(step, a, begin, end);
+    step_range<Rule, kSlots>(step, a, state, begin, end);
   }
 }
 
@@ -80,16 +97,25 @@ void cpu_fused_step(const FusedStepArgs& a) {
   EMBER_CHECK(a.num_groups >= 1 && a.num_groups <= kernels::kMaxOptimGroups, "optimizer step: {} groups", a.num_groups);
   const bool capturable = a.device_step != nullptr;
   const int64_t step = capturable ? static_cast<int64_t>(a.device_step[0]) + 1 : a.step;
+  EMBER_CHECK(step >= 1, "optimizer step: step number {}", step);
   const bool known = kernels::dispatch_optim_rule(a.algorithm, a.state_slots, [&](auto rule, auto slots) {
     using Rule = decltype(rule);
     std::vector<typename Rule::template Step<float>> steps;
-    for (int g = 0; g < a.num_groups; ++g)
-      steps.push_back(Rule::template make_step<float>(a.hyper[g], step, capturable ? a.device_lr[g] : a.hyper[g].lr));
+    for (int g = 0; g < a.num_groups; ++g) {
+      const double lr = capturable ? a.device_lr[g] : a.hyper[g].lr;
+      steps.push_back(Rule::template make_step<float>(a.hyper[g], step, lr, group_scalars(a, g)));
+    }
     for (int s = 0; s < a.num_segments; ++s)
       step_segment<Rule, decltype(slots)::value>(steps[a.segments[s].group], a, a.segments[s]);
+    if (!capturable || a.device_scalars == nullptr) return;
+    for (int g = 0; g < a.num_groups; ++g) {
+      const kernels::OptimScalars after = Rule::next_scalars(a.hyper[g], step, a.device_lr[g], group_scalars(a, g));
+      for (int k = 0; k < kernels::kMaxOptimScalars; ++k)
+        a.device_scalars[g * kernels::kMaxOptimScalars + k] = after.v[k];
+    }
   });
   EMBER_CHECK(known, "optimizer step: state slots {:#x} are not a layout of this optimizer", a.state_slots);
-  if (capturable) a.device_step[0] += 1;
+  if (capturable && a.advance_step) a.device_step[0] += 1;
 }
 
 float cpu_grad_norm(const float* grad, int64_t n) {

@@ -2,7 +2,7 @@
 // a CUDA device there (check_device_usable says so first), so these are never reached in
 // correct use; they fail clearly anyway.
 #include "core/error.h"
-#include "optim/executor.h"
+#include "optim/step_executors.h"
 
 namespace ember::optim::detail {
 
@@ -13,6 +13,8 @@ namespace {
 }  // namespace
 
 void cuda_fused_step(const kernels::FusedStepArgs&) { no_cuda(); }
+void cuda_adafactor_step(const kernels::AdafactorArgs&) { no_cuda(); }
+void cuda_muon_step(const kernels::MuonArgs&) { no_cuda(); }
 void cuda_grad_norm(const float*, int64_t, float*, void*) { no_cuda(); }
 void cuda_clip_by_norm(float*, int64_t, const float*, float) { no_cuda(); }
 int64_t cuda_grad_norm_workspace_bytes() { no_cuda(); }

@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <set>
 #include <unordered_map>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
-#include "optim/executor.h"
+#include "optim/step_executors.h"
 
 namespace ember::optim {
 
@@ -17,12 +16,11 @@ namespace {
 
 int64_t align4(int64_t n) { return (n + 3) / 4 * 4; }
 
-// A contiguous view of `numel` elements at `offset` of a flat buffer, shaped like `shape`.
+}  // namespace
+
 Tensor flat_view(const Tensor& flat, int64_t offset, const Shape& shape) {
   return make_view(flat.storage(), flat.dtype(), shape, contiguous_strides(shape), offset);
 }
-
-}  // namespace
 
 GroupFn group_by_prefix(std::vector<std::string> prefixes) {
   return [prefixes = std::move(prefixes)](const std::string& name) {
@@ -51,6 +49,7 @@ FlatParameters::FlatParameters(const NamedParameters& named, Device device, cons
     name_of[param.impl()] = name;
     FlatEntry e;
     e.name = name;
+    e.order = static_cast<int64_t>(entries_.size());
     e.param = param;
     e.numel = param.numel();
     e.trainable = param.requires_grad();
@@ -66,30 +65,18 @@ FlatParameters::FlatParameters(const NamedParameters& named, Device device, cons
   std::stable_sort(entries_.begin(), entries_.end(),
                    [](const FlatEntry& a, const FlatEntry& b) { return a.group < b.group; });
   int64_t cursor = 0;
+  std::vector<SegmentSource> trainable;
   for (FlatEntry& e : entries_) {
     e.offset = align4(cursor);
     cursor = e.offset + e.numel;
     if (e.trainable) {
       trainable_numel_ += e.numel;
-      if (e.numel == 0) continue;
-      kernels::OptimSegment* last = segments_.empty() ? nullptr : &segments_.back();
-      if (last != nullptr && last->group == e.group && last->end == e.offset) {
-        last->end = e.offset + e.numel;
-      } else {
-        kernels::OptimSegment s;
-        s.begin = e.offset;
-        s.end = e.offset + e.numel;
-        s.group = e.group;
-        segments_.push_back(s);
-      }
+      trainable.push_back({e.offset, e.numel, e.offset, e.group});
     } else {
       frozen_numel_ += e.numel;
     }
   }
-  for (kernels::OptimSegment& s : segments_) {
-    s.first_granule = num_granules_;
-    num_granules_ += kernels::segment_granules(s);
-  }
+  segments_ = make_segment_table(trainable, device);
 
   // Buffers: zero padding, then every parameter's values and gradient.
   const int64_t padded = align4(cursor);
@@ -107,33 +94,6 @@ FlatParameters::FlatParameters(const NamedParameters& named, Device device, cons
     e.param.set_grad(grad);
   }
 
-  segment_table_ = segment_table_on(segments_, device);
-}
-
-std::vector<kernels::OptimSegment> segments_within(const std::vector<kernels::OptimSegment>& segments, int64_t begin,
-                                                   int64_t end) {
-  EMBER_CHECK(begin >= 0 && begin <= end && begin % 4 == 0 && end % 4 == 0,
-              "flat buffer shard [{}, {}) must start and end on a multiple of 4 (Note [flat buffer shards])", begin,
-              end);
-  std::vector<kernels::OptimSegment> inside;
-  int64_t granules = 0;
-  for (const kernels::OptimSegment& s : segments) {
-    const int64_t first = std::max(s.begin, begin), last = std::min(s.end, end);
-    if (first >= last) continue;
-    kernels::OptimSegment cut = s;
-    cut.begin = first - begin;
-    cut.end = last - begin;
-    cut.first_granule = granules;
-    granules += kernels::segment_granules(cut);
-    inside.push_back(cut);
-  }
-  return inside;
-}
-
-Tensor segment_table_on(const std::vector<kernels::OptimSegment>& segments, Device device) {
-  std::vector<int64_t> words(segments.size() * 4);
-  if (!segments.empty()) std::memcpy(words.data(), segments.data(), words.size() * sizeof(int64_t));
-  return from_vector(words, {static_cast<int64_t>(words.size())}, TensorOptions(DType::Int64).device(device));
 }
 
 const FlatEntry& FlatParameters::entry(const std::string& name) const {

@@ -21,6 +21,7 @@
 
 #include "core/tensor.h"
 #include "kernels/optim_flat.h"
+#include "optim/segments.h"
 
 namespace ember::optim {
 
@@ -31,6 +32,9 @@ using GroupFn = std::function<int(const std::string& name)>;
 // group_by_prefix({"fc."}) puts the classifier in group 1 and the backbone in group 0.
 GroupFn group_by_prefix(std::vector<std::string> prefixes);
 
+// A contiguous view of shape_numel(shape) elements at `offset` of a flat buffer, shaped `shape`.
+Tensor flat_view(const Tensor& flat, int64_t offset, const Shape& shape);
+
 struct FlatEntry {
   std::string name;
   Tensor param;        // the parameter, now a view into values()
@@ -38,18 +42,8 @@ struct FlatEntry {
   int64_t numel = 0;
   int group = 0;
   bool trainable = true;
+  int64_t order = 0;  // position in the list the model gave (the layout sorts by group)
 };
-
-// Note [flat buffer shards]
-// ZeRO-1 (optim/zero1.h) gives each rank the elements [begin, end) of the flat buffers, with
-// begin and end multiples of 4 so that every shard starts on a granule (float4) boundary. A
-// step over a shard uses the segments that fall inside it, cut at its edges and shifted so
-// that `begin` is element 0; the rules are element-wise, so each element gets exactly the
-// update the full step would give it.
-std::vector<kernels::OptimSegment> segments_within(const std::vector<kernels::OptimSegment>& segments, int64_t begin,
-                                                   int64_t end);
-// The segment table as the step kernel reads it: four int64 words per segment, on `device`.
-Tensor segment_table_on(const std::vector<kernels::OptimSegment>& segments, Device device);
 
 class FlatParameters {
  public:
@@ -63,10 +57,11 @@ class FlatParameters {
   int num_groups() const { return num_groups_; }
   const std::vector<FlatEntry>& entries() const { return entries_; }
   const FlatEntry& entry(const std::string& name) const;  // throws for an unknown name
-  const std::vector<kernels::OptimSegment>& segments() const { return segments_; }
-  // The segment table on device() (four int64 words per segment), as the step kernel reads it.
-  const Tensor& segment_table() const { return segment_table_; }
-  int64_t num_granules() const { return num_granules_; }
+  // The segments of every trainable parameter (optim/segments.h); state offsets equal
+  // parameter offsets. segment_table() is the same on device(), as the step kernel reads it.
+  const std::vector<kernels::OptimSegment>& segments() const { return segments_.segments; }
+  const Tensor& segment_table() const { return segments_.table; }
+  int64_t num_granules() const { return segments_.num_granules; }
 
   // Flat [padded_numel()] float32 buffers on device(); autograd does not track them.
   const Tensor& values() const { return values_; }
@@ -90,9 +85,7 @@ class FlatParameters {
   Device device_;
   int num_groups_ = 1;
   std::vector<FlatEntry> entries_;
-  std::vector<kernels::OptimSegment> segments_;
-  Tensor segment_table_;
-  int64_t num_granules_ = 0;
+  SegmentTable segments_;
   Tensor values_, grads_;
   int64_t trainable_numel_ = 0, frozen_numel_ = 0;
   Tensor norm_workspace_;  // CUDA: partial sums and completion counter of grad_norm

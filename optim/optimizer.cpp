@@ -3,79 +3,110 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
-#include "optim/executor.h"
+#include "optim/hybrid.h"
+#include "optim/optimizer_part.h"
 
 namespace ember::optim {
 
 namespace {
 
-constexpr const char* kStateDictFormat = "ember.optim.v1";
+constexpr int kScalars = kernels::kMaxOptimScalars;
 
-Tensor flat_view(const Tensor& flat, int64_t offset, const Shape& shape) {
-  return make_view(flat.storage(), flat.dtype(), shape, contiguous_strides(shape), offset);
+// The parameters of each part: one part over every trainable parameter, or a hybrid's two.
+std::vector<std::vector<const FlatEntry*>> split_parameters(const OptimizerSpec& spec, const FlatParameters& params) {
+  std::vector<std::vector<const FlatEntry*>> parts(spec.hybrid() ? 2 : 1);
+  const std::vector<bool> hidden = hidden_weights(params);
+  for (size_t i = 0; i < params.entries().size(); ++i) {
+    const FlatEntry& e = params.entries()[i];
+    if (e.trainable) parts[spec.hybrid() && !hidden[i] ? 1 : 0].push_back(&e);
+  }
+  EMBER_USAGE_CHECK(!spec.hybrid() || !parts[0].empty(),
+                    "{}: {} needs hidden weights (trainable parameters of rank >= 2 other than the output layer) and "
+                    "these parameters have none",
+                    spec.full_name(), spec.name);
+  return parts;
 }
 
-// An independent host copy (never a view that the next step would change).
-Tensor host_copy(const Tensor& t) { return t.device().is_cpu() ? t.clone() : t.to(Device::cpu()); }
-
-const char* state_name(Algorithm algorithm, int slot) {
-  return kernels::visit_optim_rule(algorithm, [&](auto rule) { return decltype(rule)::kStateNames[slot]; });
-}
-
-unsigned slots_needed_by(Algorithm algorithm, const std::vector<Hyperparameters>& groups) {
-  return kernels::visit_optim_rule(algorithm, [&](auto rule) {
-    unsigned slots = 0;
-    for (const Hyperparameters& h : groups) slots |= decltype(rule)::slots_needed(h);
-    return slots;
-  });
+// The shard as given, `end < 0` made the whole buffer; checked against the buffers.
+FlatShard checked_shard(FlatShard shard, const FlatParameters& params) {
+  if (shard.end < 0) shard = {0, params.padded_numel()};
+  EMBER_CHECK(shard.begin >= 0 && shard.begin <= shard.end && shard.end <= params.padded_numel() &&
+                  shard.begin % 4 == 0 && shard.end % 4 == 0,
+              "optimizer: shard [{}, {}) of {} flat elements (it must lie inside and start and end on a multiple "
+              "of 4, Note [flat buffer shards])",
+              shard.begin, shard.end, params.padded_numel());
+  return shard;
 }
 
 }  // namespace
 
+void check_shardable(const OptimizerSpec& spec) {
+  EMBER_USAGE_CHECK(!spec.hybrid() && spec.algorithm != Algorithm::Adafactor && spec.algorithm != Algorithm::Muon,
+                    "{}: a sharded optimizer (ZeRO-1) splits the flat buffers at any element, and {}; use one "
+                    "element-wise optimiser (sgd, adam, adamw, ...) with ZeRO-1, or plain data-parallel training",
+                    spec.full_name(),
+                    spec.hybrid() ? "a hybrid A+B deals whole parameters to its parts"
+                                  : spec.name + " updates whole parameters");
+}
+
 Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params, FlatShard shard)
-    : spec_(spec), params_(params), shard_(shard) {
-  validate_hyperparameters(spec_.name, spec_.hyper);
-  if (shard_.end < 0) shard_ = {0, params_.padded_numel()};
-  EMBER_CHECK(shard_.begin >= 0 && shard_.begin <= shard_.end && shard_.end <= params_.padded_numel(),
-              "optimizer: shard [{}, {}) of {} flat elements", shard_.begin, shard_.end, params_.padded_numel());
-  if (sharded()) {
-    shard_segments_ = segments_within(params_.segments(), shard_.begin, shard_.end);
-    shard_table_ = segment_table_on(shard_segments_, params_.device());
-    for (const kernels::OptimSegment& s : shard_segments_) shard_granules_ += kernels::segment_granules(s);
+    : spec_(spec), params_(params), shard_(checked_shard(shard, params)) {
+  if (sharded()) check_shardable(spec_);
+  std::vector<std::vector<const FlatEntry*>> entries = split_parameters(spec_, params_);
+  const std::vector<PartSpec> specs = spec_.parts();
+  bool scalars = false;
+  for (size_t p = 0; p < specs.size(); ++p) {
+    validate_hyperparameters(specs[p].name, specs[p].hyper);
+    parts_.push_back(detail::make_part(specs[p], params_, std::move(entries[p]), !spec_.hybrid(),
+                                       sharded() ? shard_ : FlatShard{}));
+    detail::Part& part = *parts_.back();
+    part.allocate(part.slots_needed(part.groups));
+    scalars = scalars || part.scalar_name(0) != nullptr;
   }
-  groups_.assign(static_cast<size_t>(params_.num_groups()), spec_.hyper);
-  allocate_states(slots_needed());
+  update_lr_ratios();
   if (spec_.capturable) {
-    device_lr_ = zeros({num_groups()}, TensorOptions(DType::Float64).device(params_.device()));
-    device_step_ = zeros({2}, TensorOptions(DType::Int64).device(params_.device()));
+    const TensorOptions f64 = TensorOptions(DType::Float64).device(params_.device());
+    device_lr_ = zeros({num_parts() * num_groups()}, f64);
+    device_step_ = zeros({1 + num_parts()}, TensorOptions(DType::Int64).device(params_.device()));
+    if (scalars) device_scalars_ = zeros({num_parts() * num_groups() * kScalars}, f64);
     upload_lrs();
     upload_step();
   }
 }
 
-unsigned Optimizer::slots_needed() const { return slots_needed_by(spec_.algorithm, groups_); }
+Optimizer::~Optimizer() = default;
 
-void Optimizer::allocate_states(unsigned slots) {
-  NoGradGuard no_grad;
-  for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
-    if (!((slots >> k) & 1u) || ((slots_ >> k) & 1u)) continue;
-    states_[k] = zeros({shard_.end - shard_.begin}, TensorOptions().device(params_.device()));
-    slots_ |= 1u << k;
-  }
-  // Adagrad's sum starts at initial_accumulator_value inside the segments (padding stays 0).
-  if (spec_.algorithm == Algorithm::Adagrad && steps_ == 0) {
-    for (const kernels::OptimSegment& s : sharded() ? shard_segments_ : params_.segments())
-      states_[0].slice(0, s.begin, s.end).fill_(groups_[s.group].initial_accumulator_value);
+bool Optimizer::sharded() const { return shard_.begin != 0 || shard_.end != params_.padded_numel(); }
+
+int Optimizer::num_groups() const { return static_cast<int>(parts_[0]->groups.size()); }
+
+const std::vector<const FlatEntry*>& Optimizer::part_parameters(int part) const {
+  EMBER_CHECK(part >= 0 && part < num_parts(), "optimizer: part {} of {}", part, num_parts());
+  return parts_[part]->entries();
+}
+
+// Part 1 follows part 0's lr by the ratio the two have now (Optimizer::set_lr).
+void Optimizer::update_lr_ratios() {
+  lr_ratio_.assign(static_cast<size_t>(num_groups()), std::numeric_limits<double>::quiet_NaN());
+  if (num_parts() < 2) return;
+  for (int g = 0; g < num_groups(); ++g) {
+    const double a = parts_[0]->groups[g].lr, b = parts_[1]->groups[g].lr;
+    if (a > 0) lr_ratio_[g] = b / a;
   }
 }
 
-// One fill kernel per group: the value travels as a kernel argument, so setting the lr each
-// step (a schedule) never waits for the device, as a copy from the host would.
+// One fill kernel per group and part: the value travels as a kernel argument, so setting the
+// lr each step (a schedule) never waits for the device, as a copy from the host would.
 void Optimizer::upload_lr(int group) {
-  if (spec_.capturable) device_lr_.slice(0, group, group + 1).fill_(groups_[group].lr);
+  if (!spec_.capturable) return;
+  for (int p = 0; p < num_parts(); ++p) {
+    const int64_t k = int64_t(p) * num_groups() + group;
+    device_lr_.slice(0, k, k + 1).fill_(parts_[p]->groups[group].lr);
+  }
 }
 
 void Optimizer::upload_lrs() {
@@ -86,52 +117,83 @@ void Optimizer::upload_lrs() {
 // graph advances the device counter without the host's steps_ knowing.
 void Optimizer::upload_step() {
   if (!spec_.capturable) return;
-  const int64_t step[2] = {steps_, 0};
-  copy_from_host(device_step_, step, sizeof(step));
+  std::vector<int64_t> step(static_cast<size_t>(1 + num_parts()), 0);
+  step[0] = steps_;
+  copy_from_host(device_step_, step.data(), step.size() * sizeof(int64_t));
 }
 
-std::string Optimizer::spec() const { return format_optimizer_spec(spec_.name, groups_.at(0), spec_.capturable); }
+void Optimizer::upload_scalars() {
+  if (!device_scalars_.defined()) return;
+  std::vector<double> values;
+  for (const auto& part : parts_)
+    for (const kernels::OptimScalars& s : part->scalars) values.insert(values.end(), s.v, s.v + kScalars);
+  copy_from_host(device_scalars_, values.data(), values.size() * sizeof(double));
+}
 
-const Hyperparameters& Optimizer::hyperparameters(int group) const {
+// Part p's group scalars now (from the device in capturable mode).
+std::vector<kernels::OptimScalars> Optimizer::group_scalars(int part) const {
+  std::vector<kernels::OptimScalars> out = parts_[part]->scalars;
+  if (!device_scalars_.defined()) return out;
+  const std::vector<double> all = device_scalars_.to_vector<double>();
+  for (int g = 0; g < num_groups(); ++g)
+    for (int k = 0; k < kScalars; ++k) out[g].v[k] = all[(size_t(part) * num_groups() + g) * kScalars + k];
+  return out;
+}
+
+std::string Optimizer::spec() const {
+  std::string text = format_optimizer_spec(parts_[0]->spec().name, parts_[0]->groups.at(0), spec_.capturable);
+  if (num_parts() > 1) text += "+" + format_optimizer_spec(parts_[1]->spec().name, parts_[1]->groups.at(0));
+  return text;
+}
+
+const Hyperparameters& Optimizer::hyperparameters(int group, int part) const {
+  EMBER_CHECK(part >= 0 && part < num_parts(), "optimizer: part {} of {}", part, num_parts());
   EMBER_CHECK(group >= 0 && group < num_groups(), "optimizer: group {} of {}", group, num_groups());
-  return groups_[group];
+  return parts_[part]->groups[group];
 }
 
-void Optimizer::set_hyperparameters(int group, const Hyperparameters& hyper) {
-  hyperparameters(group);  // range check
-  validate_hyperparameters(spec_.name, hyper);
-  std::vector<Hyperparameters> next = groups_;
+void Optimizer::set_hyperparameters(int group, const Hyperparameters& hyper, int part) {
+  hyperparameters(group, part);  // range checks
+  detail::Part& target = *parts_[part];
+  validate_hyperparameters(target.spec().name, hyper);
+  std::vector<Hyperparameters> next = target.groups;
   next[group] = hyper;
-  const unsigned needed = slots_needed_by(spec_.algorithm, next);
-  EMBER_USAGE_CHECK((needed & ~slots_) == 0 || step_count() == 0,
+  const unsigned needed = target.slots_needed(next);
+  EMBER_USAGE_CHECK((needed & ~target.slots()) == 0 || step_count() == 0,
                     "{}: these hyperparameters need state (e.g. momentum, amsgrad, centered) that the optimizer did "
                     "not keep; set them before the first step",
-                    spec_.name);
-  groups_ = std::move(next);
-  allocate_states(needed);
+                    target.spec().name);
+  target.groups = std::move(next);
+  target.allocate(needed);
+  update_lr_ratios();
   upload_lrs();
 }
 
-void Optimizer::configure_group(int group, const std::string& options) {
-  set_hyperparameters(group, parse_group_options(spec_.name, hyperparameters(group), options));
+void Optimizer::configure_group(int group, const std::string& options, int part) {
+  const Hyperparameters& base = hyperparameters(group, part);
+  set_hyperparameters(group, parse_group_options(parts_[part]->spec().name, base, options), part);
 }
 
 void Optimizer::set_lr(int group, double lr) {
-  Hyperparameters h = hyperparameters(group);
-  h.lr = lr;
-  validate_hyperparameters(spec_.name, h);
-  groups_[group] = h;
+  hyperparameters(group);  // range check
+  std::vector<Hyperparameters> next(static_cast<size_t>(num_parts()));
+  for (int p = 0; p < num_parts(); ++p) {
+    next[p] = parts_[p]->groups[group];
+    if (p == 0) next[p].lr = lr;
+    if (p == 1 && !std::isnan(lr_ratio_[group])) next[p].lr = lr * lr_ratio_[group];
+    validate_hyperparameters(parts_[p]->spec().name, next[p]);
+  }
+  for (int p = 0; p < num_parts(); ++p) parts_[p]->groups[group] = next[p];
   upload_lr(group);
 }
 
 void Optimizer::set_lr(double lr) {
-  for (int g = 0; g < num_groups(); ++g) {
-    Hyperparameters h = groups_[g];
+  validate_hyperparameters(parts_[0]->spec().name, [&] {
+    Hyperparameters h = parts_[0]->groups[0];
     h.lr = lr;
-    validate_hyperparameters(spec_.name, h);
-    groups_[g] = h;
-  }
-  upload_lrs();
+    return h;
+  }());
+  for (int g = 0; g < num_groups(); ++g) set_lr(g, lr);
 }
 
 int64_t Optimizer::step_count() const {
@@ -140,173 +202,92 @@ int64_t Optimizer::step_count() const {
 }
 
 int64_t Optimizer::state_bytes() const {
-  int64_t bytes = 0;
-  for (const Tensor& s : states_)
-    if (s.defined()) bytes += static_cast<int64_t>(s.nbytes());
-  if (device_lr_.defined()) bytes += static_cast<int64_t>(device_lr_.nbytes() + device_step_.nbytes());
+  int64_t bytes = workspace_bytes();
+  for (const auto& part : parts_) bytes += part->state_bytes();
+  for (const Tensor* t : {&device_lr_, &device_step_, &device_scalars_})
+    if (t->defined()) bytes += static_cast<int64_t>(t->nbytes());
   return bytes;
 }
 
-std::vector<std::string> Optimizer::state_names() const {
+int64_t Optimizer::workspace_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& part : parts_) bytes += part->workspace_bytes();
+  return bytes;
+}
+
+int64_t Optimizer::cuda_launches_per_step() const {
+  int64_t launches = 0;
+  for (const auto& part : parts_) launches += part->cuda_launches_per_step();
+  return launches;
+}
+
+std::vector<std::string> Optimizer::state_names(int part) const {
+  hyperparameters(0, part);  // range check
   std::vector<std::string> names;
   for (int k = 0; k < kernels::kMaxOptimStates; ++k)
-    if ((slots_ >> k) & 1u) names.emplace_back(state_name(spec_.algorithm, k));
+    if ((parts_[part]->slots() >> k) & 1u) names.emplace_back(parts_[part]->state_name(k));
   return names;
 }
 
-const Tensor& Optimizer::state(const std::string& name) const {
+const Tensor& Optimizer::state(const std::string& name, int part) const {
+  hyperparameters(0, part);  // range check
+  const detail::Part& p = *parts_[part];
   for (int k = 0; k < kernels::kMaxOptimStates; ++k)
-    if (((slots_ >> k) & 1u) && name == state_name(spec_.algorithm, k)) return states_[k];
-  EMBER_FAIL("{} has no state '{}' (it keeps: {})", spec_.name, name, fmt::join(state_names(), ", "));
-}
-
-kernels::FusedStepArgs Optimizer::step_args() const {
-  kernels::FusedStepArgs a;
-  a.algorithm = spec_.algorithm;
-  a.state_slots = slots_;
-  a.param = params_.values().data<float>() + shard_.begin;
-  a.grad = params_.grads().data<float>() + shard_.begin;
-  for (int k = 0; k < kernels::kMaxOptimStates; ++k)
-    a.state[k] = ((slots_ >> k) & 1u) ? states_[k].data<float>() : nullptr;
-  const std::vector<kernels::OptimSegment>& segments = sharded() ? shard_segments_ : params_.segments();
-  const Tensor& table = sharded() ? shard_table_ : params_.segment_table();
-  a.segments = params_.device().is_cpu() ? segments.data()
-                                         : static_cast<const kernels::OptimSegment*>(table.raw_data());
-  a.num_segments = static_cast<int>(segments.size());
-  a.num_granules = sharded() ? shard_granules_ : params_.num_granules();
-  a.num_groups = num_groups();
-  for (int g = 0; g < num_groups(); ++g) a.hyper[g] = groups_[g];
-  a.step = steps_ + 1;
-  if (spec_.capturable) {
-    a.device_lr = device_lr_.data<double>();
-    a.device_step = reinterpret_cast<unsigned long long*>(device_step_.data<int64_t>());
-  }
-  return a;
+    if (((p.slots() >> k) & 1u) && name == p.state_name(k)) return p.state(k);
+  EMBER_FAIL("{} has no state '{}' (it keeps: {})", p.spec().name, name, fmt::join(state_names(part), ", "));
 }
 
 void Optimizer::step() {
-  const kernels::FusedStepArgs args = step_args();
-  if (params_.device().is_cpu())
-    detail::cpu_fused_step(args);
-  else
-    detail::cuda_fused_step(args);
+  const int64_t step = steps_ + 1;
+  for (int p = 0; p < num_parts(); ++p) {
+    detail::StepInputs in;
+    in.step = step;
+    if (spec_.capturable) {
+      in.device_lr = device_lr_.data<double>() + int64_t(p) * num_groups();
+      in.device_step = reinterpret_cast<unsigned long long*>(device_step_.data<int64_t>());
+      in.completion = in.device_step + 1 + p;
+      if (device_scalars_.defined())
+        in.device_scalars = device_scalars_.data<double>() + int64_t(p) * num_groups() * kScalars;
+      in.advance_step = p == num_parts() - 1;
+    }
+    parts_[p]->step(in);
+  }
   ++steps_;
 }
 
-StateDict Optimizer::state_dict() const {
-  EMBER_CHECK(!sharded(), "optimizer: the state of a sharded optimizer is spread over the ranks; gather it first");
-  std::vector<Tensor> full;
-  for (int k = 0; k < kernels::kMaxOptimStates; ++k)
-    if ((slots_ >> k) & 1u) full.push_back(states_[k]);
-  return state_dict_from(full);
+bool Optimizer::has_averaged_parameters() const {
+  for (const auto& part : parts_)
+    if (part->algorithm() == Algorithm::Asgd && step_count() > 0) return true;
+  return false;
 }
 
-StateDict Optimizer::state_dict_from(const std::vector<Tensor>& full_states) const {
+void Optimizer::swap_averaged_parameters() {
+  if (!has_averaged_parameters()) return;
+  EMBER_USAGE_CHECK(!sharded(), "{}: the averaged parameters of a sharded optimizer (ZeRO-1) are spread over the "
+                                "ranks; evaluating with them is not supported",
+                    name());
   NoGradGuard no_grad;
-  StateDict sd;
-  const std::vector<std::string> names = state_names();
-  nlohmann::json groups = nlohmann::json::array(), parameters = nlohmann::json::array();
-  for (const Hyperparameters& h : groups_) groups.push_back(hyperparameters_to_json(spec_.name, h));
-  EMBER_CHECK(full_states.size() == names.size(), "optimizer: {} state buffers for {} states", full_states.size(),
-              names.size());
-  for (const Tensor& t : full_states)
-    EMBER_CHECK(t.numel() == params_.padded_numel(), "optimizer: a state buffer of {} elements, expected {}",
-                t.numel(), params_.padded_numel());
-  for (const FlatEntry& e : params_.entries()) {
-    if (!e.trainable) continue;
-    parameters.push_back({{"name", e.name}, {"group", e.group}, {"shape", e.param.sizes()}});
-    for (size_t i = 0; i < names.size(); ++i)
-      sd.tensors[e.name + "." + names[i]] = host_copy(flat_view(full_states[i], e.offset, e.param.sizes()));
+  for (const auto& part : parts_) {
+    if (part->algorithm() != Algorithm::Asgd) continue;
+    for (size_t i = 0; i < part->entries().size(); ++i) {
+      const FlatEntry& e = *part->entries()[i];
+      if (e.numel == 0) continue;
+      Tensor value = flat_view(params_.values(), e.offset, e.param.sizes());
+      Tensor average = flat_view(part->state(0), part->view(0, i)->offset, e.param.sizes());
+      const Tensor saved = value.clone();
+      value.copy_(average);
+      average.copy_(saved);
+    }
   }
-  sd.meta = {
-      {"format", kStateDictFormat}, {"optimizer", spec_.name},        {"algorithm", algorithm_name(spec_.algorithm)},
-      {"step", step_count()},       {"capturable", spec_.capturable}, {"states", names},
-      {"groups", groups},           {"parameters", parameters}};
-  return sd;
 }
 
-void Optimizer::load_state_dict(const StateDict& sd) {
-  NoGradGuard no_grad;
-  const nlohmann::json& m = sd.meta;
-  EMBER_CHECK(m.is_object() && m.value("format", "") == kStateDictFormat,
-              "optimizer state: not an ember optimizer state (format '{}', expected '{}')",
-              m.is_object() ? m.value("format", "") : "", kStateDictFormat);
-  const std::string algorithm = m.value("algorithm", "");
-  EMBER_CHECK(algorithm == algorithm_name(spec_.algorithm), "optimizer state of {} cannot be loaded into {}", algorithm,
-              algorithm_name(spec_.algorithm));
-
-  // The parameters must be the same (name, group, shape), in any order.
-  std::map<std::string, const FlatEntry*> trainable;
-  for (const FlatEntry& e : params_.entries())
-    if (e.trainable) trainable[e.name] = &e;
-  const nlohmann::json& parameters = m.at("parameters");
-  EMBER_CHECK(parameters.size() == trainable.size(), "optimizer state: {} trainable parameters, this model has {}",
-              parameters.size(), trainable.size());
-  for (const nlohmann::json& p : parameters) {
-    const std::string name = p.at("name").get<std::string>();
-    auto it = trainable.find(name);
-    EMBER_CHECK(it != trainable.end(), "optimizer state: parameter '{}' is not a trainable parameter here", name);
-    EMBER_CHECK(
-        p.at("shape").get<Shape>() == it->second->param.sizes() && p.at("group").get<int>() == it->second->group,
-        "optimizer state: parameter '{}' has shape {} in group {}, here {} in group {}", name,
-        shape_str(p.at("shape").get<Shape>()), p.at("group").get<int>(), shape_str(it->second->param.sizes()),
-        it->second->group);
-  }
-
-  const nlohmann::json& groups = m.at("groups");
-  EMBER_CHECK(static_cast<int>(groups.size()) == num_groups(), "optimizer state: {} parameter groups, here {}",
-              groups.size(), num_groups());
-  std::vector<Hyperparameters> restored;
-  for (int g = 0; g < num_groups(); ++g)
-    restored.push_back(hyperparameters_from_json(spec_.name, groups_[g], groups[g]));
-
-  unsigned stored = 0;
-  for (const nlohmann::json& n : m.at("states")) {
-    const std::string name = n.get<std::string>();
-    int slot = -1;
-    for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
-      const char* s = state_name(spec_.algorithm, k);
-      if (s != nullptr && name == s) slot = k;
-    }
-    EMBER_CHECK(slot >= 0, "optimizer state: {} has no state '{}'", spec_.name, name);
-    stored |= 1u << slot;
-  }
-  const unsigned needed = slots_needed_by(spec_.algorithm, restored);
-  EMBER_CHECK((needed & ~stored) == 0, "optimizer state: the stored hyperparameters need state that is not stored");
-
-  // Every tensor is checked before anything changes.
-  for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
-    if (!((stored >> k) & 1u)) continue;
-    for (const auto& [name, e] : trainable) {
-      const std::string key = name + "." + state_name(spec_.algorithm, k);
-      auto it = sd.tensors.find(key);
-      EMBER_CHECK(it != sd.tensors.end(), "optimizer state: tensor '{}' is missing", key);
-      EMBER_CHECK(it->second.sizes() == e->param.sizes() && it->second.dtype() == DType::Float32,
-                  "optimizer state: tensor '{}' is {} {}, expected float32 {}", key, dtype_name(it->second.dtype()),
-                  shape_str(it->second.sizes()), shape_str(e->param.sizes()));
-    }
-  }
-  groups_ = restored;
-  steps_ = m.at("step").get<int64_t>();
-  allocate_states(stored | needed);
-  load_states(sd, stored);
-  upload_lrs();
-  upload_step();
+AveragedParameters::AveragedParameters(Optimizer& optimizer)
+    : optimizer_(optimizer), active_(optimizer.has_averaged_parameters()) {
+  if (active_) optimizer_.swap_averaged_parameters();
 }
 
-// Each stored state into a full-length buffer (the state buffer itself when not sharded),
-// then the shard's part of it into the state buffer.
-void Optimizer::load_states(const StateDict& sd, unsigned stored) {
-  for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
-    if (!((stored >> k) & 1u)) continue;
-    const Tensor full = sharded() ? zeros({params_.padded_numel()}, TensorOptions().device(params_.device()))
-                                  : states_[k];
-    for (const FlatEntry& e : params_.entries()) {
-      if (!e.trainable || e.numel == 0) continue;
-      flat_view(full, e.offset, e.param.sizes()).copy_(sd.tensors.at(e.name + "." + state_name(spec_.algorithm, k)));
-    }
-    if (sharded()) states_[k].copy_(full.slice(0, shard_.begin, shard_.end));
-  }
+AveragedParameters::~AveragedParameters() {
+  if (active_) optimizer_.swap_averaged_parameters();
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, FlatParameters& params) {

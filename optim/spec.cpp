@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 #include "core/error.h"
@@ -90,36 +92,123 @@ std::string format_number(double x) { return fmt::format("{}", x); }
 
 // --- optimisers
 
+using kernels::MuonAdjustLr;
+
+constexpr const char* kAdjustLrNames[] = {"original", "match_rms_adamw", "spectral_unclamped"};
+
+// One key of an optimiser: a number, a flag or (adjust_lr_fn) one of kAdjustLrNames. Exactly
+// one member pointer is set.
 struct KeyDef {
   const char* key;
-  double H::*real;  // exactly one of real and flag is set
-  bool H::*flag;
+  double H::*real = nullptr;
+  bool H::*flag = nullptr;
+  MuonAdjustLr H::*choice = nullptr;
 };
 
+void check_at_least(const char* name, const char* key, double value, double low) {
+  EMBER_USAGE_CHECK(value >= low, "{}: invalid {} {} (must be >= {})", name, key, format_number(value), low);
+}
+
+void check_at_most(const char* name, const char* key, double value, double high) {
+  EMBER_USAGE_CHECK(value <= high, "{}: invalid {} {} (must be <= {})", name, key, format_number(value), high);
+}
+
+void check_fraction(const char* name, const char* key, double value, bool one_allowed) {
+  EMBER_USAGE_CHECK(value >= 0 && (one_allowed ? value <= 1 : value < 1), "{}: invalid {} {} (must be in [0, 1{})",
+                    name, key, format_number(value), one_allowed ? "]" : ")");
+}
+
+void check_betas(const char* n, const H& h) {
+  check_fraction(n, "beta1", h.beta1, false);
+  check_fraction(n, "beta2", h.beta2, false);
+  check_at_least(n, "eps", h.eps, 0);
+}
+
+// torch's constructor checks beyond lr >= 0 and weight_decay >= 0 (checked for every optimiser).
+void check_sgd(const char* n, const H& h) {
+  check_at_least(n, "momentum", h.momentum, 0);
+  EMBER_USAGE_CHECK(!h.nesterov || (h.momentum > 0 && h.dampening == 0),
+                    "{}: nesterov momentum requires a momentum > 0 and zero dampening (momentum {}, dampening {})", n,
+                    format_number(h.momentum), format_number(h.dampening));
+}
+void check_rmsprop(const char* n, const H& h) {
+  check_at_least(n, "momentum", h.momentum, 0);
+  check_at_least(n, "alpha", h.alpha, 0);
+  check_at_least(n, "eps", h.eps, 0);
+}
+void check_adagrad(const char* n, const H& h) {
+  check_at_least(n, "lr_decay", h.lr_decay, 0);
+  check_at_least(n, "initial_accumulator_value", h.initial_accumulator_value, 0);
+  check_at_least(n, "eps", h.eps, 0);
+}
+void check_adadelta(const char* n, const H& h) {
+  check_fraction(n, "rho", h.rho, true);
+  check_at_least(n, "eps", h.eps, 0);
+}
+void check_nadam(const char* n, const H& h) {
+  check_betas(n, h);
+  check_at_least(n, "momentum_decay", h.momentum_decay, 0);
+}
+void check_asgd(const char* n, const H& h) {
+  check_at_least(n, "lambd", h.lambd, 0);
+  check_at_least(n, "alpha", h.alpha, 0);
+}
+void check_rprop(const char* n, const H& h) {
+  EMBER_USAGE_CHECK(0 < h.eta_minus && h.eta_minus < 1 && 1 < h.eta_plus,
+                    "{}: invalid eta_minus {} and eta_plus {} (must be 0 < eta_minus < 1 < eta_plus)", n,
+                    format_number(h.eta_minus), format_number(h.eta_plus));
+}
+void check_lion(const char* n, const H& h) {  // lion-pytorch's and bitsandbytes' checks: betas in [0, 1)
+  check_fraction(n, "beta1", h.beta1, false);
+  check_fraction(n, "beta2", h.beta2, false);
+}
+void check_adafactor(const char* n, const H& h) {
+  check_at_most(n, "beta2_decay", h.beta2_decay, 0);
+  check_at_least(n, "eps1", h.eps1, 0);
+  check_at_least(n, "eps2", h.eps2, 0);
+  check_at_least(n, "d", h.d, 1);
+}
+void check_muon(const char* n, const H& h) {
+  check_at_least(n, "momentum", h.momentum, 0);
+  EMBER_USAGE_CHECK(h.ns_steps == std::floor(h.ns_steps) && h.ns_steps >= 0 && h.ns_steps < 100,
+                    "{}: invalid ns_steps {} (must be an integer in [0, 99])", n, format_number(h.ns_steps));
+}
+
+// One row of the optimiser table: everything optim/ knows about a name besides its rule.
 struct OptimizerDef {
   const char* name;
   Algorithm algorithm;
   std::vector<KeyDef> keys;
   H defaults;
+  void (*check)(const char* name, const H& hyper);
+  bool matrices_only = false;  // muon: hidden weight matrices only (A of a hybrid)
 };
 
 constexpr const char* kCapturable = "capturable";
 
+// Note [optimiser table]: the optimisers ember has, in the order help texts list them, with
+// torch.optim's defaults (torch 2.x; SGD's lr default is 1e-3 since torch 2.5; Lion, not in
+// torch, has its paper's). Adding one: a row here and, for an element-wise optimiser, its rule in kernels/optim_rules.h.
 const std::vector<OptimizerDef>& optimizer_defs() {
   static const std::vector<OptimizerDef> defs = [] {
-    const KeyDef lr{"lr", &H::lr, nullptr}, momentum{"momentum", &H::momentum, nullptr},
-        dampening{"dampening", &H::dampening, nullptr}, weight_decay{"weight_decay", &H::weight_decay, nullptr},
-        alpha{"alpha", &H::alpha, nullptr}, eps{"eps", &H::eps, nullptr}, lr_decay{"lr_decay", &H::lr_decay, nullptr},
-        initial_accumulator_value{"initial_accumulator_value", &H::initial_accumulator_value, nullptr},
-        rho{"rho", &H::rho, nullptr}, beta1{"beta1", &H::beta1, nullptr}, beta2{"beta2", &H::beta2, nullptr},
-        nesterov{"nesterov", nullptr, &H::nesterov}, centered{"centered", nullptr, &H::centered},
-        amsgrad{"amsgrad", nullptr, &H::amsgrad}, maximize{"maximize", nullptr, &H::maximize};
-    // torch.optim's defaults (torch 2.x; SGD's lr default is 1e-3 since torch 2.5).
+    const KeyDef lr{"lr", &H::lr}, momentum{"momentum", &H::momentum}, dampening{"dampening", &H::dampening},
+        weight_decay{"weight_decay", &H::weight_decay}, alpha{"alpha", &H::alpha}, eps{"eps", &H::eps},
+        lr_decay{"lr_decay", &H::lr_decay},
+        initial_accumulator_value{"initial_accumulator_value", &H::initial_accumulator_value}, rho{"rho", &H::rho},
+        beta1{"beta1", &H::beta1}, beta2{"beta2", &H::beta2}, momentum_decay{"momentum_decay", &H::momentum_decay},
+        lambd{"lambd", &H::lambd}, t0{"t0", &H::t0}, eta_minus{"eta_minus", &H::eta_minus},
+        eta_plus{"eta_plus", &H::eta_plus}, step_size_min{"step_size_min", &H::step_size_min},
+        step_size_max{"step_size_max", &H::step_size_max}, beta2_decay{"beta2_decay", &H::beta2_decay},
+        eps1{"eps1", &H::eps1}, eps2{"eps2", &H::eps2}, d{"d", &H::d}, ns_a{"ns_a", &H::ns_a},
+        ns_b{"ns_b", &H::ns_b}, ns_c{"ns_c", &H::ns_c}, ns_steps{"ns_steps", &H::ns_steps};
+    const KeyDef nesterov{"nesterov", nullptr, &H::nesterov}, centered{"centered", nullptr, &H::centered},
+        amsgrad{"amsgrad", nullptr, &H::amsgrad}, maximize{"maximize", nullptr, &H::maximize},
+        decoupled{"decoupled_weight_decay", nullptr, &H::decoupled_weight_decay};
+    const KeyDef adjust_lr_fn{"adjust_lr_fn", nullptr, nullptr, &H::adjust_lr_fn};
     H sgd;
     sgd.lr = 1e-3;
     H nag = sgd;
-    nag.momentum = 0.9;
-    nag.nesterov = true;
+    nag.momentum = 0.9, nag.nesterov = true;
     H rmsprop;
     rmsprop.lr = 1e-2, rmsprop.alpha = 0.99, rmsprop.eps = 1e-8;
     H adagrad;
@@ -130,19 +219,63 @@ const std::vector<OptimizerDef>& optimizer_defs() {
     adam.lr = 1e-3, adam.beta1 = 0.9, adam.beta2 = 0.999, adam.eps = 1e-8;
     H adamw = adam;
     adamw.weight_decay = 1e-2;
+    H nadam = adam;
+    nadam.lr = 2e-3, nadam.momentum_decay = 4e-3;
+    H adamax = adam;
+    adamax.lr = 2e-3;
+    H asgd;
+    asgd.lr = 1e-2, asgd.lambd = 1e-4, asgd.alpha = 0.75, asgd.t0 = 1e6;
+    H rprop;
+    rprop.lr = 1e-2, rprop.eta_minus = 0.5, rprop.eta_plus = 1.2, rprop.step_size_min = 1e-6,
+    rprop.step_size_max = 50;
+    H adafactor;
+    adafactor.lr = 1e-2, adafactor.beta2_decay = -0.8, adafactor.eps2 = 1e-3, adafactor.d = 1.0;
+    adafactor.eps1 = std::numeric_limits<float>::epsilon();  // torch's eps1=None: finfo(float32).eps
+    H muon;
+    muon.lr = 1e-3, muon.weight_decay = 0.1, muon.momentum = 0.95, muon.nesterov = true;
+    muon.ns_a = 3.4445, muon.ns_b = -4.775, muon.ns_c = 2.0315, muon.eps = 1e-7, muon.ns_steps = 5;
+    H lion;  // the paper's defaults (Chen et al. 2023): lr 1e-4, betas (0.9, 0.99), no decay
+    lion.lr = 1e-4, lion.beta1 = 0.9, lion.beta2 = 0.99;
     const std::vector<KeyDef> sgd_keys = {lr, momentum, dampening, weight_decay, nesterov, maximize};
     const std::vector<KeyDef> adam_keys = {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize};
     return std::vector<OptimizerDef>{
-        {"sgd", Algorithm::Sgd, sgd_keys, sgd},
-        {"nag", Algorithm::Sgd, sgd_keys, nag},
-        {"rmsprop", Algorithm::RmsProp, {lr, alpha, eps, weight_decay, momentum, centered, maximize}, rmsprop},
+        {"sgd", Algorithm::Sgd, sgd_keys, sgd, check_sgd},
+        {"nag", Algorithm::Sgd, sgd_keys, nag, check_sgd},
+        {"rmsprop", Algorithm::RmsProp, {lr, alpha, eps, weight_decay, momentum, centered, maximize}, rmsprop,
+         check_rmsprop},
         {"adagrad",
          Algorithm::Adagrad,
          {lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize},
-         adagrad},
-        {"adadelta", Algorithm::Adadelta, {lr, rho, eps, weight_decay, maximize}, adadelta},
-        {"adam", Algorithm::Adam, adam_keys, adam},
-        {"adamw", Algorithm::AdamW, adam_keys, adamw},
+         adagrad,
+         check_adagrad},
+        {"adadelta", Algorithm::Adadelta, {lr, rho, eps, weight_decay, maximize}, adadelta, check_adadelta},
+        {"adam", Algorithm::Adam, adam_keys, adam, check_betas},
+        {"adamw", Algorithm::AdamW, adam_keys, adamw, check_betas},
+        {"nadam",
+         Algorithm::NAdam,
+         {lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled, maximize},
+         nadam,
+         check_nadam},
+        {"radam", Algorithm::RAdam, {lr, beta1, beta2, eps, weight_decay, decoupled, maximize}, adam, check_betas},
+        {"adamax", Algorithm::Adamax, {lr, beta1, beta2, eps, weight_decay, maximize}, adamax, check_betas},
+        {"asgd", Algorithm::Asgd, {lr, lambd, alpha, t0, weight_decay, maximize}, asgd, check_asgd},
+        {"rprop",
+         Algorithm::Rprop,
+         {lr, eta_minus, eta_plus, step_size_min, step_size_max, maximize},
+         rprop,
+         check_rprop},
+        {"adafactor",
+         Algorithm::Adafactor,
+         {lr, beta2_decay, eps1, eps2, d, weight_decay, maximize},
+         adafactor,
+         check_adafactor},
+        {"muon",
+         Algorithm::Muon,
+         {lr, weight_decay, momentum, nesterov, ns_a, ns_b, ns_c, eps, ns_steps, adjust_lr_fn},
+         muon,
+         check_muon,
+         true},
+        {"lion", Algorithm::Lion, {lr, beta1, beta2, weight_decay, maximize}, lion, check_lion},
     };
   }();
   return defs;
@@ -153,13 +286,27 @@ const OptimizerDef& find_def(const std::string& name) {
     if (name == def.name) return def;
   throw UsageError(__FILE__, __LINE__,
                    fmt::format("unknown optimizer '{}'; valid names: {}", printable(name),
-                               fmt::join(optimizer_names(), ", ")));
+                               optimizer_names_text()));
 }
 
 const KeyDef* find_key(const OptimizerDef& def, const std::string& key) {
   for (const KeyDef& k : def.keys)
     if (key == k.key) return &k;
   return nullptr;
+}
+
+MuonAdjustLr parse_adjust_lr(const std::string& value, const std::string& context) {
+  for (int k = 0; k < 3; ++k)
+    if (value == kAdjustLrNames[k]) return static_cast<MuonAdjustLr>(k);
+  throw UsageError(__FILE__, __LINE__,
+                   fmt::format("{}: '{}' is not one of {}", context, printable(value),
+                               fmt::join(kAdjustLrNames, ", ")));
+}
+
+std::string key_value(const KeyDef& k, const H& hyper) {
+  if (k.real) return format_number(hyper.*(k.real));
+  if (k.flag) return hyper.*(k.flag) ? "true" : "false";
+  return kAdjustLrNames[static_cast<int>(hyper.*(k.choice))];
 }
 
 void apply_options(const OptimizerDef& def, H& hyper, bool* capturable, const std::vector<Option>& options) {
@@ -180,19 +327,39 @@ void apply_options(const OptimizerDef& def, H& hyper, bool* capturable, const st
     }
     if (key->real)
       hyper.*(key->real) = parse_number(option.value, context);
-    else
+    else if (key->flag)
       hyper.*(key->flag) = parse_bool(option.value, context);
+    else
+      hyper.*(key->choice) = parse_adjust_lr(option.value, context);
   }
   validate_hyperparameters(def.name, hyper);
 }
 
-void check_at_least(const char* name, const char* key, double value, double low) {
-  EMBER_USAGE_CHECK(value >= low, "{}: invalid {} {} (must be >= {})", name, key, format_number(value), low);
+// The parts of a spec: split at every '+' that is not the sign of an exponent ("1e+3").
+std::vector<std::string> split_parts(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '+') continue;
+    const bool exponent = i >= 2 && (text[i - 1] == 'e' || text[i - 1] == 'E') &&
+                          (std::isdigit(static_cast<unsigned char>(text[i - 2])) || text[i - 2] == '.');
+    if (exponent) continue;
+    parts.push_back(text.substr(start, i - start));
+    start = i + 1;
+  }
+  parts.push_back(text.substr(start));
+  return parts;
 }
 
-void check_fraction(const char* name, const char* key, double value, bool one_allowed) {
-  EMBER_USAGE_CHECK(value >= 0 && (one_allowed ? value <= 1 : value < 1), "{}: invalid {} {} (must be in [0, 1{})",
-                    name, key, format_number(value), one_allowed ? "]" : ")");
+PartSpec parse_part(const std::string& text, bool* capturable) {
+  const SplitSpec split = split_spec(text, "optimizer spec");
+  const OptimizerDef& def = find_def(split.name);
+  PartSpec part;
+  part.name = def.name;
+  part.algorithm = def.algorithm;
+  part.hyper = def.defaults;
+  apply_options(def, part.hyper, capturable, split.options);
+  return part;
 }
 
 // --- LR schedules
@@ -227,6 +394,12 @@ std::string schedule_value(const LrSchedule& s, const std::string& key) {
 
 // --- optimisers
 
+std::vector<PartSpec> OptimizerSpec::parts() const {
+  std::vector<PartSpec> out = {static_cast<const PartSpec&>(*this)};
+  if (rest) out.push_back(*rest);
+  return out;
+}
+
 const std::vector<std::string>& optimizer_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
@@ -235,6 +408,8 @@ const std::vector<std::string>& optimizer_names() {
   }();
   return names;
 }
+
+std::string optimizer_names_text() { return fmt::format("{}", fmt::join(optimizer_names(), ", ")); }
 
 std::vector<std::string> optimizer_keys(const std::string& name) {
   std::vector<std::string> keys;
@@ -245,62 +420,43 @@ std::vector<std::string> optimizer_keys(const std::string& name) {
 
 Algorithm algorithm_of(const std::string& name) { return find_def(name).algorithm; }
 Hyperparameters default_hyperparameters(const std::string& name) { return find_def(name).defaults; }
+bool matrices_only(const std::string& name) { return find_def(name).matrices_only; }
 
 const char* algorithm_name(Algorithm algorithm) {
-  switch (algorithm) {
-    case Algorithm::Sgd: return "sgd";
-    case Algorithm::RmsProp: return "rmsprop";
-    case Algorithm::Adagrad: return "adagrad";
-    case Algorithm::Adadelta: return "adadelta";
-    case Algorithm::Adam: return "adam";
-    case Algorithm::AdamW: return "adamw";
-  }
+  if (algorithm == Algorithm::Sgd) return "sgd";  // not nag: the table lists sgd first anyway
+  for (const OptimizerDef& def : optimizer_defs())
+    if (def.algorithm == algorithm) return def.name;
   return "unknown";
 }
 
 void validate_hyperparameters(const std::string& name, const Hyperparameters& h) {
   const OptimizerDef& def = find_def(name);
-  const char* n = def.name;
-  check_at_least(n, "lr", h.lr, 0);
-  check_at_least(n, "weight_decay", h.weight_decay, 0);
-  switch (def.algorithm) {
-    case Algorithm::Sgd:
-      check_at_least(n, "momentum", h.momentum, 0);
-      EMBER_USAGE_CHECK(!h.nesterov || (h.momentum > 0 && h.dampening == 0),
-                        "{}: nesterov momentum requires a momentum > 0 and zero dampening (momentum {}, dampening {})",
-                        n, format_number(h.momentum), format_number(h.dampening));
-      break;
-    case Algorithm::RmsProp:
-      check_at_least(n, "momentum", h.momentum, 0);
-      check_at_least(n, "alpha", h.alpha, 0);
-      check_at_least(n, "eps", h.eps, 0);
-      break;
-    case Algorithm::Adagrad:
-      check_at_least(n, "lr_decay", h.lr_decay, 0);
-      check_at_least(n, "initial_accumulator_value", h.initial_accumulator_value, 0);
-      check_at_least(n, "eps", h.eps, 0);
-      break;
-    case Algorithm::Adadelta:
-      check_fraction(n, "rho", h.rho, true);
-      check_at_least(n, "eps", h.eps, 0);
-      break;
-    case Algorithm::Adam:
-    case Algorithm::AdamW:
-      check_fraction(n, "beta1", h.beta1, false);
-      check_fraction(n, "beta2", h.beta2, false);
-      check_at_least(n, "eps", h.eps, 0);
-      break;
-  }
+  check_at_least(def.name, "lr", h.lr, 0);
+  check_at_least(def.name, "weight_decay", h.weight_decay, 0);
+  def.check(def.name, h);
 }
 
 OptimizerSpec parse_optimizer_spec(const std::string& text) {
-  const SplitSpec split = split_spec(text, "optimizer spec");
-  const OptimizerDef& def = find_def(split.name);
+  const std::vector<std::string> parts = split_parts(text);
+  const auto malformed = [&](const std::string& why) {
+    return UsageError(__FILE__, __LINE__,
+                      fmt::format("optimizer spec '{}': {}; expected NAME[:key=value,...] or A+B (A for the hidden "
+                                  "weights, B for the rest), NAME one of: {}",
+                                  printable(text), why, optimizer_names_text()));
+  };
+  if (parts.size() > 2) throw malformed("more than two parts");
+  for (const std::string& p : parts)
+    if (trim(p).empty()) throw malformed(parts.size() > 1 ? "an empty part" : "empty");
   OptimizerSpec spec;
-  spec.name = def.name;
-  spec.algorithm = def.algorithm;
-  spec.hyper = def.defaults;
-  apply_options(def, spec.hyper, &spec.capturable, split.options);
+  static_cast<PartSpec&>(spec) = parse_part(parts[0], &spec.capturable);
+  if (parts.size() == 2) {
+    spec.rest = parse_part(parts[1], &spec.capturable);
+    EMBER_USAGE_CHECK(!matrices_only(spec.rest->name),
+                      "optimizer spec '{}': {} updates weight matrices only, so it can only be A in A+B",
+                      printable(text), spec.rest->name);
+  } else if (matrices_only(spec.name)) {
+    spec.rest = parse_part("adamw", nullptr);  // torch.optim.Muon's advice: AdamW for the rest
+  }
   return spec;
 }
 
@@ -315,17 +471,16 @@ Hyperparameters parse_group_options(const std::string& name, const Hyperparamete
 std::string format_optimizer_spec(const std::string& name, const Hyperparameters& hyper, bool capturable) {
   const OptimizerDef& def = find_def(name);
   std::string text = std::string(def.name) + ":";
-  for (size_t i = 0; i < def.keys.size(); ++i) {
-    const KeyDef& k = def.keys[i];
-    text += fmt::format("{}{}={}", i ? "," : "", k.key,
-                        k.real ? format_number(hyper.*(k.real)) : (hyper.*(k.flag) ? "true" : "false"));
-  }
+  for (size_t i = 0; i < def.keys.size(); ++i)
+    text += fmt::format("{}{}={}", i ? "," : "", def.keys[i].key, key_value(def.keys[i], hyper));
   if (capturable) text += ",capturable=true";
   return text;
 }
 
 std::string format_optimizer_spec(const OptimizerSpec& spec) {
-  return format_optimizer_spec(spec.name, spec.hyper, spec.capturable);
+  std::string text = format_optimizer_spec(spec.name, spec.hyper, spec.capturable);
+  if (spec.rest) text += "+" + format_optimizer_spec(spec.rest->name, spec.rest->hyper);
+  return text;
 }
 
 nlohmann::json hyperparameters_to_json(const std::string& name, const Hyperparameters& hyper) {
@@ -333,8 +488,10 @@ nlohmann::json hyperparameters_to_json(const std::string& name, const Hyperparam
   for (const KeyDef& k : find_def(name).keys) {
     if (k.real)
       json[k.key] = hyper.*(k.real);
-    else
+    else if (k.flag)
       json[k.key] = hyper.*(k.flag);
+    else
+      json[k.key] = key_value(k, hyper);
   }
   return json;
 }
@@ -350,10 +507,13 @@ Hyperparameters hyperparameters_from_json(const std::string& name, const Hyperpa
     if (k->real) {
       EMBER_USAGE_CHECK(value.is_number(), "{} hyperparameter {}: expected a number, got {}", name, key, value.dump());
       hyper.*(k->real) = value.get<double>();
-    } else {
+    } else if (k->flag) {
       EMBER_USAGE_CHECK(value.is_boolean(), "{} hyperparameter {}: expected a boolean, got {}", name, key,
                         value.dump());
       hyper.*(k->flag) = value.get<bool>();
+    } else {
+      EMBER_USAGE_CHECK(value.is_string(), "{} hyperparameter {}: expected a string, got {}", name, key, value.dump());
+      hyper.*(k->choice) = parse_adjust_lr(value.get<std::string>(), fmt::format("{} hyperparameter {}", name, key));
     }
   }
   validate_hyperparameters(name, hyper);

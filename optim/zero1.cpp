@@ -16,6 +16,7 @@ FlatShard shard_of(const std::vector<int64_t>& counts, int rank) {
 
 Zero1Step::Zero1Step(dist::Communicator& comm, FlatParameters& params, const OptimizerSpec& spec)
     : comm_(comm), params_(params), counts_(dist::even_parts(params.padded_numel(), comm.size(), 4)) {
+  check_shardable(spec);
   EMBER_CHECK(comm_.accepts(params_.device()), "ZeRO-1: the {} communicator cannot reduce buffers on {}",
               comm_.backend(), params_.device().str());
   optimizer_ = std::make_unique<Optimizer>(spec, params_, shard_of(counts_, comm_.rank()));

@@ -7,7 +7,10 @@
 //   Zero1Step zero(comm, flat, parse_optimizer_spec("adam:lr=1e-3"));
 //   zero.optimizer().zero_grad(); loss.backward(); zero.step();
 //
-// Shards: Note [flat buffer shards] in optim/flat_parameters.h, split by dist::even_parts
+// Only element-wise optimisers: Adafactor, Muon and hybrids are a UsageError (check_shardable
+// in optim/optimizer.h: they need whole parameters, and a shard may cut one).
+//
+// Shards: Note [flat buffer shards] in optim/optimizer.h, split by dist::even_parts
 // in 4-element blocks. On two ranks the result is bit-identical to GradientBuckets + the full
 // step (a sum of two floats does not depend on the order); on more, the reduction order of
 // MPI's reduce-scatter and all-reduce may differ in the last bit.
@@ -24,6 +27,7 @@ namespace ember::optim {
 class Zero1Step {
  public:
   // comm and params must outlive this; params' buffers must be where comm accepts them.
+  // `spec` must pass check_shardable, on any number of ranks.
   Zero1Step(dist::Communicator& comm, FlatParameters& params, const OptimizerSpec& spec);
 
   // After backward: reduce-scatter (mean over the ranks), the step over this rank's shard,

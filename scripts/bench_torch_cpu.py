@@ -1,25 +1,35 @@
 #!/usr/bin/env python3
-"""ember's CPU backend against PyTorch on the same cores (issue 9). Never run by CI or tests.
+"""ember's CPU backend against PyTorch on the same cores (issues 9 and 18). Never run by CI or tests.
 
 Measures, in one run on this machine:
-  * ResNet-18 training (forward + backward + Adam lr 1e-3) on 32x32 images at batch 64, both
-    stems: images/s (median step after warm-up), ms of forward, backward and optimiser, and
-    peak RSS - for PyTorch (in a fresh subprocess per configuration, so peaks do not mix) and
-    for ember (build/bin/ember-bench-train --device cpu --json);
+  * ResNet-18 training (forward + backward + Adam lr 1e-3, torch's fused CPU Adam) on 32x32
+    images, both stems, batch 64 and 256, in float32 and in bfloat16 mixed precision (ember
+    --precision bf16 against torch.autocast("cpu", dtype=torch.bfloat16)): images/s (median
+    step after warm-up for torch; ember-bench-train's mean over the same number of steps),
+    ms of forward, backward and optimiser, and peak RSS - PyTorch in a fresh subprocess per
+    configuration (so peaks do not mix), ember by build/bin/ember-bench-train --device cpu --json
+    with EMBER_CPU_LAYERS=--cpu-layers;
   * one optimiser step over ResNet-18's 11,181,642 parameters (its real tensor shapes): torch
     for-loop, foreach and fused (where torch has a fused CPU kernel), and ember
     (build/bin/ember-bench-optim --device cpu --json), with the copy bandwidth it measured.
 Prints ember's ratio to each (above 1: ember faster; for memory, below 1: ember smaller) and
-writes bench/results/<date>-cpu-<threads>threads.json.
+writes bench/results/<date>-cpu-<threads>threads.json with the CPU model and its vector
+flags, the commit and the date.
 
-PyTorch comes from a venv of its own (.venv-torch; created with `pip install torch
-torchvision` when missing - PyPI only, a few hundred MB).
+Each configuration runs torch first: its warm-up steps size the number of timed steps (about
+--seconds of work, at least --min-steps), and ember then runs the same number. Other work on
+the machine skews both (run it under the machine-wide lock, with nothing else running): the
+load average before each configuration is recorded beside its figures.
 
-    python3 scripts/bench_torch_cpu.py [--threads 2] [--build build]
+PyTorch: a python3 with torch and torchvision (else a venv of its own, .venv-torch, is made
+with `pip install torch torchvision`).
+
+    python3 scripts/bench_torch_cpu.py [--threads 2] [--build build] [--batches 64,256]
 """
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import resource
@@ -34,6 +44,7 @@ OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "
 # The same configurations as ember-bench-optim reports them.
 EMBER_NAMES = {"sgd": "sgd", "momentum": "sgd:momentum=0.9", "nesterov": "nag", "rmsprop": "rmsprop",
                "adagrad": "adagrad", "adadelta": "adadelta", "adam": "adam", "adamw": "adamw"}
+ARCHS = {"imagenet": "resnet18", "cifar": "resnet18-cifar"}
 
 
 def ensure_torch():
@@ -51,6 +62,22 @@ def ensure_torch():
     if os.path.realpath(sys.prefix) != os.path.realpath(VENV):  # the venv's python is often a symlink
         os.execv(python, [python] + sys.argv)
     sys.exit(f"torch is missing from {VENV}: remove the folder and run again")
+
+
+def cpu_info():
+    """The CPU model and the vector extensions that decide which kernels oneDNN and torch run."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and ":" in line:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and ":" in line:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_bf16"]
+    return model, [f for f in wanted if f in flags]
 
 
 def torch_optimizer(name, params, impl):
@@ -76,33 +103,38 @@ def make_model(stem):
     return model
 
 
-def train_child(stem, batch, steps, warmup, threads):
+def train_child(args):
     """Runs in a subprocess: one training configuration, prints one JSON line."""
     import torch
-    torch.set_num_threads(threads)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = make_model(stem)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.randint(0, 10, (batch,))
+    model = make_model(args.child)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    x = torch.randn(args.batch_size, 3, 32, 32)
+    y = torch.randint(0, 10, (args.batch_size,))
     loss_fn = torch.nn.CrossEntropyLoss()
-    fwd, bwd, opt_t, total = [], [], [], []
-    for i in range(warmup + steps):
+    bf16 = args.precision == "bf16"
+
+    def step():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(model(x), y)
         t1 = time.perf_counter()
         loss.backward()
         t2 = time.perf_counter()
         opt.step()
         t3 = time.perf_counter()
-        if i >= warmup:
-            fwd.append(t1 - t0), bwd.append(t2 - t1), opt_t.append(t3 - t2), total.append(t3 - t0)
+        return t1 - t0, t2 - t1, t3 - t2, t3 - t0
+
+    warm = [step()[3] for _ in range(args.warmup)]
+    steps = args.steps or max(args.min_steps, min(50, math.ceil(args.seconds / min(warm))))
+    fwd, bwd, opt_t, total = zip(*[step() for _ in range(steps)])
     ms = statistics.median(total) * 1e3
-    print(json.dumps({"arch": "resnet18" if stem == "imagenet" else "resnet18-cifar", "batch_size": batch,
-                      "threads": threads, "images_per_s": batch / ms * 1e3, "ms_step": ms,
-                      "ms_forward": statistics.median(fwd) * 1e3, "ms_backward": statistics.median(bwd) * 1e3,
-                      "ms_optimizer": statistics.median(opt_t) * 1e3,
+    print(json.dumps({"arch": ARCHS[args.child], "batch_size": args.batch_size, "precision": args.precision,
+                      "threads": args.threads, "steps": steps, "images_per_s": args.batch_size / ms * 1e3,
+                      "ms_step": ms, "ms_forward": statistics.median(fwd) * 1e3,
+                      "ms_backward": statistics.median(bwd) * 1e3, "ms_optimizer": statistics.median(opt_t) * 1e3,
                       "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 
 
@@ -134,56 +166,55 @@ def bench_torch_optim(threads, reps):
     return results
 
 
-def run_ember(binary, args):
+def run_ember(binary, args, env):
     if not os.path.exists(binary):
         print(f"(no {binary}: build ember first; its figures are skipped)", flush=True)
         return None
-    out = subprocess.run([binary] + args, capture_output=True, text=True)
+    out = subprocess.run([binary] + args, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         print(f"{binary} failed: {out.stderr.strip()}", flush=True)
         return None
-    return json.loads(out.stdout)
+    notes = [line for line in out.stderr.splitlines() if line.startswith("ember: note")]
+    result = json.loads(out.stdout)
+    if notes:
+        result["notes"] = notes  # e.g. a fallback of the oneDNN layers (bfloat16 on a CPU without it)
+    return result
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--optim-reps", type=int, default=20)
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    ensure_torch()
-    if args.child:
-        train_child(args.child, args.batch_size, args.steps, args.warmup, args.threads)
-        return
-    import torch
-    env = dict(os.environ, EMBER_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
-    report = {"device": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "threads": args.threads,
-              "torch": torch.__version__, "date": datetime.date.today().isoformat(),
-              "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
-                                       text=True).stdout.strip(),
-              "train": [], "optimizers": {}}
-    for stem, arch in (("imagenet", "resnet18"), ("cifar", "resnet18-cifar")):
-        child = subprocess.run([sys.executable, __file__, "--child", stem, "--threads", str(args.threads),
-                                "--batch-size", str(args.batch_size), "--steps", str(args.steps),
-                                "--warmup", str(args.warmup)], capture_output=True, text=True, env=env)
-        torch_r = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else None
-        ember_r = run_ember(os.path.join(args.build, "bin", "ember-bench-train"),
-                            ["--device", "cpu", "--arch", arch, "--batch-size", str(args.batch_size), "--steps",
-                             str(args.steps), "--warmup", str(args.warmup), "--optimizer", "adam:lr=1e-3",
-                             "--threads", str(args.threads), "--json"])
-        row = {"arch": arch, "torch": torch_r, "ember": ember_r}
-        if torch_r and ember_r:
-            row["ratio_images_per_s"] = ember_r["images_per_s"] / torch_r["images_per_s"]
-            row["ratio_peak_rss"] = ember_r["peak_rss_bytes"] / torch_r["peak_rss_bytes"]
-        report["train"].append(row)
-        print(json.dumps(row), flush=True)
+def bench_training(args, env):
+    rows = []
+    for precision in args.precisions.split(","):
+        for stem in ("imagenet", "cifar"):
+            for batch in [int(b) for b in args.batches.split(",")]:
+                load = os.getloadavg()[0]
+                child = subprocess.run(
+                    [sys.executable, __file__, "--child", stem, "--threads", str(args.threads), "--batch-size",
+                     str(batch), "--precision", precision, "--warmup", str(args.warmup), "--seconds",
+                     str(args.seconds), "--min-steps", str(args.min_steps), "--steps", str(args.steps)],
+                    capture_output=True, text=True, env=env)
+                if child.returncode != 0:
+                    print(f"torch {stem} b{batch} {precision} failed: {child.stderr.strip()[-500:]}", flush=True)
+                torch_r = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else None
+                steps = torch_r["steps"] if torch_r else (args.steps or args.min_steps)
+                ember_r = run_ember(os.path.join(args.build, "bin", "ember-bench-train"),
+                                    ["--device", "cpu", "--arch", ARCHS[stem], "--batch-size", str(batch), "--steps",
+                                     str(steps), "--warmup", str(args.warmup), "--optimizer", "adam:lr=1e-3",
+                                     "--precision", precision, "--threads", str(args.threads), "--json"], env)
+                row = {"arch": ARCHS[stem], "batch_size": batch, "precision": precision, "load_before": load,
+                       "torch": torch_r, "ember": ember_r}
+                if torch_r and ember_r:
+                    row["ratio_images_per_s"] = ember_r["images_per_s"] / torch_r["images_per_s"]
+                    row["ratio_peak_rss"] = ember_r["peak_rss_bytes"] / torch_r["peak_rss_bytes"]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return rows
+
+
+def bench_optimizers(args, env):
     torch_opt = bench_torch_optim(args.threads, args.optim_reps)
     ember_opt = run_ember(os.path.join(args.build, "bin", "ember-bench-optim"),
-                          ["--device", "cpu", "--threads", str(args.threads), "--json"])
+                          ["--device", "cpu", "--threads", str(args.threads), "--json"], env)
+    rows = {}
     for name in OPTIMIZERS:
         entry = {impl: r["ms"] for r in torch_opt if r["optimizer"] == name for impl in [r["impl"]]}
         row = {"torch_ms": entry}
@@ -193,20 +224,61 @@ def main():
                 row["ember_ms"] = mine[0]["ms"]
                 row["ember_fraction_of_copy"] = mine[0].get("fraction_of_copy")
                 row["ratio_vs"] = {impl: ms / mine[0]["ms"] for impl, ms in entry.items()}
-        report["optimizers"][name] = row
-    if ember_opt:
-        report["copy_gb_per_s"] = ember_opt.get("copy_gb_per_s")
-    print("\n== ember / PyTorch on the CPU (%d threads); ratios: ember's speed over torch's" % args.threads)
+        rows[name] = row
+    return rows, (ember_opt or {}).get("copy_gb_per_s")
+
+
+def print_summary(report):
+    print("\n== ember / PyTorch on the CPU (%d threads, %s); ratios: ember's speed over torch's"
+          % (report["threads"], report["cpu_layers"]))
     for row in report["train"]:
         if "ratio_images_per_s" in row:
-            print(f"  train {row['arch']:15s} b{args.batch_size}: ember {row['ember']['images_per_s']:8.1f} img/s, "
-                  f"torch {row['torch']['images_per_s']:8.1f} img/s, ratio {row['ratio_images_per_s']:.2f}, "
-                  f"peak RSS ratio {row['ratio_peak_rss']:.2f}")
-    for name, row in report["optimizers"].items():
+            print(f"  train {row['arch']:15s} b{row['batch_size']:<4d} {row['precision']}: "
+                  f"ember {row['ember']['images_per_s']:8.1f} img/s, torch {row['torch']['images_per_s']:8.1f} img/s, "
+                  f"ratio {row['ratio_images_per_s']:.2f}, peak RSS ratio {row['ratio_peak_rss']:.2f} "
+                  f"(load before {row['load_before']:.2f})")
+    for name, row in report.get("optimizers", {}).items():
         ratios = ", ".join(f"{k} {v:.2f}x" for k, v in row.get("ratio_vs", {}).items())
         print(f"  {name:9s} ember {row.get('ember_ms', float('nan')):7.2f} ms  vs torch {ratios}")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    path = os.path.join(ROOT, "bench", "results", f"{report['date']}-cpu-{args.threads}threads.json")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", default="64,256", help="training batch sizes, comma-separated")
+    ap.add_argument("--precisions", default="fp32,bf16", help="fp32 and/or bf16, comma-separated")
+    ap.add_argument("--cpu-layers", default="onednn", help="ember's CPU layers (EMBER_CPU_LAYERS): onednn or reference")
+    ap.add_argument("--seconds", type=float, default=15, help="timed work per configuration, about")
+    ap.add_argument("--min-steps", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=0, help="timed steps per configuration (0: from --seconds)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--optim-reps", type=int, default=20)
+    ap.add_argument("--skip-optimizers", action="store_true")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", help="result file (default bench/results/<date>-cpu-<threads>threads.json)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
+    ap.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    ensure_torch()
+    if args.child:
+        train_child(args)
+        return
+    import torch
+    env = dict(os.environ, EMBER_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads),
+               EMBER_CPU_LAYERS=args.cpu_layers)
+    model, flags = cpu_info()
+    report = {"device": model, "cpu_flags": flags, "cpus": os.cpu_count(), "threads": args.threads,
+              "cpu_layers": args.cpu_layers, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+              "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                                       text=True).stdout.strip(),
+              "command": " ".join(["python3", "scripts/bench_torch_cpu.py"] + sys.argv[1:])}
+    report["train"] = bench_training(args, env)
+    if not args.skip_optimizers:
+        report["optimizers"], report["copy_gb_per_s"] = bench_optimizers(args, env)
+    print_summary(report)
+    path = args.out or os.path.join(ROOT, "bench", "results", f"{report['date']}-cpu-{args.threads}threads.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(report, f, indent=1)
     print(f"wrote {path}")

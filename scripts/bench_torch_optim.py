@@ -7,6 +7,11 @@ as apps/ember-bench-optim/layout.cpp does), same timing (CUDA events, warm-up, L
 a 256 MiB memset before each repetition, median). Each optimiser is timed as torch's
 for-loop (foreach=False), foreach and fused implementations (fused where torch has one).
 
+Adafactor and Muon run on ResNet-18's own shapes (at N = 11,181,642 only): torch.optim.Adafactor
+as for-loop and foreach; `muon` as ember's muon+adamw, torch.optim.Muon (a for-loop, its only
+implementation) on the hidden weights flattened to 2-D as ember flattens them, AdamW on the
+rest (torch_optimizers, shared with scripts/bench_torch_optim_cpu.py).
+
 With --ember-json (the output of `ember-bench-optim --json`) it prints ember's ratio to
 each (ember's speed over torch's: above 1 means ember is faster) and, with --fragment, writes
 the gpu-check.sh fragment {"benchmarks": [...]} (DESIGN.md, "Figures from the GPU machine").
@@ -26,15 +31,47 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_optim_fixtures import make_optimizer  # noqa: E402  (the spec -> torch.optim mapping)
 
 RESNET18_PARAMS = 11181642
-DEFAULT_SPECS = ["sgd", "sgd:momentum=0.9", "nag", "rmsprop", "adagrad", "adadelta", "adam", "adamw"]
+DEFAULT_SPECS = ["sgd", "sgd:momentum=0.9", "nag", "rmsprop", "adagrad", "adadelta", "adam", "adamw", "nadam", "radam",
+                 "adamax", "asgd", "rprop", "adafactor", "muon"]
+
+
+PER_PARAMETER = ("adafactor", "muon")  # optimisers measured on ResNet-18's own shapes only
+
+
+def resnet18_shapes():
+    """Shapes of torchvision's resnet18(num_classes=10) parameters, in model order."""
+    import torchvision
+    model = torchvision.models.resnet18(num_classes=10)
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert len(shapes) == 62 and sum(torch.Size(s).numel() for s in shapes) == RESNET18_PARAMS
+    return shapes
 
 
 def resnet18_numels():
-    import torchvision
-    model = torchvision.models.resnet18(num_classes=10)
-    numels = [p.numel() for p in model.parameters()]
-    assert len(numels) == 62 and sum(numels) == RESNET18_PARAMS, (len(numels), sum(numels))
-    return numels
+    return [torch.Size(s).numel() for s in resnet18_shapes()]
+
+
+def torch_optimizers(name, shapes, impl, device="cpu"):
+    """torch's Adafactor, or ember's muon (= muon+adamw) as torch.optim.Muon on the hidden
+    weights flattened to [out, in*kh*kw] (torch takes 2-D weights only) with AdamW on the rest,
+    over parameters of `shapes` with gradients set. impl: forloop or foreach."""
+    gen = torch.Generator(device=device).manual_seed(0)
+    params = []
+    for shape in shapes:
+        p = torch.nn.Parameter((torch.rand(shape, generator=gen, device=device) - 0.5) * 0.2)
+        p.grad = (torch.rand(shape, generator=gen, device=device) - 0.5) * 0.02
+        params.append(p)
+    if name == "adafactor":
+        return [torch.optim.Adafactor(params, foreach=impl == "foreach")]
+    matrices = [i for i, p in enumerate(params) if p.dim() >= 2]
+    hidden_index = matrices[:-1]  # all but the output layer, as optim/hybrid.h splits
+    hidden = []
+    for i in hidden_index:
+        h = torch.nn.Parameter(params[i].detach().reshape(params[i].shape[0], -1).clone())
+        h.grad = params[i].grad.reshape(h.shape).clone()
+        hidden.append(h)
+    rest = [p for i, p in enumerate(params) if i not in hidden_index]
+    return [torch.optim.Muon(hidden), torch.optim.AdamW(rest, foreach=impl == "foreach")]
 
 
 def layout(n, numels):
@@ -64,6 +101,20 @@ def median_ms(work, warmup, reps, flush):
     return times[len(times) // 2]
 
 
+def time_row(spec, n, make, impls, warmup, reps, flush):
+    row = {"optimizer": spec, "n": n}
+    for label, impl in impls:
+        try:
+            optimizers = make(impl)
+            row[label] = median_ms(lambda: [o.step() for o in optimizers], warmup, reps, flush)
+        except (RuntimeError, TypeError, ValueError) as e:  # no such variant of this one
+            row[label] = None
+            row[label + "_unavailable"] = str(e).splitlines()[0][:120]
+        print(f"  torch {spec:24s} n={n:<10d} {label:8s} {row[label] if row[label] is not None else 'n/a'}",
+              file=sys.stderr)
+    return row
+
+
 def measure(specs, sizes, warmup, reps):
     numels = resnet18_numels()
     flush = torch.empty(64 << 20, device="cuda")
@@ -76,18 +127,15 @@ def measure(specs, sizes, warmup, reps):
             p.grad = (torch.rand(k, device="cuda", generator=gen) - 0.5) * 0.02
             params.append(p)
         for spec in specs:
-            row = {"optimizer": spec, "n": n}
-            for label, impl in (("forloop", {"foreach": False}), ("foreach", {"foreach": True}),
-                                ("fused", {"fused": True})):
-                try:
-                    opt = make_optimizer(spec, params, **impl)
-                    row[label] = median_ms(opt.step, warmup, reps, flush)
-                except (RuntimeError, TypeError, ValueError) as e:  # no fused variant of this one
-                    row[label] = None
-                    row[label + "_unavailable"] = str(e).splitlines()[0][:120]
-                print(f"  torch {spec:24s} n={n:<10d} {label:8s} "
-                      f"{row[label] if row[label] is not None else 'n/a'}", file=sys.stderr)
-            results.append(row)
+            name = spec.partition(":")[0]
+            if name in PER_PARAMETER:
+                if n == RESNET18_PARAMS:
+                    results.append(time_row(spec, n, lambda impl: torch_optimizers(name, resnet18_shapes(), impl, "cuda"),
+                                            (("forloop", "forloop"), ("foreach", "foreach")), warmup, reps, flush))
+                continue
+            impls = (("forloop", {"foreach": False}), ("foreach", {"foreach": True}), ("fused", {"fused": True}))
+            results.append(time_row(spec, n, lambda impl: [make_optimizer(spec, params, **impl)], impls, warmup, reps,
+                                    flush))
         del params
         torch.cuda.empty_cache()
     return results

@@ -32,7 +32,9 @@ echo "== fuzz: building ${targets[*]} in $build_dir/ (clang, ASan + UBSan)"
 mkdir -p "$build_dir"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B "$build_dir" "${launcher[@]}" -DCMAKE_CXX_COMPILER=clang++ -DEMBER_CUDA=OFF -DEMBER_FUZZ=ON -DEMBER_BUILD_TESTS=OFF \
+# No oneDNN: the harnesses read files, never run a layer, and Debian's oneDNN brings libgomp
+# beside clang's libomp.
+cmake -S . -B "$build_dir" "${launcher[@]}" -DCMAKE_CXX_COMPILER=clang++ -DEMBER_CUDA=OFF -DEMBER_ONEDNN=OFF -DEMBER_FUZZ=ON -DEMBER_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build_dir/configure.log" 2>&1 || { cat "$build_dir/configure.log"; exit 1; }
 cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" --target "${targets[@]/#/fuzz_}"
 

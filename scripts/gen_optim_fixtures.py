@@ -2,17 +2,23 @@
 """Golden trajectories from real torch.optim for tests/optim/test_torch_fixtures.cpp.
 
 Writes tests/optim/fixtures/torch_optim.json (committed; tests read only that file):
-  optimizers: for each ember spec string, torch.optim's float32 CPU trajectory (single-tensor
-              implementation, foreach=False) of one 11-element parameter over 30 steps of
-              gradients that include zeros; keys the spec leaves out take torch's defaults,
-              so the fixture also checks ember's defaults.
+  optimizers: for each ember spec string of an element-wise optimiser, torch.optim's float32
+              CPU trajectory (single-tensor implementation, foreach=False) of one 11-element
+              parameter over 30 steps of gradients that include zeros; keys the spec leaves
+              out take torch's defaults, so the fixture also checks ember's defaults.
+  models:     multi-parameter cases for Adafactor (vectors, matrices, 4-D conv weights) and
+              hybrids A+B (Muon on 2-D hidden weights with AdamW on the rest, as
+              torch.optim.Muon's documentation pairs them, and an element-wise pair): the
+              parameters in model order with their shapes, 12 steps of gradients, torch's
+              trajectory of every parameter. A hybrid's parts are split as ember splits them
+              (optim/hybrid.h): rank >= 2 but the last such parameter to A, the rest to B.
   schedules:  learning rates of torch.optim.lr_scheduler.StepLR / CosineAnnealingLR /
               OneCycleLR for the matching ember schedule specs.
   clip:       torch.nn.utils.clip_grad_norm_ on three gradient tensors.
 Float32 values are written as the shortest decimal of their exact value, so they read back
 bit for bit.
 
-Usage: /work/main/.venv-torch/bin/python scripts/gen_optim_fixtures.py
+Usage (a python3 with torch): python3 scripts/gen_optim_fixtures.py
 """
 import json
 import os
@@ -42,7 +48,34 @@ SPECS = [
     "adam:lr=0.01,beta1=0.3,beta2=0.9,eps=1e-6,maximize=true",
     "adamw",
     "adamw:lr=0.01,amsgrad=true,weight_decay=0.1,maximize=true",
+    "nadam",
+    "nadam:lr=0.01,beta1=0.8,beta2=0.99,eps=1e-6,weight_decay=0.05,momentum_decay=0.01,maximize=true",
+    "nadam:lr=0.01,weight_decay=0.1,decoupled_weight_decay=true",
+    "radam",
+    "radam:lr=0.01,beta1=0.5,beta2=0.9,eps=1e-4,weight_decay=0.05,maximize=true",
+    "radam:lr=0.01,weight_decay=0.1,decoupled_weight_decay=true",
+    "adamax",
+    "adamax:lr=0.01,beta1=0.3,beta2=0.9,eps=1e-3,weight_decay=0.05,maximize=true",
+    "asgd",
+    "asgd:lr=0.05,lambd=0.1,alpha=1.5,t0=10,weight_decay=0.05,maximize=true",
+    "rprop",
+    "rprop:lr=0.05,eta_minus=0.3,eta_plus=2,step_size_min=0.001,step_size_max=0.2,maximize=true",
 ]
+
+# Multi-parameter cases: (spec, [(name, shape), ...] in model order, seed).
+MODELS = [
+    ("adafactor", [("vec", [6]), ("mat", [5, 7]), ("conv", [3, 4, 3, 3]), ("proj", [2, 3, 1, 1]), ("one", [1])], 300),
+    ("adafactor:lr=0.05,beta2_decay=-0.5,eps1=1e-5,eps2=0.01,d=2,weight_decay=0.1,maximize=true",
+     [("vec", [9]), ("mat", [4, 6]), ("conv", [2, 3, 3, 3])], 301),
+    ("muon:lr=0.02", [("h1", [13, 7]), ("b1", [13]), ("h2", [6, 20]), ("head", [3, 6]), ("bias", [3])], 302),
+    ("muon:lr=0.05,momentum=0.9,nesterov=false,weight_decay=0.01,ns_steps=3,adjust_lr_fn=match_rms_adamw"
+     "+adamw:lr=0.003,weight_decay=0",
+     [("h1", [8, 16]), ("h2", [24, 8]), ("h3", [8, 16]), ("head", [2, 8]), ("bias", [2])], 303),
+    ("muon:lr=0.02,adjust_lr_fn=spectral_unclamped+sgd:lr=0.1,momentum=0.9",
+     [("h1", [12, 5]), ("h2", [5, 12]), ("head", [4, 5])], 304),
+    ("adam:lr=0.01+sgd:lr=0.05,momentum=0.9", [("w1", [4, 5]), ("b1", [4]), ("w2", [3, 4]), ("b2", [3])], 305),
+]
+MODEL_STEPS = 12
 
 SCHEDULES = [
     ("step:step_size=7,gamma=0.5", 0.1, 40),
@@ -57,25 +90,71 @@ def parse(spec):
     kwargs = {}
     for item in filter(None, rest.split(",")):
         key, value = item.split("=")
-        kwargs[key] = value == "true" if value in ("true", "false") else float(value)
+        if value in ("true", "false"):
+            kwargs[key] = value == "true"
+        elif key == "adjust_lr_fn":
+            kwargs[key] = value
+        elif key == "ns_steps":
+            kwargs[key] = int(value)
+        else:
+            kwargs[key] = float(value)
     return name, kwargs
 
 
+def split_hybrid(spec):
+    """ember's A+B (a '+' that is not an exponent's sign); a bare muon is muon+adamw."""
+    parts, start = [], 0
+    for i, ch in enumerate(spec):
+        if ch == "+" and not (i >= 2 and spec[i - 1] in "eE" and (spec[i - 2].isdigit() or spec[i - 2] == ".")):
+            parts.append(spec[start:i])
+            start = i + 1
+    parts.append(spec[start:])
+    if len(parts) == 1 and parse(parts[0])[0] == "muon":
+        parts.append("adamw")
+    return parts
+
+
+# ember name -> (torch class, {ember key: torch argument} for keys that torch takes as tuples)
+TUPLES = {"betas": ("beta1", "beta2", (0.9, 0.999)), "etas": ("eta_minus", "eta_plus", (0.5, 1.2)),
+          "step_sizes": ("step_size_min", "step_size_max", (1e-6, 50.0)), "eps": ("eps1", "eps2", (None, 1e-3))}
+
+
 def make_optimizer(spec, params, **implementation):
-    """torch.optim's optimizer for an ember spec; implementation: foreach=..., fused=...
-    (default: the single-tensor for-loop)."""
+    """torch.optim's optimizer for a single (not hybrid) ember spec; implementation:
+    foreach=..., fused=... (default: the single-tensor for-loop)."""
     name, kw = parse(spec)
     kw.pop("capturable", None)
-    if "beta1" in kw or "beta2" in kw:
-        defaults = (0.9, 0.999)
-        kw["betas"] = (kw.pop("beta1", defaults[0]), kw.pop("beta2", defaults[1]))
+    for torch_key, (first, second, defaults) in TUPLES.items():
+        if first in kw or second in kw:
+            kw[torch_key] = (kw.pop(first, defaults[0]), kw.pop(second, defaults[1]))
+    if any(k in kw for k in ("ns_a", "ns_b", "ns_c")):
+        kw["ns_coefficients"] = (kw.pop("ns_a", 3.4445), kw.pop("ns_b", -4.775), kw.pop("ns_c", 2.0315))
     if name == "nag":
         kw.setdefault("momentum", 0.9)
         kw["nesterov"] = True
     cls = {"sgd": torch.optim.SGD, "nag": torch.optim.SGD, "rmsprop": torch.optim.RMSprop,
            "adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta, "adam": torch.optim.Adam,
-           "adamw": torch.optim.AdamW}[name]
-    return cls(params, **(implementation or {"foreach": False}), **kw)
+           "adamw": torch.optim.AdamW, "nadam": torch.optim.NAdam, "radam": torch.optim.RAdam,
+           "adamax": torch.optim.Adamax, "asgd": torch.optim.ASGD, "rprop": torch.optim.Rprop,
+           "adafactor": torch.optim.Adafactor, "muon": torch.optim.Muon}[name]
+    if name == "muon":  # torch.optim.Muon has no foreach or fused implementation
+        implementation = {}
+    elif not implementation:
+        implementation = {"foreach": False}
+    return cls(params, **implementation, **kw)
+
+
+def make_optimizers(spec, named_params, **implementation):
+    """The torch optimizers of an ember spec over (name, parameter) in model order: one, or a
+    hybrid's two (hidden weights to A, the rest to B, as optim/hybrid.h splits them)."""
+    parts = split_hybrid(spec)
+    if len(parts) == 1:
+        return [make_optimizer(parts[0], [p for _, p in named_params], **implementation)]
+    matrices = [i for i, (_, p) in enumerate(named_params) if p.dim() >= 2]
+    output_layer = matrices[-1] if matrices else -1
+    hidden = [p for i, (_, p) in enumerate(named_params) if p.dim() >= 2 and i != output_layer]
+    rest = [p for i, (_, p) in enumerate(named_params) if not (p.dim() >= 2 and i != output_layer)]
+    return [make_optimizer(parts[0], hidden, **implementation), make_optimizer(parts[1], rest, **implementation)]
 
 
 def floats(t):
@@ -105,6 +184,29 @@ def optimizer_case(spec, seed):
         opt.step()
         params.append(floats(p))
     return {"spec": spec, "initial": floats(initial), "grads": [floats(g) for g in grads], "params": params}
+
+
+def model_case(spec, shapes, seed):
+    gen = torch.Generator().manual_seed(seed)
+    named = [(name, torch.nn.Parameter(((torch.rand(shape, generator=gen) * 4 - 2) * 0.5).float()))
+             for name, shape in shapes]
+    initial = [floats(p) for _, p in named]
+    optimizers = make_optimizers(spec, named)
+    steps = []
+    for t in range(MODEL_STEPS):
+        grads = []
+        for _, p in named:
+            g = (torch.rand(p.shape, generator=gen) * 2 - 1) * torch.pow(
+                10.0, torch.randint(-3, 2, p.shape, generator=gen).float())
+            if t % 5 == 2:
+                g.zero_()
+            p.grad = g.float()
+            grads.append(floats(p.grad))
+        for opt in optimizers:
+            opt.step()
+        steps.append({"grads": grads, "params": [floats(p) for _, p in named]})
+    return {"spec": spec, "parameters": [{"name": n, "shape": list(s)} for n, s in shapes], "initial": initial,
+            "steps": steps}
 
 
 def schedule_case(spec, base_lr, total):
@@ -143,6 +245,7 @@ def main():
         "torch": torch.__version__,
         "generator": "scripts/gen_optim_fixtures.py",
         "optimizers": [optimizer_case(spec, 100 + k) for k, spec in enumerate(SPECS)],
+        "models": [model_case(*m) for m in MODELS],
         "schedules": [schedule_case(*s) for s in SCHEDULES],
         "clip": [clip_case(0.5, 7), clip_case(100.0, 8)],
     }
@@ -151,6 +254,7 @@ def main():
         json.dump(out, f, indent=None, separators=(",", ":"))
         f.write("\n")
     print(f"wrote {os.path.relpath(OUT)}: {len(out['optimizers'])} optimizer trajectories, "
+          f"{len(out['models'])} multi-parameter cases, "
           f"{len(out['schedules'])} schedules, {len(out['clip'])} clip cases (torch {torch.__version__})",
           file=sys.stderr)
 

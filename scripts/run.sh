@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 ember_ensure_deps
+ember_note_optional_deps
 
 build_dir=${BUILD_DIR:-build}
 echo "== building ember-train in $build_dir/"

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 ember_ensure_deps
+ember_note_optional_deps
 
 build_dir=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}

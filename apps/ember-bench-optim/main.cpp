@@ -1,17 +1,23 @@
 // ember-bench-optim: how fast is one optimiser step over flat buffers, against the memory
 // system's limit and against the naive implementation.
 //
-// For each optimiser and each size N (ResNet-18's 62 tensors, scaled for N != 11,181,642):
+// For each optimiser and each size N (ResNet-18's 62 tensors in their own shapes, scaled
+// 1-D tensors for N != 11,181,642):
 //   ms                median step time (CUDA events or steady_clock; warm-up; caches flushed
 //                     before each repetition)
 //   gb_per_s          minimum bytes a step must move (param and grad read, param and every
 //                     state buffer read and written: Adam 28 B per parameter) over that time
 //   fraction_of_copy  gb_per_s over the copy bandwidth measured in the same run
-//   unfused_ms        (CUDA by default, --unfused elsewhere) the same step written naively,
-//                     one kernel per tensor per arithmetic operation (unfused.h), checked
-//                     against the fused step first; speedup = unfused_ms / ms
-// --json prints one JSON object: {"device", "copy_gb_per_s", "results": [...]}.
-// scripts/bench_torch_optim.py measures torch.optim the same way on the GPU machine.
+//   unfused_ms        (CUDA by default, --unfused elsewhere; element-wise optimisers) the same
+//                     step written naively, one kernel per tensor per arithmetic operation
+//                     (unfused.h), checked against the fused step first; speedup = unfused_ms / ms
+// Adafactor and Muon (per-parameter phases) run on ResNet-18's shapes only; their bytes are
+// the same minimum (their state is small), and Muon is bound by its GEMMs, not by memory.
+// --json prints one JSON object: {"device", "copy_gb_per_s", "results": [...]}; each result
+// also has the optimiser's state_bytes and workspace_bytes (the memory table of the README)
+// and cuda_launches_per_step.
+// scripts/bench_torch_optim.py measures torch.optim the same way on the GPU machine,
+// scripts/bench_torch_optim_cpu.py on the CPU (Muon and Adafactor against torch's).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -35,8 +41,10 @@ namespace {
 
 using namespace ember;
 
-const std::vector<std::string> kDefaultSpecs = {"sgd",     "sgd:momentum=0.9", "nag",  "rmsprop",
-                                                "adagrad", "adadelta",         "adam", "adamw"};
+const std::vector<std::string> kDefaultSpecs = {"sgd",    "sgd:momentum=0.9", "nag",   "rmsprop", "adagrad",
+                                                "adadelta", "adam",            "adamw", "nadam",   "radam",
+                                                "adamax",   "asgd",            "rprop", "adafactor", "muon",
+                                                "lion"};
 
 struct Options {
   std::string device = "auto";
@@ -49,24 +57,34 @@ struct Options {
 struct Result {
   std::string optimizer;
   int64_t n = 0, bytes = 0;
+  int64_t state_bytes = 0, workspace_bytes = 0;  // Optimizer::state_bytes() (workspace included) and its workspace
+  int64_t launches = 0;                          // on CUDA, per step
   double ms = 0, gb_per_s = 0, fraction = 0, unfused_ms = -1;
 };
 
-// Parameters of the scaled ResNet-18 layout on `device`, random values and gradients.
+// Parameters of the ResNet-18 layout on `device` (its own shapes at its own size, scaled 1-D
+// tensors otherwise), random values and gradients.
 std::unique_ptr<optim::FlatParameters> make_flat(int64_t n, Device device, uint64_t seed) {
   const std::vector<int64_t> sizes = bench::scaled_layout(n);
+  const auto shapes = bench::resnet18_shapes();
   optim::NamedParameters named;
   Generator gen(seed);
   for (size_t k = 0; k < sizes.size(); ++k) {
-    Tensor p = empty({sizes[k]}, TensorOptions().device(device));
+    Tensor p = empty(n == bench::kResNet18Params ? shapes[k].second : Shape{sizes[k]}, TensorOptions().device(device));
     uniform_(p, -0.1, 0.1, &gen);
     p.set_requires_grad(true);
-    named.emplace_back("p" + std::to_string(k), p);
+    named.emplace_back(shapes[k].first, p);
   }
   auto flat = std::make_unique<optim::FlatParameters>(named, device);
   Tensor grads = flat->grads();
   uniform_(grads, -0.01, 0.01, &gen);  // padding gets values too; no step reads it
   return flat;
+}
+
+bool per_parameter(const optim::OptimizerSpec& spec) {
+  for (const optim::PartSpec& part : spec.parts())
+    if (!kernels::is_elementwise(part.algorithm)) return true;
+  return false;
 }
 
 std::vector<Tensor> views(const optim::FlatParameters& flat, bool grads) {
@@ -108,7 +126,13 @@ int run(const Options& o) {
   if (sizes.empty())
     sizes = device.is_cpu() ? std::vector<int64_t>{bench::kResNet18Params}
                             : std::vector<int64_t>{bench::kResNet18Params, 100000000};
-  for (int64_t n : sizes) bench::scaled_layout(n);  // checks n
+  for (int64_t n : sizes) {
+    bench::scaled_layout(n);  // checks n
+    for (const optim::OptimizerSpec& spec : parsed)
+      EMBER_USAGE_CHECK(!per_parameter(spec) || n == bench::kResNet18Params || o.sizes.empty(),
+                        "--n {}: {} runs on ResNet-18's own shapes, at --n {} only", n, spec.full_name(),
+                        bench::kResNet18Params);
+  }
   const bool unfused = o.no_unfused ? false : (o.unfused || device.is_cuda());
   bench::TimingOptions timing;
   timing.warmup = o.warmup;
@@ -119,17 +143,25 @@ int run(const Options& o) {
   for (int64_t n : sizes) {
     auto flat = make_flat(n, device, 1);
     for (size_t k = 0; k < specs.size(); ++k) {
+      if (per_parameter(parsed[k]) && n != bench::kResNet18Params) continue;  // default sizes: ResNet-18 only
       if (!o.json) std::fprintf(stderr, "\r%s n=%s ...        ", specs[k].c_str(), human(n).c_str());
       auto optimizer = optim::make_optimizer(parsed[k], *flat);
       Result r;
       r.optimizer = specs[k];
       r.n = n;
-      r.bytes = n * 4 * (3 + 2 * static_cast<int64_t>(optimizer->state_names().size()));
+      int64_t state_floats = 0;  // per parameter, for the element-wise ones; Adafactor's and Muon's are packed
+      for (int part = 0; part < optimizer->num_parts(); ++part)
+        state_floats += static_cast<int64_t>(optimizer->state_names(part).size());
+      r.bytes = per_parameter(parsed[k]) || parsed[k].hybrid() ? 12 * n + 2 * (optimizer->state_bytes() - optimizer->workspace_bytes())
+                                         : n * 4 * (3 + 2 * state_floats);
+      r.state_bytes = optimizer->state_bytes();
+      r.workspace_bytes = optimizer->workspace_bytes();
+      r.launches = optimizer->cuda_launches_per_step();
       r.ms = bench::median_ms(
           device, [&] { optimizer->step(); }, timing);
       r.gb_per_s = double(r.bytes) / (r.ms * 1e6);
       r.fraction = r.gb_per_s / copy;
-      if (unfused) {
+      if (unfused && !per_parameter(parsed[k]) && !parsed[k].hybrid()) {
         validate_unfused(parsed[k], n, device);
         bench::UnfusedOptimizer naive(parsed[k], views(*flat, false), views(*flat, true));
         r.unfused_ms = bench::median_ms(
@@ -146,9 +178,11 @@ int run(const Options& o) {
                           {"copy_gb_per_s", copy},
                           {"results", nlohmann::json::array()}};
     for (const Result& r : results) {
-      nlohmann::json j = {{"optimizer", r.optimizer}, {"n", r.n},
-                          {"bytes", r.bytes},         {"ms", r.ms},
-                          {"gb_per_s", r.gb_per_s},   {"fraction_of_copy", r.fraction}};
+      nlohmann::json j = {{"optimizer", r.optimizer},     {"n", r.n},
+                          {"bytes", r.bytes},             {"ms", r.ms},
+                          {"gb_per_s", r.gb_per_s},       {"fraction_of_copy", r.fraction},
+                          {"state_bytes", r.state_bytes}, {"workspace_bytes", r.workspace_bytes},
+                          {"cuda_launches_per_step", r.launches}};
       if (r.unfused_ms >= 0) {
         j["unfused_ms"] = r.unfused_ms;
         j["speedup_vs_unfused"] = r.unfused_ms / r.ms;
@@ -188,8 +222,8 @@ int main(int argc, char** argv) {
                  "ResNet-18 scaled to N")
       ->check(CLI::Range(int64_t(62), int64_t(2000000000)));
   app.add_option("--optimizer", o.specs,
-                 "optimizer spec, repeatable (default: sgd, sgd:momentum=0.9, nag, rmsprop, "
-                 "adagrad, adadelta, adam, adamw)");
+                 "optimizer spec NAME[:key=value,...] or A+B, repeatable; NAME one of " + optim::optimizer_names_text() +
+                     " (default: every one, sgd also with momentum 0.9)");
   app.add_option("--reps", o.reps, "timed repetitions per measurement (default 10 on the CPU, 50 on a GPU)")
       ->check(CLI::Range(1, 100000));
   app.add_option("--warmup", o.warmup, "untimed repetitions first")->capture_default_str()->check(CLI::Range(0, 1000));

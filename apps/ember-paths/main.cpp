@@ -185,7 +185,12 @@ int run(const Options& o) {
   set_num_threads(o.threads);
   const TestFunction& f = find_function(o.function);
   const std::vector<std::string> specs = o.specs.empty() ? kDefaultSpecs : o.specs;
-  for (const std::string& s : specs) optim::parse_optimizer_spec(s);  // every usage error before any work
+  for (const std::string& s : specs) {  // every usage error before any work
+    Tensor point = zeros({2});
+    point.set_requires_grad(true);
+    optim::FlatParameters flat({{"xy", point}}, Device::cpu());
+    optim::make_optimizer(s, flat);  // e.g. muon: the point is a vector, not a weight matrix
+  }
   double x0 = 0, y0 = 0;
   {
     char extra = 0;
@@ -229,8 +234,10 @@ int main(int argc, char** argv) {
   app.add_option("--function", o.function, "rosenbrock ((1-x)^2 + 100(y-x^2)^2), beale, or quadratic (0.5(x^2+10y^2))")
       ->capture_default_str();
   app.add_option("--optimizer", o.specs,
-                 "optimizer spec NAME[:key=value,...], repeatable (default: sgd:lr=0.002,momentum=0.9, adam:lr=0.1, "
-                 "rmsprop:lr=0.01, adagrad:lr=1 - the seed's four, with rates picked for Rosenbrock)");
+                 "optimizer spec NAME[:key=value,...], repeatable; NAME one of " + optim::optimizer_names_text() +
+                     " (muon and hybrids A+B need weight matrices, which a 2-D point is not; default: "
+                     "sgd:lr=0.002,momentum=0.9, adam:lr=0.1, rmsprop:lr=0.01, adagrad:lr=1 - the seed's four, with "
+                     "rates picked for Rosenbrock)");
   app.add_option("--steps", o.steps, "optimizer steps per path")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(100000000)));

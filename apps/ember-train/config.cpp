@@ -4,8 +4,10 @@
 
 #include "apps/ember-train/json_fields.h"
 #include "apps/ember-train/runs.h"
+#include "apps/ember-train/tuning.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "optim/spec.h"
 
 namespace ember::train {
 
@@ -25,8 +27,10 @@ void add_setup_flags(CLI::App& app, TrainConfig& c) {
       ->check(CLI::IsMember({"resnet18", "resnet18-cifar"}))
       ->capture_default_str();
   app.add_option("--optimizer", c.optimizers,
-                 "optimiser spec NAME[:key=value,...], repeatable (e.g. sgd:lr=0.01,momentum=0.9 or adam:lr=1e-3); "
-                 "default: the seed's sgd:lr=0.01,momentum=0.9 adam:lr=0.001 rmsprop:lr=0.001 adagrad:lr=0.01");
+                 "optimiser spec NAME[:key=value,...] or A+B (A for the hidden weights, B for the rest), repeatable "
+                 "(e.g. sgd:lr=0.01,momentum=0.9 or muon:lr=0.02+adamw:lr=3e-3); NAME one of " +
+                     optim::optimizer_names_text() +
+                     "; default: the seed's sgd:lr=0.01,momentum=0.9 adam:lr=0.001 rmsprop:lr=0.001 adagrad:lr=0.01");
   app.add_option("--epochs", c.epochs, "epochs per optimiser")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "images per training batch")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20))
@@ -107,6 +111,14 @@ void add_comparison_flags(CLI::App& app, TrainConfig& c) {
                  "scripts/export_torchvision_weights.py), loaded by name");
   app.add_flag("--reset-fc", c.reset_fc, "re-initialise the fc head instead of loading it from --weights");
   app.add_option("--classes", c.classes, "train and test on these classes only, e.g. 0-4 or 0,2,7 (labels unchanged)");
+  app.add_option("--tune", c.tune,
+                 "equal tuning budgets: N trials per optimiser drawn quasi-randomly (scrambled Halton) from its search "
+                 "space, a tenth of the training set held out as validation; each optimiser's best trial (by "
+                 "validation accuracy) re-run --repeats times; writes tuning.csv and tuning/")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--space", c.spaces,
+                 "search-space override for --tune, repeatable: NAME:key=LOW:HIGH[:linear|log|log1m],key=fixed,... "
+                 "(e.g. adam:lr=1e-5:1e-1:log,beta1=0.8:0.95); defaults in the README");
   app.add_option("--threads", c.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)")
       ->check(CLI::Range(0, 4096));
 }
@@ -160,6 +172,7 @@ void check_ranges(const TrainConfig& c) {
   EMBER_USAGE_CHECK(c.target_accuracy >= 0 && c.target_accuracy <= 1, "--target-accuracy {} is not in [0, 1]",
                     c.target_accuracy);
   EMBER_USAGE_CHECK(c.threads >= 0 && c.threads <= 4096, "--threads {} is not in [0, 4096]", c.threads);
+  EMBER_USAGE_CHECK(c.tune >= 0 && c.tune <= 10000, "--tune {} is not in [1, 10000]", c.tune);
 }
 
 }  // namespace
@@ -169,7 +182,9 @@ void validate(TrainConfig& c) {
   ParsedOptions p;
   p.compute_dtype = parse_precision(c.precision);
   p.sweep_lrs = c.sweep.empty() ? std::vector<double>{} : parse_sweep(c.sweep);
-  p.runs = expand_runs(c.optimizer_specs(), p.sweep_lrs, c.repeats, c.seed);
+  validate_tuning(c);
+  p.runs = c.phase == kPhaseTrials ? expand_runs(trial_specs(c), {}, 1, c.seed)
+                                   : expand_runs(c.optimizer_specs(), p.sweep_lrs, c.repeats, c.seed);
   p.shift = parse_shift(c.shift, c.epochs);
   if (!c.classes.empty()) p.classes = data::parse_class_list(c.classes);
   EMBER_USAGE_CHECK(p.shift.kind != ShiftKind::Classes || c.classes.empty(),
@@ -220,6 +235,9 @@ void config_fields(Io& io, Config& c) {
   io("weights", c.weights);
   io("reset_fc", c.reset_fc);
   io("classes", c.classes);
+  io("tune", c.tune);
+  io("spaces", c.spaces);
+  io("phase", c.phase);
 }
 
 }  // namespace

@@ -70,6 +70,10 @@ struct TrainConfig {
   std::string weights;         // start from these weights (safetensors, torchvision names)
   bool reset_fc = false;       // re-initialise fc after loading --weights
   std::string classes;         // "0-4", "0,2,7": train and test on these classes only
+  // Equal tuning budgets (issue 20, tuning.h): N trials per optimiser over its search space.
+  int tune = 0;                      // 0: no tuning
+  std::vector<std::string> spaces;   // --space overrides: NAME:key=LOW:HIGH[:SCALE],...
+  std::string phase;                 // "" (as given), "tuning" or "final": which phase of --tune this is
 
   ParsedOptions parsed;        // filled by validate()
 

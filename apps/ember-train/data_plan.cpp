@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
+
 namespace ember::train {
 
 namespace {
@@ -27,6 +29,17 @@ DataPlan make_data_plan(const data::DataSplits& splits, const TrainConfig& c) {
     train = only(train, classes);
     test = only(test, classes);
     plan.description = fmt::format("classes {} only: {} train, {} test images", join(classes), train.size(), test.size());
+  }
+  if (c.tune > 0) {
+    const int64_t n = train.size(), held = n / 10;
+    EMBER_USAGE_CHECK(held >= 8 && n - held >= 8,
+                      "--tune holds out a tenth of the {} training images as validation: at least 80 are needed", n);
+    std::vector<int64_t> keep, hold;
+    for (int64_t i = 0; i < n; ++i) (i < n - held ? keep : hold).push_back(i);
+    plan.validation = data::select(train, hold);
+    train = data::select(train, keep);
+    plan.description += fmt::format("{}validation: the last {} training images held out ({} trained on)",
+                                    plan.description.empty() ? "" : "; ", held, train.size());
   }
   plan.train_before = plan.train_after = train;
   plan.test_before = plan.test_after = test;

@@ -17,6 +17,9 @@ struct DataPlan {
   data::Dataset train_after, test_after;    // from shift.epoch on
   // --shift E:classes: the test set's halves (classes 0-4 and 5-9), tested every epoch.
   data::Dataset test_low, test_high;
+  // --tune: the last tenth of the training set, held out (not trained on) and evaluated every
+  // epoch; the best trial is chosen by it, never by the test set. Empty without --tune.
+  data::Dataset validation;
   std::vector<int64_t> permutation;         // --shift E:labels: label -> shifted label
   std::string description;                  // what the shift and --classes do, in a line ("" if nothing)
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct EpochRow {
   double train_seconds = 0;
   double joules = 0;             // NaN when energy is unavailable
   double test_accuracy_low = 0, test_accuracy_high = 0;
+  // --tune: loss and accuracy on the validation set held out of the training set (NaN without one).
+  double validation_loss = std::numeric_limits<double>::quiet_NaN();
+  double validation_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 extern const char* const kHistoryHeader;  // optimizer,repeat,epoch,batch,images_seen,loss,accuracy

@@ -16,8 +16,11 @@
 #include "apps/ember-train/data_plan.h"
 #include "apps/ember-train/grid_ranks.h"
 #include "apps/ember-train/plots.h"
+#include "apps/ember-train/report.h"
+#include "apps/ember-train/statistics.h"
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"
+#include "apps/ember-train/tuning.h"
 #include "core/device.h"
 #include "core/dist/communicator.h"
 #include "core/dist/launch.h"
@@ -186,9 +189,14 @@ int train_runs(dist::Communicator& comm, const TrainConfig& config, Device devic
 void write_outputs(const fs::path& out, const RunState& state, const Shift& shift, Device device) {
   write_summary((out / "summary.json").string(), state, device);
   if (!state.config.sweep.empty()) write_text_atomic(out / "sweep.csv", sweep_csv(state.results));
-  for (const std::string& problem : draw_all_plots(out.string(), state, shift))
+  const std::vector<std::string> problems = draw_all_plots(out.string(), state, shift);
+  for (const std::string& problem : problems)
     std::fprintf(stderr, "ember-train: note: %s (the CSV files hold every number)\n", problem.c_str());
-  std::printf("%s", format_results_table(state).c_str());
+  const Statistics statistics = compute_statistics(state);
+  write_comparison_report({out.string(), state, statistics, device_name(device), problems.empty() ? "" : problems[0]});
+  // The tuning phase's trials are compared by tuning.csv, not pair by pair.
+  const bool trials = state.config.phase == kPhaseTrials;
+  std::printf("%s%s", format_results_table(state).c_str(), trials ? "" : format_statistics(statistics).c_str());
   std::printf("results in %s\n", out.string().c_str());
 }
 
@@ -197,13 +205,14 @@ void write_outputs(const fs::path& out, const RunState& state, const Shift& shif
 void stop_after_steps(int64_t steps) { steps_until_stop = steps; }
 
 int run_comparison(TrainConfig config) {
+  const bool resuming_tuned = prepare_tuned_resume(config);
   Start start = load_start(config);
   validate(config);  // every usage error before any work
   // Under mpirun/srun: one GPU per local rank, a share of the cores, output from rank 0 only.
   const dist::LaunchInfo launch = dist::detect_launch();
   dist::bind_gpu_by_local_rank(launch);
   const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(Device::cpu());
-  if (comm->rank() != 0) config.quiet = true;
+  if (comm->rank() != 0) config.quiet = true;  // also for --tune's phases (tuning.cpp)
   set_num_threads(config.threads > 0 || !launch.launched()
                       ? config.threads
                       : dist::cpu_threads_for_rank(launch, num_threads(), static_cast<int>(std::thread::hardware_concurrency())));
@@ -214,6 +223,7 @@ int run_comparison(TrainConfig config) {
   if (config.cuda_graph && device.is_cpu())
     std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
   const fs::path out = make_out_dir(config);
+  if (config.tune > 0 && config.phase.empty()) return run_tuned_comparison(config, resuming_tuned || start.resuming);
   config.data = resolve_data_spec(config.data);
   // Synthetic data has its own fixed seed: every run (and every --seed) sees the same images.
   const data::DataSplits data = data::load_data(config.data, config.limit_train, config.limit_test, /*synthetic_seed=*/0);

@@ -26,6 +26,7 @@ void RunLoaders::use_epoch(int epoch) {
     test_low_ = test_loader(plan_.test_low);
     test_high_ = test_loader(plan_.test_high);
   }
+  if (plan_.validation.size() > 0 && !validation_) validation_ = test_loader(plan_.validation);
 }
 
 std::unique_ptr<data::Loader> RunLoaders::test_loader(const data::Dataset& data) const {

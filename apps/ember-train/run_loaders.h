@@ -24,6 +24,8 @@ class RunLoaders {
   // --shift E:classes: the test set's halves (classes 0-4 and 5-9); null otherwise.
   data::Loader* test_low() { return test_low_.get(); }
   data::Loader* test_high() { return test_high_.get(); }
+  // --tune: the held-out validation set; null otherwise.
+  data::Loader* validation() { return validation_.get(); }
   // A test loader of other data (the shifted data, probed before training on it).
   std::unique_ptr<data::Loader> test_loader(const data::Dataset& data) const;
 
@@ -31,7 +33,7 @@ class RunLoaders {
   const DataPlan& plan_;
   data::LoaderOptions train_options_, test_options_;
   int phase_ = -1;
-  std::unique_ptr<data::Loader> train_, test_, test_low_, test_high_;
+  std::unique_ptr<data::Loader> train_, test_, test_low_, test_high_, validation_;
 };
 
 struct Evaluation {

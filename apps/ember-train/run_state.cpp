@@ -37,6 +37,8 @@ void epoch_fields(Io& io, Row& r) {
   io("joules", r.joules);
   io("test_accuracy_low", r.test_accuracy_low);
   io("test_accuracy_high", r.test_accuracy_high);
+  io("validation_loss", r.validation_loss);
+  io("validation_accuracy", r.validation_accuracy);
 }
 
 template <class Io, class Result>

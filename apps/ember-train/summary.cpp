@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/ember-train/history.h"
+#include "apps/ember-train/statistics.h"
 #include "core/error.h"
 
 namespace ember::train {
@@ -205,6 +206,7 @@ void write_summary(const std::string& path, const RunState& state, Device device
   for (const RunResult& r : state.results) j["runs"].push_back(run_json(r, state));
   j["optimizers"] = nlohmann::json::array();
   for (const Group& g : group_results(state.results)) j["optimizers"].push_back(group_json(g, state.config));
+  j["statistics"] = statistics_json(compute_statistics(state));
   if (!state.config.sweep.empty()) {
     j["best_lr"] = nlohmann::json::object();
     for (const auto& [base, lr] : best_learning_rates(state.results)) j["best_lr"][base] = num(lr);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -182,10 +183,19 @@ void RunTrainer::end_epoch() {
 
 void RunTrainer::evaluate() {
   Progress& p = progress_;
+  // ASGD is evaluated at its averaged parameters ax, swapped in for the epoch's test
+  // evaluations and back before training or saving continues; a no-op for the others.
+  std::optional<optim::AveragedParameters> averaged(std::in_place, *optimizer_);
   const Evaluation test = train::evaluate(*model_, loaders_.test());
   EpochRow row = epoch_row(test.loss, test.accuracy);
   row.test_accuracy_low = loaders_.test_low() ? train::evaluate(*model_, *loaders_.test_low()).accuracy : kNaN;
   row.test_accuracy_high = loaders_.test_high() ? train::evaluate(*model_, *loaders_.test_high()).accuracy : kNaN;
+  if (data::Loader* held_out = loaders_.validation()) {
+    const Evaluation validation = train::evaluate(*model_, *held_out);
+    row.validation_loss = validation.loss;
+    row.validation_accuracy = validation.accuracy;
+  }
+  averaged.reset();
   record_.epochs.push_back(row);
   if (!(p.best_test_accuracy >= test.accuracy)) p.best_test_accuracy = test.accuracy;
   RunResult& result = record_.result;

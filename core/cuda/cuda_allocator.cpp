@@ -15,14 +15,25 @@
 #include "core/allocator.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/out_of_memory.h"
 
 namespace ember {
 
 namespace {
 
-// "12345678 bytes (11.8 MiB)".
-std::string format_bytes(uint64_t bytes) {
-  return fmt::format("{} bytes ({:.1f} MiB)", bytes, static_cast<double>(bytes) / (1 << 20));
+// What was asked and what the device has left (0 and 0 when CUDA cannot say).
+OutOfMemoryReport device_memory_report(int device, size_t requested) {
+  OutOfMemoryReport r;
+  r.device = device;
+  r.requested = requested;
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+    r.device_free = free_bytes;
+    r.device_total = total_bytes;
+  } else {
+    cudaGetLastError();
+  }
+  return r;
 }
 
 class CudaPoolAllocator final : public Allocator {
@@ -109,15 +120,14 @@ class CudaPoolAllocator final : public Allocator {
 
   // Note [CUDA out of memory]: one message with what was asked, what ember holds and what the
   // device has left, so that a user can tell a too-large batch from a leak or another process.
+  // The text is core/out_of_memory.h's (tested on the CPU).
   [[noreturn]] void fail_out_of_memory(size_t nbytes) const {
     const AllocatorStats s = counter_.stats();
-    size_t free_bytes = 0, total_bytes = 0;
-    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
-    EMBER_FAIL(
-        "CUDA out of memory on cuda:{}: {} requested; ember has {} in use (peak {}) and its pool reserves {}; the "
-        "device has {} free of {}. Use a smaller batch size, or free other processes' GPU memory",
-        device_, format_bytes(nbytes), format_bytes(s.current_bytes), format_bytes(s.peak_bytes),
-        format_bytes(reserved_bytes()), format_bytes(free_bytes), format_bytes(total_bytes));
+    OutOfMemoryReport r = device_memory_report(device_, nbytes);
+    r.in_use = static_cast<uint64_t>(s.current_bytes);
+    r.peak = static_cast<uint64_t>(s.peak_bytes);
+    r.pool_reserved = reserved_bytes();
+    EMBER_FAIL("{}", out_of_memory_message(r));
   }
 
   int device_;
@@ -151,10 +161,7 @@ std::shared_ptr<GraphMemory> make_graph_memory() {
         const cudaError_t err = cudaMalloc(&ptr, nbytes);
         if (err == cudaErrorMemoryAllocation) {
           cudaGetLastError();
-          size_t free_bytes = 0, total_bytes = 0;
-          if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
-          EMBER_FAIL("CUDA out of memory in a CUDA graph's memory pool: {} requested; the device has {} free of {}",
-                     format_bytes(nbytes), format_bytes(free_bytes), format_bytes(total_bytes));
+          EMBER_FAIL("{}", graph_out_of_memory_message(device_memory_report(0, nbytes)));
         }
         EMBER_CUDA_CHECK(err);
         return ptr;

@@ -118,13 +118,12 @@ void CpuLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& i
   });
 }
 
-void CpuLayerBackend::batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                                          const Tensor& grad_out, const Tensor& in, const Tensor& weight,
-                                          const Tensor& save_mean, const Tensor& save_invstd, double) {
-  dispatch_floating(in.dtype(), "batch_norm backward", [&](auto tag) {
+void CpuLayerBackend::batch_norm_backward(const BatchNormBackwardArgs& a) {
+  dispatch_floating(a.input.dtype(), "batch_norm backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    backward<T>(grad_in.data<T>(), grad_weight.data<T>(), grad_bias.data<T>(), grad_out.data<T>(), in.data<T>(),
-                weight.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), layout_of(in));
+    backward<T>(a.grad_in.data<T>(), a.grad_weight.data<T>(), a.grad_bias.data<T>(), a.grad_out.data<T>(),
+                a.input.data<T>(), a.weight.data<T>(), a.save_mean.data<T>(), a.save_invstd.data<T>(),
+                layout_of(a.input));
   });
 }
 

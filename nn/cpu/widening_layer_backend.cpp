@@ -82,18 +82,15 @@ void WideningLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tens
   narrow_into(out, o);
 }
 
-void WideningLayerBackend::batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight,
-                                               const Tensor& grad_bias, const Tensor& grad_out, const Tensor& in,
-                                               const Tensor& weight, const Tensor& save_mean,
-                                               const Tensor& save_invstd, double eps) {
-  if (!any_bf16({&grad_in, &grad_out, &in}))
-    return inner_.batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, save_mean, save_invstd,
-                                      eps);
+void WideningLayerBackend::batch_norm_backward(const BatchNormBackwardArgs& a) {
+  if (!any_bf16({&a.grad_in, &a.grad_out, &a.input})) return inner_.batch_norm_backward(a);
   NoGradGuard no_grad;
-  const Tensor gi = float_target(grad_in);
-  inner_.batch_norm_backward(gi, grad_weight, grad_bias, widen(grad_out), widen(in), weight, save_mean, save_invstd,
-                             eps);
-  narrow_into(grad_in, gi);
+  BatchNormBackwardArgs wide = a;
+  wide.grad_in = float_target(a.grad_in);
+  wide.grad_out = widen(a.grad_out);
+  wide.input = widen(a.input);
+  inner_.batch_norm_backward(wide);
+  narrow_into(a.grad_in, wide.grad_in);
 }
 
 void WideningLayerBackend::max_pool2d_forward(const Pool2dGeometry& g, const Tensor& out, const Tensor& indices,

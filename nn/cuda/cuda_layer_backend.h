@@ -21,13 +21,9 @@ class CudaLayerBackend final : public LayerBackend {
   void batch_norm_forward_train(const BatchNormTrainArgs& a) override;
   void batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
                                const Tensor& running_mean, const Tensor& running_var, double eps) override;
-  void batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                           const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& save_mean,
-                           const Tensor& save_invstd, double eps) override;
+  void batch_norm_backward(const BatchNormBackwardArgs& a) override;
   bool fuses_batch_norm_relu(const Tensor& input) const override;
-  void batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                                const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& bias,
-                                const Tensor& save_mean, const Tensor& save_invstd) override;
+  void batch_norm_relu_backward(const BatchNormBackwardArgs& a) override;
   void max_pool2d_forward(const Pool2dGeometry& g, const Tensor& out, const Tensor& indices,
                           const Tensor& in) override;
   void max_pool2d_backward(const Pool2dGeometry& g, const Tensor& grad_in, const Tensor& grad_out,

@@ -83,19 +83,17 @@ void dispatch_activation(const Tensor& x, F&& f) {
     f(TypeTag<float>{});
 }
 
-// ember's backward; with `bias`, the fused relu's (its gradient masked first).
-void ember_batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                               const Tensor& grad_out, const Tensor& in, const Tensor& weight, const Tensor& bias,
-                               const Tensor& save_mean, const Tensor& save_invstd) {
-  const kernels::BnShape s = bn_shape(in);
+// ember's backward; with `a.bias`, the fused relu's (its gradient masked first).
+void ember_batch_norm_backward(const BatchNormBackwardArgs& a) {
+  const kernels::BnShape s = bn_shape(a.input);
   const int splits = kernels::bn_splits(s, kernels::multiprocessor_count());
-  const Tensor partials = bn_partials(s, splits, in.device());
-  dispatch_activation(in, [&](auto tag) {
+  const Tensor partials = bn_partials(s, splits, a.input.device());
+  dispatch_activation(a.input, [&](auto tag) {
     using T = typename decltype(tag)::type;
     EMBER_CUDA_LAUNCH_CHECK(kernels::launch_batch_norm_backward<T>(
-        grad_in.data<T>(), grad_weight.data<float>(), grad_bias.data<float>(), grad_out.data<T>(), in.data<T>(),
-        weight.data<float>(), float_or_null(bias), save_mean.data<float>(), save_invstd.data<float>(),
-        partials.data<float>(), s, splits, bias.defined(), ember::cuda::stream()));
+        a.grad_in.data<T>(), a.grad_weight.data<float>(), a.grad_bias.data<float>(), a.grad_out.data<T>(),
+        a.input.data<T>(), a.weight.data<float>(), float_or_null(a.bias), a.save_mean.data<float>(),
+        a.save_invstd.data<float>(), partials.data<float>(), s, splits, a.bias.defined(), ember::cuda::stream()));
   });
 }
 
@@ -145,26 +143,23 @@ void CudaLayerBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& 
       weight.raw_data(), bias.raw_data(), running_mean.raw_data(), running_var.raw_data(), eps));
 }
 
-void CudaLayerBackend::batch_norm_relu_backward(const Tensor& grad_in, const Tensor& grad_weight,
-                                                const Tensor& grad_bias, const Tensor& grad_out, const Tensor& in,
-                                                const Tensor& weight, const Tensor& bias, const Tensor& save_mean,
-                                                const Tensor& save_invstd) {
-  EMBER_CHECK(ember_kernels(in) && bias.defined(), "internal: batch norm + relu is fused in ember's kernels only");
-  ember_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, bias, save_mean, save_invstd);
+void CudaLayerBackend::batch_norm_relu_backward(const BatchNormBackwardArgs& a) {
+  EMBER_CHECK(ember_kernels(a.input) && a.bias.defined(), "internal: batch norm + relu is fused in ember's kernels only");
+  ember_batch_norm_backward(a);
 }
 
-void CudaLayerBackend::batch_norm_backward(const Tensor& grad_in, const Tensor& grad_weight, const Tensor& grad_bias,
-                                           const Tensor& grad_out, const Tensor& in, const Tensor& weight,
-                                           const Tensor& save_mean, const Tensor& save_invstd, double eps) {
-  if (ember_kernels(in))
-    return ember_batch_norm_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, Tensor(), save_mean,
-                                     save_invstd);
-  const BnDescriptors& d = descriptors_for(in);
-  const BlendFactors f(in.dtype());
+void CudaLayerBackend::batch_norm_backward(const BatchNormBackwardArgs& a) {
+  if (ember_kernels(a.input)) {
+    BatchNormBackwardArgs plain = a;
+    plain.bias = Tensor();  // no relu mask
+    return ember_batch_norm_backward(plain);
+  }
+  const BnDescriptors& d = descriptors_for(a.input);
+  const BlendFactors f(a.input.dtype());
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationBackward(
-      cudnn_handle(), kMode, f.one(), f.zero(), f.one(), f.zero(), d.x.get(), in.raw_data(), d.x.get(),
-      grad_out.raw_data(), d.x.get(), grad_in.raw_data(), d.channel.get(), weight.raw_data(), grad_weight.raw_data(),
-      grad_bias.raw_data(), eps, save_mean.raw_data(), save_invstd.raw_data()));
+      cudnn_handle(), kMode, f.one(), f.zero(), f.one(), f.zero(), d.x.get(), a.input.raw_data(), d.x.get(),
+      a.grad_out.raw_data(), d.x.get(), a.grad_in.raw_data(), d.channel.get(), a.weight.raw_data(),
+      a.grad_weight.raw_data(), a.grad_bias.raw_data(), a.eps, a.save_mean.raw_data(), a.save_invstd.raw_data()));
 }
 
 }  // namespace ember::nn

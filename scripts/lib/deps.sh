@@ -4,6 +4,11 @@ EMBER_DEBIAN_PACKAGES=(cmake g++ make libgtest-dev libbenchmark-dev libopenblas-
   nlohmann-json3-dev libfmt-dev gnuplot-nox python3-pil curl ca-certificates)
 # scripts/fuzz.sh (and CI) only: clang with libFuzzer and the sanitizer runtimes, OpenMP for clang.
 EMBER_FUZZ_PACKAGES=(clang libclang-rt-dev libomp-dev)
+# Optional: .ci/run installs them; scripts/test.sh and scripts/run.sh name them when missing, the
+# build goes on without them (configure says so in one line) and the tests that need them skip,
+# saying why. oneDNN: the fast CPU layers (nn/onednn/); chromium: test_html_report loads
+# report.html in a headless browser.
+EMBER_OPTIONAL_DEBIAN_PACKAGES=(libdnnl-dev chromium)
 
 # The packages of "$@" that dpkg does not have installed.
 ember_missing_deps() {
@@ -40,4 +45,14 @@ ember_ensure_deps() {
     echo "sudo apt-get install -y $missing" >&2
     exit 1
   fi
+}
+
+# Names the optional packages that are missing (one line on stderr); never fails.
+ember_note_optional_deps() {
+  command -v dpkg-query >/dev/null || return 0
+  local missing
+  missing=$(ember_missing_deps "${EMBER_OPTIONAL_DEBIAN_PACKAGES[@]}" | tr '\n' ' ' | sed 's/ $//')
+  [ -z "$missing" ] || echo "ember: optional packages missing (building without them): $missing;" \
+    "install them with: sudo apt-get install -y $missing" >&2
+  return 0
 }

@@ -272,10 +272,10 @@ TEST(RunState, EveryFieldSurvivesTheRoundTrip) {
   expect_same(back.current.epochs, s.current.epochs);
   expect_same(back.progress, s.progress);
   // Tripwires: a field added to a struct must be added to its field list and to this test.
-  EXPECT_EQ(j["config"].size(), 30u);
+  EXPECT_EQ(j["config"].size(), 33u);
   EXPECT_EQ(j["results"][0].size(), 29u);
   EXPECT_EQ(j["history"][0].size(), 7u);
-  EXPECT_EQ(j["epochs"][0].size(), 14u);
+  EXPECT_EQ(j["epochs"][0].size(), 16u);
   EXPECT_EQ(j["progress"].size(), 18u);
   EXPECT_EQ(j.size(), 7u);
   // Rows are objects with named fields, not arrays read by position.

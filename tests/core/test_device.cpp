@@ -48,14 +48,22 @@ TEST(Device, UnusableGpusSayWhyWithCudasErrorName) {
 }
 
 TEST(Device, OnlyTheFirstGpuIsUsed) {
-  if (!cuda_available()) {
-    EXPECT_NE(error_of(Device::cuda(1)), "");  // no GPU at all: still an error, the reason first
-    return;
-  }
-  const std::string message = error_of(Device::cuda(1));
-  EXPECT_NE(message.find("cuda:1 requested"), std::string::npos) << message;
-  EXPECT_NE(message.find("CUDA_VISIBLE_DEVICES"), std::string::npos) << message;
+  // The refusal's text on every machine (no GPU needed to read it) ...
+  EXPECT_EQ(other_gpu_refusal(Device::cpu(), 2), "");
+  EXPECT_EQ(other_gpu_refusal(Device::cuda(0), 2), "");
+  EXPECT_EQ(other_gpu_refusal(Device::cuda(3), 2),
+            "cuda:3 requested, but ember runs on one GPU per process, cuda:0 (2 visible here); to use another GPU, "
+            "select it with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES=3 and --device cuda)");
+  EXPECT_NE(other_gpu_refusal(Device::cuda(1), 1).find("cuda:1 requested"), std::string::npos);
   EXPECT_EQ(Device::parse("cuda:1"), Device::cuda(1));  // parsing is fine; using it is not
+  // ... and what check_device_usable says here: that refusal on a GPU machine, the reason
+  // there is no GPU elsewhere (it comes first: cuda:1 is no more usable than cuda:0).
+  const std::string message = error_of(Device::cuda(1));
+  if (cuda_available())
+    EXPECT_EQ(message, other_gpu_refusal(Device::cuda(1), cuda_device_count()));
+  else
+    EXPECT_EQ(message, cuda_unavailable_reason() + "; use the CPU");
+  EXPECT_FALSE(error_of(Device::cuda(2)).empty());
 }
 
 TEST(Device, AutoFallsBackToTheCpuWithOneWarning) {

@@ -1,7 +1,8 @@
 // A step over shards of the flat buffers (ZeRO-1's step, Note [flat buffer shards]) equals the
 // full step bit for bit: parameters and state, for every optimiser and shard count, with two
 // parameter groups, a frozen parameter and odd sizes; the state gathered from the shards is
-// the full state dict, and a full state dict loads into shards.
+// the full state dict, and a full state dict loads into shards. Optimisers that need whole
+// parameters (Adafactor, Muon, hybrids) refuse a shard with a UsageError.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -13,6 +14,7 @@
 #include "core/dist/partition.h"
 #include "core/ops.h"
 #include "optim/optimizer.h"
+#include "optim/zero1.h"
 #include "tests/support/compare.h"
 
 namespace ember::optim {
@@ -110,10 +112,49 @@ TEST(ShardedStepEdges, ShardsMustBeGranuleAligned) {
   empty_shard.step();  // nothing to update: not an error
 }
 
+// Adafactor, Muon and hybrids update whole parameters (Note [flat buffer shards]): a shard is
+// refused with one UsageError naming the optimiser, also by Zero1Step on one rank (so the
+// answer does not depend on the rank count); without a shard they work as ever.
+TEST(ShardedStepEdges, WholeParameterOptimisersRefuseShards) {
+  FlatParameters params(make_parameters(5), Device::cpu(), group_by_prefix({"fc."}));
+  const std::unique_ptr<dist::Communicator> one_rank = dist::make_local_communicator();
+  for (const char* spec : {"adafactor:lr=0.01", "muon:lr=0.02", "muon:lr=0.02+sgd:lr=0.1", "adam:lr=0.01+sgd:lr=0.1"}) {
+    SCOPED_TRACE(spec);
+    try {
+      Optimizer sharded(parse_optimizer_spec(spec), params, FlatShard{0, 8});
+      ADD_FAILURE() << "a sharded " << spec << " was accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("whole parameters"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(parse_optimizer_spec(spec).full_name()), std::string::npos) << e.what();
+    }
+    EXPECT_THROW({ Zero1Step zero(*one_rank, params, parse_optimizer_spec(spec)); }, UsageError);
+    Optimizer whole(parse_optimizer_spec(spec), params, FlatShard{0, params.padded_numel()});
+    EXPECT_FALSE(whole.sharded());
+    set_gradients(params, 9);
+    whole.step();
+    EXPECT_EQ(whole.state_dict().meta.at("step"), 1);
+  }
+}
+
+// ASGD's averages are sharded with the rest of its state: swapping them in is refused.
+TEST(ShardedStepEdges, AsgdAveragesOfAShardAreNotSwapped) {
+  FlatParameters params(make_parameters(6), Device::cpu());
+  Optimizer shard(parse_optimizer_spec("asgd:lr=0.05,t0=1"), params, FlatShard{0, 8});
+  set_gradients(params, 2);
+  shard.step();
+  ASSERT_TRUE(shard.has_averaged_parameters());
+  const std::vector<float> before = params.values().to_vector<float>();
+  EXPECT_THROW(AveragedParameters{shard}, UsageError);
+  EXPECT_EQ(params.values().to_vector<float>(), before);
+}
+
 INSTANTIATE_TEST_SUITE_P(Optimizers, ShardedStep,
                          ::testing::Values("sgd:lr=0.1,momentum=0.9,weight_decay=5e-4,nesterov=true",
                                            "adam:lr=0.01", "adamw:lr=0.01,amsgrad=true", "rmsprop:lr=0.01,centered=true",
-                                           "adagrad:lr=0.1,initial_accumulator_value=0.5", "adadelta:lr=1.0"),
+                                           "adagrad:lr=0.1,initial_accumulator_value=0.5", "adadelta:lr=1.0",
+                                           "nadam:lr=0.01,weight_decay=0.01,decoupled_weight_decay=true",
+                                           "radam:lr=0.01,weight_decay=0.01", "adamax:lr=0.01",
+                                           "asgd:lr=0.05,t0=1", "rprop:lr=0.01", "lion:lr=0.01,weight_decay=0.1"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param.substr(0, info.param.find(':'));
                          });

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/generator.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "nn/layer_backend.h"
 
 namespace ember::testing {
 
@@ -26,5 +28,25 @@ class ThreadCountScope {
   ThreadCountScope(const ThreadCountScope&) = delete;
   ThreadCountScope& operator=(const ThreadCountScope&) = delete;
 };
+
+// Selects the CPU layers for a scope (Note [CPU layer backends]), restoring the previous
+// selection after.
+class CpuLayersScope {
+ public:
+  explicit CpuLayersScope(nn::CpuLayers layers) : previous_(nn::cpu_layers()) { nn::set_cpu_layers(layers); }
+  ~CpuLayersScope() { nn::set_cpu_layers(previous_); }
+  CpuLayersScope(const CpuLayersScope&) = delete;
+  CpuLayersScope& operator=(const CpuLayersScope&) = delete;
+
+ private:
+  nn::CpuLayers previous_;
+};
+
+// The CPU layers this build has: the reference ones, and oneDNN's where built.
+inline std::vector<nn::CpuLayers> built_cpu_layers() {
+  std::vector<nn::CpuLayers> layers = {nn::CpuLayers::Reference};
+  if (nn::onednn_layers_built()) layers.push_back(nn::CpuLayers::OneDnn);
+  return layers;
+}
 
 }  // namespace ember::testing

@@ -1,9 +1,9 @@
-// Conv2d on the CPU: the im2col + GEMM path against the direct-loop reference
-// (tests/nn/reference_layers.h) for forward, backward-input and backward-weight, in float
-// and double, on both thread paths (Note [batch-parallel GEMM]); gradcheck in double; the
-// module's shapes, names and argument errors.
+// Conv2d on the CPU: the im2col + GEMM path (and oneDNN's, where built: Note [CPU layer
+// backends]) against the direct-loop reference (tests/nn/reference_layers.h) for forward,
+// backward-input and backward-weight, in float and double, on both thread paths (Note
+// [batch-parallel GEMM]); gradcheck in double; the module's shapes, names and argument errors.
 //
-// Tolerances: float32 GEMM sums K = Cin*kh*kw products of values in [-1, 1) in another order
+// Tolerances: float32 GEMM (or oneDNN's direct convolution) sums K = Cin*kh*kw products of values in [-1, 1) in another order
 // than the double reference: the error is a few ulp of the sum's magnitude (<= K), so
 // atol 1e-5 + rtol 1e-5 covers K up to ~200 with margin; double agrees to ~1e-13.
 #include <gtest/gtest.h>
@@ -65,21 +65,30 @@ void check_against_reference(const ConvCase& c, DType dtype, double atol, double
   }
 }
 
+// Both CPU layer backends (Note [CPU layer backends]; oneDNN hands float64 to the reference).
 TEST(Conv2d, MatchesDirectLoopsSequential) {
   testing::ThreadCountScope threads(1);
-  uint64_t seed = 10;
-  for (const ConvCase& c : kCases) {
-    check_against_reference(c, DType::Float32, 1e-5, 1e-5, seed += 10);
-    check_against_reference(c, DType::Float64, 1e-12, 1e-12, seed += 10);
+  for (nn::CpuLayers layers : testing::built_cpu_layers()) {
+    SCOPED_TRACE(nn::cpu_layers_name(layers));
+    testing::CpuLayersScope scope(layers);
+    uint64_t seed = 10;
+    for (const ConvCase& c : kCases) {
+      check_against_reference(c, DType::Float32, 1e-5, 1e-5, seed += 10);
+      check_against_reference(c, DType::Float64, 1e-12, 1e-12, seed += 10);
+    }
   }
 }
 
 TEST(Conv2d, MatchesDirectLoopsBatchParallel) {
   testing::ThreadCountScope threads(3);  // batch >= 3 samples take the batch-parallel path
-  uint64_t seed = 500;
-  for (const ConvCase& c : kCases) {
-    check_against_reference(c, DType::Float32, 1e-5, 1e-5, seed += 10);
-    check_against_reference(c, DType::Float64, 1e-12, 1e-12, seed += 10);
+  for (nn::CpuLayers layers : testing::built_cpu_layers()) {
+    SCOPED_TRACE(nn::cpu_layers_name(layers));
+    testing::CpuLayersScope scope(layers);
+    uint64_t seed = 500;
+    for (const ConvCase& c : kCases) {
+      check_against_reference(c, DType::Float32, 1e-5, 1e-5, seed += 10);
+      check_against_reference(c, DType::Float64, 1e-12, 1e-12, seed += 10);
+    }
   }
 }
 

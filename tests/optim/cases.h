@@ -11,13 +11,18 @@
 namespace ember::testing {
 
 // Every combination of each optimiser's options (weight decay on/off, maximize, momentum,
-// dampening, nesterov, centered, amsgrad, lr_decay, initial accumulator, and a smoothing
-// constant on each side of 0.5 for the optimisers whose rules use torch's lerp).
+// dampening, nesterov, centered, amsgrad, lr_decay, initial accumulator, decoupled weight
+// decay, NAdam's momentum decay, ASGD's lambd, alpha and t0, Rprop's etas and step-size
+// bounds, a smoothing constant on each side of 0.5 for the rules that use torch's lerp, and
+// two settings of eps and beta2 - the second large enough to matter next to the moments) for
+// the element-wise optimisers.
 inline std::vector<std::string> all_option_specs() {
   std::vector<std::string> specs;
   const char* bools[] = {"false", "true"};
-  for (const char* max : bools)
+  const std::string eps_beta2[] = {"eps=1e-08,beta2=0.999", "eps=0.001,beta2=0.9"};
+  for (const char* max : bools) {
     for (const char* wd : {"0", "0.05"}) {
+      const std::string tail = std::string(",weight_decay=") + wd + ",maximize=" + max;
       // SGD: momentum x dampening x nesterov (nesterov only where torch allows it).
       for (const char* momentum : {"0", "0.9"})
         for (const char* dampening : {"0", "0.3"})
@@ -25,25 +30,54 @@ inline std::vector<std::string> all_option_specs() {
             if (std::string(nesterov) == "true" && (std::string(momentum) == "0" || std::string(dampening) != "0"))
               continue;
             specs.push_back(std::string("sgd:lr=0.05,momentum=") + momentum + ",dampening=" + dampening +
-                            ",nesterov=" + nesterov + ",weight_decay=" + wd + ",maximize=" + max);
+                            ",nesterov=" + nesterov + tail);
           }
       for (const char* alpha : {"0.99", "0.3"})
         for (const char* momentum : {"0", "0.5"})
           for (const char* centered : bools)
-            specs.push_back(std::string("rmsprop:lr=0.01,alpha=") + alpha + ",momentum=" + momentum +
-                            ",centered=" + centered + ",weight_decay=" + wd + ",maximize=" + max);
+            for (const char* eps : {"1e-08", "0.01"})
+              specs.push_back(std::string("rmsprop:lr=0.01,alpha=") + alpha + ",momentum=" + momentum +
+                              ",centered=" + centered + ",eps=" + eps + tail);
       for (const char* lr_decay : {"0", "0.1"})
         for (const char* init : {"0", "0.5"})
-          specs.push_back(std::string("adagrad:lr=0.05,lr_decay=") + lr_decay + ",initial_accumulator_value=" + init +
-                          ",weight_decay=" + wd + ",maximize=" + max);
+          for (const char* eps : {"1e-10", "0.001"})
+            specs.push_back(std::string("adagrad:lr=0.05,lr_decay=") + lr_decay + ",initial_accumulator_value=" +
+                            init + ",eps=" + eps + tail);
       for (const char* rho : {"0.9", "0.4"})
-        specs.push_back(std::string("adadelta:lr=1,rho=") + rho + ",weight_decay=" + wd + ",maximize=" + max);
-      for (const char* name : {"adam", "adamw"})
+        for (const char* eps : {"1e-06", "0.01"})
+          specs.push_back(std::string("adadelta:lr=1,rho=") + rho + ",eps=" + eps + tail);
+      for (const std::string& eb : eps_beta2) {
+        for (const char* name : {"adam", "adamw"})
+          for (const char* beta1 : {"0.9", "0.3"})
+            for (const char* amsgrad : bools)
+              specs.push_back(std::string(name) + ":lr=0.01,beta1=" + beta1 + "," + eb + ",amsgrad=" + amsgrad + tail);
         for (const char* beta1 : {"0.9", "0.3"})
-          for (const char* amsgrad : bools)
-            specs.push_back(std::string(name) + ":lr=0.01,beta1=" + beta1 + ",beta2=0.999,amsgrad=" + amsgrad +
-                            ",weight_decay=" + wd + ",maximize=" + max);
+          for (const char* decoupled : bools) {
+            specs.push_back(std::string("nadam:lr=0.01,beta1=") + beta1 + "," + eb +
+                            ",momentum_decay=" + (beta1[2] == '9' ? "0.004" : "0.5") +
+                            ",decoupled_weight_decay=" + decoupled + tail);
+            specs.push_back(std::string("radam:lr=0.01,beta1=") + beta1 + "," + eb + ",decoupled_weight_decay=" +
+                            decoupled + tail);
+          }
+        for (const char* beta1 : {"0.9", "0.3"})
+          specs.push_back(std::string("adamax:lr=0.01,beta1=") + beta1 + "," + eb + tail);
+      }
+      // ASGD: t0 = 10 starts averaging (mu < 1) within the run.
+      for (const char* lambd : {"0.0001", "0.1"})
+        for (const char* alpha : {"0.75", "1.5"})
+          for (const char* t0 : {"1000000", "10"})
+            specs.push_back(std::string("asgd:lr=0.05,lambd=") + lambd + ",alpha=" + alpha + ",t0=" + t0 + tail);
     }
+    // Rprop has no weight decay; the second bounds clamp the step sizes within the run.
+    for (const char* etas : {"eta_minus=0.5,eta_plus=1.2", "eta_minus=0.3,eta_plus=2"})
+      for (const char* sizes : {"step_size_min=1e-06,step_size_max=50", "step_size_min=0.001,step_size_max=0.05"})
+        specs.push_back(std::string("rprop:lr=0.01,") + etas + "," + sizes + ",maximize=" + max);
+    // Lion: decoupled decay on and off; the paper's betas and a far-off pair (a beta used in
+    // the other's place shows).
+    for (const char* wd : {"0", "0.1"})
+      for (const char* betas : {"beta1=0.9,beta2=0.99", "beta1=0.3,beta2=0.8"})
+        specs.push_back(std::string("lion:lr=0.01,") + betas + ",weight_decay=" + wd + ",maximize=" + max);
+  }
   return specs;
 }
 

@@ -61,7 +61,8 @@ TEST(FlatParameters, LaysOutGroupsAlignedWithFrozenParametersOutsideSegments) {
   EXPECT_EQ(seg[1].first_granule, 1);
   EXPECT_EQ(seg[2].first_granule, 3);
   EXPECT_EQ(flat.num_granules(), 5);
-  EXPECT_EQ(flat.segment_table().numel(), 12);
+  EXPECT_EQ(flat.segment_table().numel(), 18);  // six int64 words per segment
+  EXPECT_EQ(seg[2].state_begin, seg[2].begin);   // state laid out like the parameters
 
   // Values moved in, padding zero, parameters are views of the flat buffer.
   const std::vector<float> values = flat.values().to_vector<float>();

@@ -1,8 +1,8 @@
 // The CUDA executor against the CPU executor: the fused step kernel on parameters of awkward
 // lengths (1, 3, 1023, 4*256+3, 2^20+5) in three groups with their own hyperparameters and a
-// frozen parameter between them, every optimiser and state layout, 31 steps of random
-// gradients; the capturable mode; the gradient norm and clipping; a run that moves between
-// devices through state_dict.
+// frozen parameter between them, every element-wise optimiser and state layout, 31 steps of
+// random gradients; the capturable mode; the gradient norm and clipping; a run that moves
+// between devices through state_dict. (Adafactor, Muon and hybrids: test_optim_cuda_matrix.cpp.)
 //
 // Tolerances: the step kernel is compiled without FMA contraction (Note [bit-identical
 // steps] in optim/CMakeLists.txt), so it performs the CPU loop's IEEE operations exactly and
@@ -78,6 +78,12 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSpecs = {
     {"adam:lr=0.01", {"weight_decay=0.1", "beta1=0.3,maximize=true"}},
     {"adam:lr=0.01,amsgrad=true", {"amsgrad=false", "weight_decay=0.05"}},
     {"adamw:lr=0.01", {"weight_decay=0", "amsgrad=true,lr=0.001"}},
+    {"nadam:lr=0.01", {"decoupled_weight_decay=true,weight_decay=0.1", "momentum_decay=0.1,maximize=true"}},
+    {"radam:lr=0.01", {"beta2=0.9", "weight_decay=0.05,decoupled_weight_decay=true"}},
+    {"adamax:lr=0.01", {"eps=0.001", "weight_decay=0.1,maximize=true"}},
+    {"asgd:lr=0.05,t0=5", {"lambd=0.1", "alpha=1.5,weight_decay=0.05"}},
+    {"rprop:lr=0.05", {"step_size_max=0.06", "eta_minus=0.3,eta_plus=2,maximize=true"}},
+    {"lion:lr=0.01", {"weight_decay=0.1", "beta1=0.5,beta2=0.8,maximize=true"}},
 };
 
 TEST_F(OptimCuda, FusedStepEqualsTheCpuStepBitForBit) {
@@ -122,7 +128,8 @@ TEST_F(OptimCuda, FusedStepEqualsTheCpuStepBitForBit) {
 }
 
 TEST_F(OptimCuda, CapturableModeReadsStepAndLrOnTheDevice) {
-  for (const std::string spec : {"adam:lr=0.01,amsgrad=true", "adagrad:lr_decay=0.1", "sgd:lr=0.1,momentum=0.9"}) {
+  for (const std::string spec : {"adam:lr=0.01,amsgrad=true", "adagrad:lr_decay=0.1", "sgd:lr=0.1,momentum=0.9",
+                                 "nadam:lr=0.01", "asgd:lr=0.05,t0=4", "rprop:lr=0.05", "radam:lr=0.01"}) {
     SCOPED_TRACE(spec);
     FlatParameters cpu(make_params(3, Device::cpu()), Device::cpu(), kGroups);
     FlatParameters gpu(make_params(3, Device::cpu()), Device::cuda(), kGroups);
@@ -137,7 +144,8 @@ TEST_F(OptimCuda, CapturableModeReadsStepAndLrOnTheDevice) {
     EXPECT_EQ(device->step_count(), 20);
     EXPECT_EQ(device->step_tensor().to_vector<int64_t>()[1], 0);  // completion counter reset
     // Per-step scalars come from the device's pow instead of the host's: equal to within the
-    // float rounding of one bias correction.
+    // float rounding of one bias correction (the group scalars - NAdam's mu_product, ASGD's
+    // eta and mu - are float32 values on both).
     EXPECT_TRUE(all_close(gpu.values(), cpu.values(), 1e-6, 1e-5));
   }
 }

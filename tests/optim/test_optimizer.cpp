@@ -134,7 +134,10 @@ TEST(Optimizer, StateDictRoundTripContinuesBitForBit) {
   for (const std::string spec :
        {"sgd:lr=0.1,momentum=0.9,weight_decay=0.01", "nag:lr=0.05", "rmsprop:momentum=0.5,centered=true",
         "adagrad:lr_decay=0.01,initial_accumulator_value=0.1", "adadelta", "adam:amsgrad=true", "adamw:lr=0.01",
-        "adam:capturable=true"}) {
+        "adam:capturable=true", "nadam:weight_decay=0.1", "nadam:capturable=true", "radam", "adamax",
+        "asgd:t0=5", "asgd:t0=5,capturable=true", "rprop", "adafactor:weight_decay=0.1", "adafactor:capturable=true",
+        "muon:lr=0.02", "muon:capturable=true", "adam+rprop", "lion:lr=0.01,weight_decay=0.1",
+        "lion:capturable=true", "muon+lion"}) {
     SCOPED_TRACE(spec);
     const std::vector<Tensor> whole = run(spec, 33, -1), split = run(spec, 33, 14);
     ASSERT_EQ(whole.size(), split.size());
@@ -154,8 +157,8 @@ TEST(Optimizer, StateDictNamesTensorsLikeTorchAndChecksWhatItLoads) {
   EXPECT_EQ(m_fc.sizes(), (Shape{2, 7}));
   EXPECT_TRUE(m_fc.device().is_cpu());
   EXPECT_EQ(sd.meta["step"], 1);
-  EXPECT_EQ(sd.meta["algorithm"], "adam");
-  EXPECT_EQ(sd.meta["groups"][0]["amsgrad"], true);
+  EXPECT_EQ(sd.meta["parts"][0]["algorithm"], "adam");
+  EXPECT_EQ(sd.meta["parts"][0]["groups"][0]["amsgrad"], true);
   EXPECT_EQ(sd.tensors.count("frozen.exp_avg"), 0u);
   // A copy, not a view: later steps do not change it.
   const Tensor before = m_fc.clone();
@@ -194,6 +197,13 @@ TEST(Optimizer, ReportsItsStateBytesLikeTheSeedNotes) {
   EXPECT_EQ(optim::make_optimizer("adam", flat)->state_bytes(), 2 * buffer);  // two values per parameter
   EXPECT_EQ(optim::make_optimizer("adamw:amsgrad=true", flat)->state_bytes(), 3 * buffer);
   EXPECT_EQ(optim::make_optimizer("adam:capturable=true", flat)->state_bytes(), 2 * buffer + 8 + 16);
+  EXPECT_EQ(optim::make_optimizer("nadam", flat)->state_bytes(), 2 * buffer);
+  EXPECT_EQ(optim::make_optimizer("radam", flat)->state_bytes(), 2 * buffer);
+  EXPECT_EQ(optim::make_optimizer("adamax", flat)->state_bytes(), 2 * buffer);
+  EXPECT_EQ(optim::make_optimizer("asgd", flat)->state_bytes(), buffer);
+  EXPECT_EQ(optim::make_optimizer("rprop", flat)->state_bytes(), 2 * buffer);
+  // Group scalars on the device: two doubles per group (NAdam's mu_product uses one of them).
+  EXPECT_EQ(optim::make_optimizer("nadam:capturable=true", flat)->state_bytes(), 2 * buffer + 8 + 16 + 16);
 }
 
 TEST(Optimizer, CapturableModeGivesTheSameBitsAsHostScalars) {
@@ -255,6 +265,103 @@ TEST(Optimizer, HyperparameterChangesAreValidatedAndStateIsPlannedBeforeTheFirst
   EXPECT_EQ(adam->lr(), 0.5);
   EXPECT_EQ(adam->name(), "adam");
   EXPECT_EQ(adam->spec(), "adam:lr=0.5,beta1=0.9,beta2=0.999,eps=1e-08,weight_decay=0.1,amsgrad=false,maximize=false");
+}
+
+// A state dict whose LAST tensor is bad: nothing of it may be loaded (issue 15: the old load
+// committed groups, step count and state before it had checked the tensors).
+TEST(Optimizer, ABadStateDictLeavesTheOptimizerUnchanged) {
+  Model m(1);
+  FlatParameters flat(m.named, Device::cpu(), optim::group_by_prefix({"fc."}));
+  auto source = optim::make_optimizer("adam:lr=0.02,amsgrad=true", flat);
+  for (int t = 0; t < 3; ++t) {
+    set_gradients(flat, t);
+    source->step();
+  }
+  const optim::StateDict good = source->state_dict();
+  auto target = optim::make_optimizer("adam:lr=0.001", flat);
+  set_gradients(flat, 7);
+  target->step();
+  const std::string spec_before = target->spec();
+  std::vector<Tensor> states_before;
+  for (const std::string& name : target->state_names()) states_before.push_back(target->state(name).clone());
+  auto unchanged = [&] {
+    EXPECT_EQ(target->spec(), spec_before);
+    EXPECT_EQ(target->step_count(), 1);
+    ASSERT_EQ(target->state_names().size(), states_before.size());
+    for (size_t k = 0; k < states_before.size(); ++k)
+      EXPECT_TRUE(bit_equal(target->state(target->state_names()[k]), states_before[k]));
+  };
+  // The tensor checked last (last part, last parameter, last slot) and the one sorting last.
+  const std::string last_checked = flat.entries().back().name + ".max_exp_avg_sq";
+  for (const std::string& key : {last_checked, good.tensors.rbegin()->first}) {
+    SCOPED_TRACE(key);
+    optim::StateDict bad = good;
+    bad.tensors[key] = zeros({1}, TensorOptions(DType::Float64));  // float64: wrong for every state
+    EXPECT_THROW(target->load_state_dict(bad), Error);
+    unchanged();
+  }
+  optim::StateDict extra = good;
+  extra.tensors["fc.bias.unknown"] = zeros({1});
+  EXPECT_THROW(target->load_state_dict(extra), Error);
+  unchanged();
+  optim::StateDict bad_group = good;
+  bad_group.meta["parts"][0]["groups"][1]["lr"] = -1.0;
+  EXPECT_THROW(target->load_state_dict(bad_group), Error);
+  unchanged();
+  target->load_state_dict(good);  // and the good one loads
+  EXPECT_EQ(target->step_count(), 3);
+  EXPECT_TRUE(target->hyperparameters(0).amsgrad);
+}
+
+// The message says what was stored and what it was loaded into.
+TEST(Optimizer, LoadingAnotherOptimizersStateIsOneClearError) {
+  Model m(1);
+  FlatParameters flat(m.named, Device::cpu());
+  auto adam = optim::make_optimizer("adam", flat);
+  adam->step();
+  for (const std::string other : {"sgd:momentum=0.9", "nadam", "muon", "adam+sgd"}) {
+    SCOPED_TRACE(other);
+    auto target = optim::make_optimizer(other, flat);
+    try {
+      target->load_state_dict(adam->state_dict());
+      ADD_FAILURE() << "loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(e.message().find("optimizer state of adam (adam) cannot be loaded into"), std::string::npos)
+          << e.message();
+    }
+    EXPECT_EQ(target->step_count(), 0);
+  }
+}
+
+// ASGD's averaged parameters: swapped in for evaluation, back afterwards.
+TEST(Optimizer, AsgdAveragedParametersSwapInAndBack) {
+  Model m(4);
+  FlatParameters flat(m.named, Device::cpu());
+  auto opt = optim::make_optimizer("asgd:lr=0.05,t0=2", flat);
+  EXPECT_FALSE(opt->has_averaged_parameters());  // no step yet
+  for (int t = 0; t < 6; ++t) {
+    set_gradients(flat, t);
+    opt->step();
+  }
+  ASSERT_TRUE(opt->has_averaged_parameters());
+  const Tensor values = flat.values().clone();
+  const Tensor& ax = opt->state("ax");
+  const Tensor averages = ax.clone();
+  {
+    optim::AveragedParameters averaged(*opt);
+    EXPECT_TRUE(averaged.active());
+    for (const optim::FlatEntry& e : flat.entries()) {
+      if (!e.trainable) continue;
+      EXPECT_TRUE(bit_equal(e.param.reshape({e.numel}), averages.slice(0, e.offset, e.offset + e.numel))) << e.name;
+    }
+    EXPECT_FALSE(bit_equal(flat.values(), values));  // averaging started at step 3: different
+  }
+  EXPECT_TRUE(bit_equal(flat.values(), values));
+  EXPECT_TRUE(bit_equal(ax, averages));
+  auto adam = optim::make_optimizer("adam", flat);
+  adam->step();
+  optim::AveragedParameters none(*adam);
+  EXPECT_FALSE(none.active());
 }
 
 TEST(Optimizer, MaximizeClimbsAndZeroGradientsStillDecay) {

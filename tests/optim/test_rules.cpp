@@ -1,7 +1,7 @@
 // The per-element rules (kernels/optim_rules.h) against the independent transcription of
-// torch.optim (torch_reference.h), for every optimiser and every option combination, over
-// 35 steps of gradients that include zeros; then the CPU executor (float32, through
-// FlatParameters and Optimizer) against the rule itself.
+// torch.optim (torch_reference.h), for every element-wise optimiser and every option
+// combination, over 35 steps of gradients that include zeros; then the CPU executor (float32,
+// through FlatParameters and Optimizer) against the rule itself.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,8 +25,8 @@ Tensor as_tensor(const Vec& v) { return from_vector(v, {static_cast<int64_t>(v.s
 
 Vec to_double(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
 
-// Runs the rule of `spec` in double over the sequence, checking params and every state
-// against the transcription after each step.
+// Runs the rule of `spec` in double over the sequence, checking params, every state and
+// every group scalar against the transcription after each step.
 void check_rule_in_double(const std::string& text) {
   SCOPED_TRACE(text);
   const optim::OptimizerSpec spec = optim::parse_optimizer_spec(text);
@@ -37,13 +37,15 @@ void check_rule_in_double(const std::string& text) {
   testing::torch_ref::Optimizer reference(spec.algorithm, h, kElements);
   kernels::visit_optim_rule(spec.algorithm, [&](auto rule) {
     using Rule = decltype(rule);
+    // Zero state: the rules set torch's initial values (Adagrad's sum, Rprop's step size) at step 1.
     Vec slots[kernels::kMaxOptimStates] = {Vec(kElements, 0.0), Vec(kElements, 0.0), Vec(kElements, 0.0)};
-    if (spec.algorithm == kernels::OptimAlgorithm::Adagrad) slots[0] = Vec(kElements, h.initial_accumulator_value);
+    kernels::OptimScalars scalars;
     for (int t = 1; t <= kSteps; ++t) {
       const Vec g = to_double(grads[t - 1]);
       reference.step(want, g);
-      const auto step = Rule::template make_step<double>(h, t, h.lr);
+      const auto step = Rule::template make_step<double>(h, t, h.lr, scalars);
       for (int i = 0; i < kElements; ++i) Rule::apply(step, got[i], g[i], slots[0][i], slots[1][i], slots[2][i]);
+      scalars = Rule::next_scalars(h, t, h.lr, scalars);
       // Same operations in the same order, both in double: equal but for libm's pow (1 ulp).
       ASSERT_TRUE(all_close(as_tensor(got), as_tensor(want), 1e-15, 1e-13)) << "params after step " << t;
       for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
@@ -51,13 +53,18 @@ void check_rule_in_double(const std::string& text) {
         ASSERT_TRUE(all_close(as_tensor(slots[k]), as_tensor(reference.state(Rule::kStateNames[k])), 1e-15, 1e-13))
             << Rule::kStateNames[k] << " after step " << t;
       }
+      for (int k = 0; k < kernels::kMaxOptimScalars; ++k) {
+        if (Rule::kScalarNames[k] == nullptr) continue;
+        // Both float32 values (torch keeps them in float32 tensors): equal.
+        ASSERT_EQ(scalars.v[k], reference.scalar(Rule::kScalarNames[k])) << Rule::kScalarNames[k] << " after step " << t;
+      }
     }
   });
 }
 
 TEST(OptimRules, MatchTorchTranscriptionInDoubleForEveryOptionCombination) {
   const auto specs = testing::all_option_specs();
-  EXPECT_GE(specs.size(), 100u);
+  EXPECT_GE(specs.size(), 300u);
   for (const std::string& spec : specs) check_rule_in_double(spec);
 }
 
@@ -92,14 +99,14 @@ TEST(OptimRules, CpuExecutorEqualsTheScalarRuleBitForBit) {
       using Rule = decltype(rule);
       std::vector<float> slots[kernels::kMaxOptimStates];
       for (auto& s : slots) s.assign(kElements, 0.0f);
-      if (spec.algorithm == kernels::OptimAlgorithm::Adagrad)
-        slots[0].assign(kElements, static_cast<float>(h.initial_accumulator_value));
+      kernels::OptimScalars scalars;
       for (int t = 1; t <= kSteps; ++t) {
         copy_from_host(w.grad(), grads[t - 1].data(), kElements * sizeof(float));
         opt.step();
-        const auto step = Rule::template make_step<float>(h, t, h.lr);
+        const auto step = Rule::template make_step<float>(h, t, h.lr, scalars);
         for (int i = 0; i < kElements; ++i)
           Rule::apply(step, want[i], grads[t - 1][i], slots[0][i], slots[1][i], slots[2][i]);
+        scalars = Rule::next_scalars(h, t, h.lr, scalars);
       }
       ASSERT_TRUE(testing::bit_equal(w, from_vector(want, {kElements})));
       for (int k = 0; k < kernels::kMaxOptimStates; ++k) {

@@ -1,0 +1,24 @@
+// The computations of the oneDNN layers (internal to nn/onednn/), with LayerBackend's
+// argument conventions (nn/layer_backend.h). Each returns false, having touched nothing,
+// where oneDNN has no implementation for the call on this CPU (the dtype or the shape); the
+// backend (onednn_layer_backend.h) then hands it to the reference layers.
+#pragma once
+
+#include "nn/layer_backend.h"
+
+namespace ember::nn::onednn {
+
+bool conv2d_forward(const Conv2dGeometry& g, const Tensor& out, const Tensor& in, const Tensor& weight,
+                    const Tensor& bias);
+// Both passes in one call: grad_out is reordered once when they take the same layout.
+bool conv2d_backward(const Conv2dGeometry& g, const Conv2dBackwardArgs& a);
+
+bool batch_norm_forward_train(const BatchNormTrainArgs& a);
+bool batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var, double eps);
+bool batch_norm_backward(const BatchNormBackwardArgs& a);
+
+size_t conv_plan_count();
+size_t batch_norm_plan_count();
+
+}  // namespace ember::nn::onednn
