@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kernels/optim_adafactor_rule.h"
+#include "kernels/optim_blockwise8_rule.h"
 #include "kernels/optim_flat.h"
 #include "kernels/optim_muon_rule.h"
 
@@ -16,6 +17,10 @@ namespace ember::kernels {
 // One optimiser step over every segment of args: ONE kernel launch. All pointers are device
 // pointers (Note [flat buffer alignment]); the hyperparameters travel as kernel arguments.
 cudaError_t launch_fused_step(const FusedStepArgs& args, cudaStream_t stream);
+
+// The 8-bit block-wise step (kernels/optim_blockwise8.cu): one launch, one block per
+// 256-element block.
+cudaError_t launch_blockwise8_step(const Blockwise8Args& args, cudaStream_t stream);
 
 // Adafactor's step (kernels/optim_adafactor.cu): three launches, one block per chunk.
 cudaError_t launch_adafactor_step(const AdafactorArgs& args, cudaStream_t stream);

@@ -86,6 +86,10 @@ void cuda_fused_step(const kernels::FusedStepArgs& args) {
   EMBER_CUDA_LAUNCH_CHECK(kernels::launch_fused_step(args, cuda::stream()));
 }
 
+void cuda_blockwise8_step(const kernels::Blockwise8Args& args) {
+  EMBER_CUDA_LAUNCH_CHECK(kernels::launch_blockwise8_step(args, cuda::stream()));
+}
+
 void cuda_adafactor_step(const kernels::AdafactorArgs& args) {
   EMBER_CUDA_LAUNCH_CHECK(kernels::launch_adafactor_step(args, cuda::stream()));
 }

@@ -14,6 +14,7 @@ namespace {
 
 void cuda_fused_step(const kernels::FusedStepArgs&) { no_cuda(); }
 void cuda_adafactor_step(const kernels::AdafactorArgs&) { no_cuda(); }
+void cuda_blockwise8_step(const kernels::Blockwise8Args&) { no_cuda(); }
 void cuda_muon_step(const kernels::MuonArgs&) { no_cuda(); }
 void cuda_grad_norm(const float*, int64_t, float*, void*) { no_cuda(); }
 void cuda_clip_by_norm(float*, int64_t, const float*, float) { no_cuda(); }

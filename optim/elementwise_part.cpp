@@ -31,15 +31,9 @@ class ElementwisePart final : public Part {
   }
 
   unsigned slots_needed(const std::vector<Hyperparameters>& hypers) const override {
-    return kernels::visit_optim_rule(algorithm(), [&](auto rule) {
-      unsigned slots = decltype(rule)::kRequiredSlots;
-      for (const Hyperparameters& h : hypers) slots |= decltype(rule)::slots_needed(h);
-      return slots;
-    });
+    return rule_slots_needed(algorithm(), hypers);
   }
-  const char* state_name(int slot) const override {
-    return kernels::visit_optim_rule(algorithm(), [&](auto rule) { return decltype(rule)::kStateNames[slot]; });
-  }
+  const char* state_name(int slot) const override { return rule_state_name(algorithm(), slot); }
   const char* scalar_name(int k) const override {
     return kernels::visit_optim_rule(algorithm(), [&](auto rule) { return decltype(rule)::kScalarNames[k]; });
   }
@@ -50,7 +44,7 @@ class ElementwisePart final : public Part {
   int64_t cuda_launches_per_step() const override { return 1; }
 
   void step(const StepInputs& in) override {
-    kernels::FusedStepArgs a = args(in);
+    kernels::FusedStepArgs a = fused_step_args(*this, segments_, in);
     if (params().device().is_cpu())
       cpu_fused_step(a);
     else
@@ -66,37 +60,49 @@ class ElementwisePart final : public Part {
   int64_t slot_numel(int) const override { return shard_.end < 0 ? layout_.numel : shard_.end - shard_.begin; }
 
  private:
-  kernels::FusedStepArgs args(const StepInputs& in) const {
-    kernels::FusedStepArgs a;
-    a.algorithm = algorithm();
-    a.state_slots = slots();
-    a.param = params().values().data<float>();
-    a.grad = params().grads().data<float>();
-    for (int k = 0; k < kernels::kMaxOptimStates; ++k)
-      a.state[k] = ((slots() >> k) & 1u) ? state(k).data<float>() : nullptr;
-    a.segments = segments_.data(params().device());
-    a.num_segments = static_cast<int>(segments_.segments.size());
-    a.num_granules = segments_.num_granules;
-    a.num_groups = static_cast<int>(groups.size());
-    for (size_t g = 0; g < groups.size(); ++g) {
-      a.hyper[g] = groups[g];
-      a.scalars[g] = scalars[g];
-    }
-    a.step = in.step;
-    a.device_lr = in.device_lr;
-    a.device_step = in.device_step;
-    a.completion = in.completion;
-    a.device_scalars = in.device_scalars;
-    a.advance_step = in.advance_step;
-    return a;
-  }
-
   PackedLayout layout_;  // the full-length layout (also of a sharded part's gathered state)
   FlatShard shard_;      // end < 0: not sharded
   SegmentTable segments_;
 };
 
 }  // namespace
+
+unsigned rule_slots_needed(Algorithm algorithm, const std::vector<Hyperparameters>& groups) {
+  return kernels::visit_optim_rule(algorithm, [&](auto rule) {
+    unsigned slots = decltype(rule)::kRequiredSlots;
+    for (const Hyperparameters& h : groups) slots |= decltype(rule)::slots_needed(h);
+    return slots;
+  });
+}
+
+const char* rule_state_name(Algorithm algorithm, int slot) {
+  return kernels::visit_optim_rule(algorithm, [&](auto rule) { return decltype(rule)::kStateNames[slot]; });
+}
+
+kernels::FusedStepArgs fused_step_args(const Part& part, const SegmentTable& segments, const StepInputs& in) {
+  kernels::FusedStepArgs a;
+  a.algorithm = part.algorithm();
+  a.state_slots = part.slots();
+  a.param = part.params().values().data<float>();
+  a.grad = part.params().grads().data<float>();
+  for (int k = 0; k < kernels::kMaxOptimStates; ++k)
+    a.state[k] = ((part.slots() >> k) & 1u) ? part.state(k).data<float>() : nullptr;
+  a.segments = segments.data(part.params().device());
+  a.num_segments = static_cast<int>(segments.segments.size());
+  a.num_granules = segments.num_granules;
+  a.num_groups = static_cast<int>(part.groups.size());
+  for (size_t g = 0; g < part.groups.size(); ++g) {
+    a.hyper[g] = part.groups[g];
+    a.scalars[g] = part.scalars[g];
+  }
+  a.step = in.step;
+  a.device_lr = in.device_lr;
+  a.device_step = in.device_step;
+  a.completion = in.completion;
+  a.device_scalars = in.device_scalars;
+  a.advance_step = in.advance_step;
+  return a;
+}
 
 std::unique_ptr<Part> make_elementwise_part(const PartSpec& spec, FlatParameters& params,
                                             std::vector<const FlatEntry*> entries, bool whole, FlatShard shard) {

@@ -6,3 +6,4 @@
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 #include "optim/spec.h"
+#include "optim/state8bit.h"

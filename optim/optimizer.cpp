@@ -45,12 +45,18 @@ FlatShard checked_shard(FlatShard shard, const FlatParameters& params) {
 }  // namespace
 
 void check_shardable(const OptimizerSpec& spec) {
-  EMBER_USAGE_CHECK(!spec.hybrid() && spec.algorithm != Algorithm::Adafactor && spec.algorithm != Algorithm::Muon,
+  std::string why;
+  if (spec.hybrid())
+    why = "a hybrid A+B deals whole parameters to its parts";
+  else if (spec.state8bit)
+    why = spec.name + " quantises its state in 256-element blocks of each parameter";
+  else if (spec.algorithm == Algorithm::Adafactor || spec.algorithm == Algorithm::Muon)
+    why = spec.name + " updates whole parameters";
+  EMBER_USAGE_CHECK(why.empty(),
                     "{}: a sharded optimizer (ZeRO-1) splits the flat buffers at any element, and {}; use one "
-                    "element-wise optimiser (sgd, adam, adamw, ...) with ZeRO-1, or plain data-parallel training",
-                    spec.full_name(),
-                    spec.hybrid() ? "a hybrid A+B deals whole parameters to its parts"
-                                  : spec.name + " updates whole parameters");
+                    "element-wise optimiser with 32-bit state (sgd, adam, adamw, ...) with ZeRO-1, or plain "
+                    "data-parallel training",
+                    spec.full_name(), why);
 }
 
 Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params, FlatShard shard)

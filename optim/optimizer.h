@@ -51,15 +51,17 @@ struct StateDict {
 // segments cut at the shard's edges) and its state buffers hold only the shard (end - begin
 // elements, laid out like the parameters from `begin` on). The element-wise rules give each
 // element exactly the update the full step would give it. Adafactor and Muon update whole
-// parameters (row and column statistics, Newton-Schulz of the matrix), so a shard that may cut
-// a parameter is refused for them, and for hybrids (a UsageError when constructing).
+// parameters (row and column statistics, Newton-Schulz of the matrix) and the 8-bit optimisers
+// quantise each parameter's state in 256-element blocks from the parameter's start (a shard
+// edge at any multiple of 4 would cut a block and its absmax), so a shard is refused for them,
+// and for hybrids (a UsageError when constructing).
 struct FlatShard {
   int64_t begin = 0;
   int64_t end = -1;  // < 0: all of the flat buffers
 };
 
-// A UsageError unless `spec` can be sharded: one element-wise optimiser (not Adafactor, Muon
-// or a hybrid).
+// A UsageError unless `spec` can be sharded: one element-wise optimiser with 32-bit state (not
+// Adafactor, Muon, an 8-bit optimiser or a hybrid).
 void check_shardable(const OptimizerSpec& spec);
 
 class Optimizer {

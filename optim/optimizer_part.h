@@ -7,7 +7,10 @@
 //   element-wise (optim/elementwise_part.cpp): a rule of kernels/optim_rules.h, ONE fused
 //       launch per step over the part's segments;
 //   Adafactor (optim/adafactor_part.cpp): factored second moments, three passes;
-//   Muon (optim/muon_part.cpp): momentum, then Newton-Schulz as batched GEMMs per shape.
+//   Muon (optim/muon_part.cpp): momentum, then Newton-Schulz as batched GEMMs per shape;
+//   8-bit (optim/blockwise8_part.cpp, spec.state8bit): an element-wise rule whose state is
+//       kept in 8 bits per element and one absmax per 256-element block (parameters under
+//       4,096 elements keep float32 slots): one fused launch per kind of parameter.
 //
 // State: up to kMaxOptimStates flat float32 buffers ("slots", named as torch names them);
 // view(slot, i) says where parameter i of the part keeps it and in which shape (torch's: an
@@ -23,9 +26,14 @@
 #include <string>
 #include <vector>
 
+#include "kernels/optim_flat.h"
 #include "optim/flat_parameters.h"
 #include "optim/optimizer.h"
 #include "optim/spec.h"
+
+namespace ember::optim {
+struct SegmentTable;
+}
 
 namespace ember::optim::detail {
 
@@ -73,10 +81,18 @@ class Part {
   virtual std::optional<StateView> view(int slot, size_t i) const = 0;
 
   // Allocates (zero) every slot of `slots` not yet there.
-  void allocate(unsigned slots);
+  virtual void allocate(unsigned slots);
   unsigned slots() const { return slots_; }
   const Tensor& state(int slot) const { return states_[slot]; }
-  int64_t state_bytes() const;
+  virtual int64_t state_bytes() const;
+  // State of parameter i kept outside the float32 slots (the 8-bit part's bytes and absmax),
+  // saved and loaded by the state dict as "<parameter name>.<name>": views into the part's
+  // buffers, for the slots allocated.
+  struct NamedState {
+    std::string name;
+    Tensor view;
+  };
+  virtual std::vector<NamedState> extra_states(size_t /*i*/) const { return {}; }
   // Memory the step needs besides the state (kept between steps: no allocation per step).
   virtual int64_t workspace_bytes() const { return 0; }
   // Kernel launches (and cuBLAS calls and copies) of one step on CUDA.
@@ -111,5 +127,13 @@ struct PackedLayout {
   int64_t numel = 0;
 };
 PackedLayout packed_layout(const FlatParameters& params, const std::vector<const FlatEntry*>& entries, bool whole);
+
+// The state slots an element-wise rule needs for `groups`, and the name of one.
+unsigned rule_slots_needed(Algorithm algorithm, const std::vector<Hyperparameters>& groups);
+const char* rule_state_name(Algorithm algorithm, int slot);
+
+// The fused element-wise step of `part`'s float32 slots over `segments` (state_begin: where
+// each segment's state lies in those slots).
+kernels::FusedStepArgs fused_step_args(const Part& part, const SegmentTable& segments, const StepInputs& in);
 
 }  // namespace ember::optim::detail

@@ -162,6 +162,11 @@ void check_lion(const char* n, const H& h) {  // lion-pytorch's and bitsandbytes
   check_fraction(n, "beta1", h.beta1, false);
   check_fraction(n, "beta2", h.beta2, false);
 }
+void check_sgd8bit(const char* n, const H& h) {  // bitsandbytes' SGD8bit: momentum only
+  EMBER_USAGE_CHECK(h.momentum > 0, "{}: invalid momentum {} (8-bit state is a momentum: must be > 0)", n,
+                    format_number(h.momentum));
+  check_sgd(n, h);
+}
 void check_adafactor(const char* n, const H& h) {
   check_at_most(n, "beta2_decay", h.beta2_decay, 0);
   check_at_least(n, "eps1", h.eps1, 0);
@@ -182,6 +187,7 @@ struct OptimizerDef {
   H defaults;
   void (*check)(const char* name, const H& hyper);
   bool matrices_only = false;  // muon: hidden weight matrices only (A of a hybrid)
+  bool state8bit = false;      // adam8bit, ...: 8-bit block-wise state (kernels/optim_blockwise8_rule.h)
 };
 
 constexpr const char* kCapturable = "capturable";
@@ -238,6 +244,11 @@ const std::vector<OptimizerDef>& optimizer_defs() {
     lion.lr = 1e-4, lion.beta1 = 0.9, lion.beta2 = 0.99;
     const std::vector<KeyDef> sgd_keys = {lr, momentum, dampening, weight_decay, nesterov, maximize};
     const std::vector<KeyDef> adam_keys = {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize};
+    // 8-bit state (bitsandbytes' Adam8bit, AdamW8bit, SGD8bit, Lion8bit): the 32-bit rule and
+    // defaults; no amsgrad (bitsandbytes has none in 8 bits); SGD with momentum only.
+    const std::vector<KeyDef> adam8bit_keys = {lr, beta1, beta2, eps, weight_decay, maximize};
+    H sgd8bit = sgd;
+    sgd8bit.momentum = 0.9;
     return std::vector<OptimizerDef>{
         {"sgd", Algorithm::Sgd, sgd_keys, sgd, check_sgd},
         {"nag", Algorithm::Sgd, sgd_keys, nag, check_sgd},
@@ -276,6 +287,10 @@ const std::vector<OptimizerDef>& optimizer_defs() {
          check_muon,
          true},
         {"lion", Algorithm::Lion, {lr, beta1, beta2, weight_decay, maximize}, lion, check_lion},
+        {"adam8bit", Algorithm::Adam, adam8bit_keys, adam, check_betas, false, true},
+        {"adamw8bit", Algorithm::AdamW, adam8bit_keys, adamw, check_betas, false, true},
+        {"sgd8bit", Algorithm::Sgd, sgd_keys, sgd8bit, check_sgd8bit, false, true},
+        {"lion8bit", Algorithm::Lion, {lr, beta1, beta2, weight_decay, maximize}, lion, check_lion, false, true},
     };
   }();
   return defs;
@@ -357,6 +372,7 @@ PartSpec parse_part(const std::string& text, bool* capturable) {
   PartSpec part;
   part.name = def.name;
   part.algorithm = def.algorithm;
+  part.state8bit = def.state8bit;
   part.hyper = def.defaults;
   apply_options(def, part.hyper, capturable, split.options);
   return part;
@@ -421,6 +437,7 @@ std::vector<std::string> optimizer_keys(const std::string& name) {
 Algorithm algorithm_of(const std::string& name) { return find_def(name).algorithm; }
 Hyperparameters default_hyperparameters(const std::string& name) { return find_def(name).defaults; }
 bool matrices_only(const std::string& name) { return find_def(name).matrices_only; }
+bool state8bit(const std::string& name) { return find_def(name).state8bit; }
 
 const char* algorithm_name(Algorithm algorithm) {
   if (algorithm == Algorithm::Sgd) return "sgd";  // not nag: the table lists sgd first anyway
@@ -457,6 +474,10 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
   } else if (matrices_only(spec.name)) {
     spec.rest = parse_part("adamw", nullptr);  // torch.optim.Muon's advice: AdamW for the rest
   }
+  for (const PartSpec& part : spec.parts())
+    EMBER_USAGE_CHECK(!(spec.capturable && part.state8bit),
+                      "optimizer spec '{}': {} keeps 8-bit state, which has no capturable mode yet", printable(text),
+                      part.name);
   return spec;
 }
 

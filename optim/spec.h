@@ -43,6 +43,9 @@ struct PartSpec {
   std::string name = "sgd";
   Algorithm algorithm = Algorithm::Sgd;
   Hyperparameters hyper;
+  // adam8bit, adamw8bit, sgd8bit, lion8bit: the algorithm's rule with 8-bit block-wise state
+  // (kernels/optim_blockwise8_rule.h; parameters under 4,096 elements keep 32-bit state).
+  bool state8bit = false;
 };
 
 // A spec: one optimiser, or a hybrid `A+B` whose first part is A (name, algorithm, hyper)
@@ -81,6 +84,8 @@ const char* algorithm_name(Algorithm algorithm);  // "sgd", "rmsprop", ..., "ada
 Hyperparameters default_hyperparameters(const std::string& name);
 // Whether `name` can only update weight matrices (muon): it must be A of a hybrid.
 bool matrices_only(const std::string& name);
+// Whether `name` keeps 8-bit block-wise state (adam8bit, adamw8bit, sgd8bit, lion8bit).
+bool state8bit(const std::string& name);
 // "sgd, nag, ..., muon": for help texts.
 std::string optimizer_names_text();
 

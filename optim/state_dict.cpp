@@ -22,6 +22,12 @@ Tensor host_copy(const Tensor& t) { return t.device().is_cpu() ? t.clone() : t.t
 
 std::string tensor_key(const FlatEntry& e, const char* state) { return e.name + "." + state; }
 
+// A part's algorithm as a state dict names it: "adam", or "adam8bit" for 8-bit state (whose
+// tensors differ: a checkpoint of one never loads into the other).
+std::string part_algorithm(const detail::Part& part) {
+  return std::string(algorithm_name(part.algorithm())) + (part.spec().state8bit ? "8bit" : "");
+}
+
 // The algorithms of a state dict's parts, "a+b".
 std::string stored_algorithms(const nlohmann::json& parts) {
   std::vector<std::string> names;
@@ -104,6 +110,18 @@ PendingPart check_part(const detail::Part& part, const nlohmann::json& stored, c
       used.insert(key);
     }
   }
+  for (size_t i = 0; i < part.entries().size(); ++i)
+    for (const detail::Part::NamedState& s : part.extra_states(i)) {
+      const std::string key = tensor_key(*part.entries()[i], s.name.c_str());
+      auto it = sd.tensors.find(key);
+      EMBER_CHECK(it != sd.tensors.end(), "optimizer state: tensor '{}' is missing", key);
+      const Tensor& t = it->second;
+      EMBER_CHECK(t.defined() && t.sizes() == s.view.sizes() && t.dtype() == s.view.dtype(),
+                  "optimizer state: tensor '{}' is {} {}, expected {} {}", key,
+                  t.defined() ? dtype_name(t.dtype()) : "undefined", t.defined() ? shape_str(t.sizes()) : "",
+                  dtype_name(s.view.dtype()), shape_str(s.view.sizes()));
+      used.insert(key);
+    }
   return next;
 }
 
@@ -123,7 +141,7 @@ StateDict Optimizer::state_dict() const {
 
 StateDict Optimizer::state_dict_from(const std::vector<Tensor>& full_states) const {
   EMBER_CHECK(num_parts() == 1 && parts_[0]->algorithm() != Algorithm::Adafactor &&
-                  parts_[0]->algorithm() != Algorithm::Muon,
+                  parts_[0]->algorithm() != Algorithm::Muon && !parts_[0]->spec().state8bit,
               "optimizer: state_dict_from needs a one-part element-wise optimizer, not {}", name());
   const std::vector<std::string> names = state_names();
   EMBER_CHECK(full_states.size() == names.size(), "optimizer: {} state buffers for {} states", full_states.size(),
@@ -148,7 +166,7 @@ StateDict Optimizer::collect_state_dict(const std::function<const Tensor&(int pa
     for (const Hyperparameters& h : part.groups) groups.push_back(hyperparameters_to_json(part.spec().name, h));
     for (const kernels::OptimScalars& s : group_scalars(p)) scalars.push_back(std::vector<double>(s.v, s.v + kScalars));
     parts.push_back({{"name", part.spec().name},
-                     {"algorithm", algorithm_name(part.algorithm())},
+                     {"algorithm", part_algorithm(part)},
                      {"states", state_names(p)},
                      {"groups", groups},
                      {"scalars", scalars}});
@@ -160,6 +178,8 @@ StateDict Optimizer::collect_state_dict(const std::function<const Tensor&(int pa
         if (((part.slots() >> k) & 1u) && v)
           sd.tensors[tensor_key(e, part.state_name(k))] = host_copy(flat_view(buffer(p, k), v->offset, v->shape));
       }
+      for (const detail::Part::NamedState& s : part.extra_states(i))
+        sd.tensors[tensor_key(e, s.name.c_str())] = host_copy(s.view);
     }
   }
   sd.meta = {{"format", kStateDictFormat}, {"optimizer", name()}, {"step", step_count()},
@@ -174,7 +194,7 @@ void Optimizer::check_state_dict(const StateDict& sd, PendingLoad& pending) cons
               printable(m.is_object() ? m.value("format", "") : ""), kStateDictFormat);
   const nlohmann::json& parts = m.at("parts");
   std::vector<std::string> mine;
-  for (const auto& part : parts_) mine.push_back(algorithm_name(part->algorithm()));
+  for (const auto& part : parts_) mine.push_back(part_algorithm(*part));
   const std::string here = fmt::format("{}", fmt::join(mine, "+"));
   EMBER_CHECK(parts.is_array() && stored_algorithms(parts) == here,
               "optimizer state of {} ({}) cannot be loaded into {} ({}): the optimisers differ",
@@ -222,6 +242,9 @@ void Optimizer::load_state_dict(const StateDict& sd) {
     part.allocate(next.slots | part.slots_needed(part.groups));
     for (int k = 0; k < kernels::kMaxOptimStates; ++k)
       if ((next.slots >> k) & 1u) load_state(part, k, sd);
+    for (size_t i = 0; i < part.entries().size(); ++i)
+      for (const detail::Part::NamedState& s : part.extra_states(i))
+        if (s.view.numel() > 0) s.view.copy_(sd.tensors.at(tensor_key(*part.entries()[i], s.name.c_str())));
   }
   steps_ = pending.step;
   update_lr_ratios();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/optim_adafactor_rule.h"
+#include "kernels/optim_blockwise8_rule.h"
 #include "kernels/optim_flat.h"
 #include "kernels/optim_muon_rule.h"
 
@@ -17,6 +18,8 @@ namespace ember::optim::detail {
 // One step over host buffers; args.segments points to the host segment table.
 void cpu_fused_step(const kernels::FusedStepArgs& args);
 void cpu_adafactor_step(const kernels::AdafactorArgs& args);
+// The 8-bit block-wise step (optim/cpu_blockwise8.cpp); args.blocks on the host.
+void cpu_blockwise8_step(const kernels::Blockwise8Args& args);
 // args.scratch: num_threads() * args.scratch_per_thread floats, scratch_per_thread at least
 // cpu_muon_scratch_per_thread(matrices).
 void cpu_muon_step(const kernels::MuonArgs& args);
@@ -30,6 +33,7 @@ void cpu_clip_by_norm(float* grad, int64_t n, float norm, float max_norm);
 // args.gram are bfloat16 buffers of the sizes muon_workspace_elements gives.
 void cuda_fused_step(const kernels::FusedStepArgs& args);
 void cuda_adafactor_step(const kernels::AdafactorArgs& args);
+void cuda_blockwise8_step(const kernels::Blockwise8Args& args);
 void cuda_muon_step(const kernels::MuonArgs& args);
 void cuda_grad_norm(const float* grad, int64_t n, float* norm, void* workspace);
 void cuda_clip_by_norm(float* grad, int64_t n, const float* norm, float max_norm);

@@ -7,8 +7,9 @@
 //   Zero1Step zero(comm, flat, parse_optimizer_spec("adam:lr=1e-3"));
 //   zero.optimizer().zero_grad(); loss.backward(); zero.step();
 //
-// Only element-wise optimisers: Adafactor, Muon and hybrids are a UsageError (check_shardable
-// in optim/optimizer.h: they need whole parameters, and a shard may cut one).
+// Only element-wise optimisers with 32-bit state: Adafactor, Muon, the 8-bit optimisers and
+// hybrids are a UsageError (check_shardable in optim/optimizer.h: they need whole parameters
+// or whole 256-element blocks, and a shard may cut one).
 //
 // Shards: Note [flat buffer shards] in optim/optimizer.h, split by dist::even_parts
 // in 4-element blocks. On two ranks the result is bit-identical to GradientBuckets + the full

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "apps/compare/quasi_random.h"
 #include "core/error.h"
 #include "core/printable.h"
+#include "data/parse.h"
 #include "optim/spec.h"
 
 namespace ember::compare {
@@ -36,6 +36,10 @@ const std::vector<DefaultSpace>& default_spaces() {
                                              weight_decay};
   std::vector<SearchDimension> adamw = adam;
   adamw.back() = {"weight_decay", 1e-4, 0.5, S::Log};  // decoupled: multiplied by lr
+  const std::vector<SearchDimension> lion = {{"lr", 1e-6, 1e-2, S::Log},
+                                             {"beta1", 0.5, 0.99, S::LogOneMinus},
+                                             {"beta2", 0.9, 0.9999, S::LogOneMinus},
+                                             {"weight_decay", 1e-4, 0.5, S::Log}};
   static const std::vector<DefaultSpace> table = {
       {"sgd", sgd},
       {"nag", sgd},
@@ -54,9 +58,12 @@ const std::vector<DefaultSpace>& default_spaces() {
       // update wants an lr 3-10x below AdamW's (Chen et al. 2023, section 5).
       {"muon",
        {{"lr", 1e-4, 1e-1, S::Log}, {"momentum", 0.8, 0.99, S::LogOneMinus}, {"weight_decay", 1e-4, 0.5, S::Log}}},
-      {"lion",
-       {{"lr", 1e-6, 1e-2, S::Log}, {"beta1", 0.5, 0.99, S::LogOneMinus}, {"beta2", 0.9, 0.9999, S::LogOneMinus},
-        {"weight_decay", 1e-4, 0.5, S::Log}}},
+      {"lion", lion},
+      // 8-bit state: the 32-bit optimiser's space (the same rule).
+      {"adam8bit", adam},
+      {"adamw8bit", adamw},
+      {"sgd8bit", sgd},
+      {"lion8bit", lion},
   };
   return table;
 }
@@ -67,24 +74,9 @@ const DefaultSpace* find_default(const std::string& name) {
   return nullptr;
 }
 
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  std::stringstream ss(text);
-  for (std::string part; std::getline(ss, part, sep);) parts.push_back(part);
-  if (!text.empty() && text.back() == sep) parts.emplace_back();
-  return parts;
-}
-
 double parse_bound(const std::string& text, const std::string& context) {
-  size_t used = 0;
   double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  EMBER_USAGE_CHECK(!text.empty() && used == text.size() && std::isfinite(v), "--space {}: '{}' is not a number",
-                    context, printable(text));
+  EMBER_USAGE_CHECK(data::parse_double(text, &v), "--space {}: '{}' is not a number", context, printable(text));
   return v;
 }
 
@@ -147,7 +139,7 @@ SpaceOverride parse_space_override(const std::string& text) {
   const std::vector<std::string> keys = optim::optimizer_keys(o.optimizer);
   const nlohmann::json defaults =
       optim::hyperparameters_to_json(o.optimizer, optim::default_hyperparameters(o.optimizer));
-  for (const std::string& item : split(text.substr(colon + 1), ',')) {
+  for (const std::string& item : data::split(text.substr(colon + 1), ',')) {
     const size_t eq = item.find('=');
     EMBER_USAGE_CHECK(eq != std::string::npos && eq > 0, "--space {}; got '{}' in '{}'", usage, printable(item),
                       printable(text));
@@ -164,7 +156,7 @@ SpaceOverride parse_space_override(const std::string& text) {
       o.fixed.push_back(key);
       continue;
     }
-    const std::vector<std::string> parts = split(body, ':');
+    const std::vector<std::string> parts = data::split(body, ':');
     EMBER_USAGE_CHECK(parts.size() == 2 || parts.size() == 3, "--space {}; got '{}'", usage, printable(item));
     SearchDimension d{key, parse_bound(parts[0], context), parse_bound(parts[1], context),
                       parts.size() == 3 ? parse_scale(parts[2], context) : default_scale(o.optimizer, key)};
@@ -246,8 +238,8 @@ std::string spec_with(const std::string& spec, const std::vector<std::pair<std::
   const size_t colon = spec.find(':');
   std::vector<std::string> items;
   std::vector<bool> used(values.size(), false);
-  if (colon != std::string::npos)
-    for (const std::string& kv : split(spec.substr(colon + 1), ',')) {
+  if (colon != std::string::npos && colon + 1 < spec.size())
+    for (const std::string& kv : data::split(spec.substr(colon + 1), ',')) {
       std::string key = kv.substr(0, kv.find('='));
       key.erase(0, key.find_first_not_of(' '));
       key.erase(key.find_last_not_of(' ') + 1);

@@ -13,6 +13,9 @@
 //                     (unfused.h), checked against the fused step first; speedup = unfused_ms / ms
 // Adafactor and Muon (per-parameter phases) run on ResNet-18's shapes only; their bytes are
 // the same minimum (their state is small), and Muon is bound by its GEMMs, not by memory.
+// The 8-bit optimisers (adam8bit, ...) move param and grad plus their state bytes (one byte
+// per element per slot, absmax and small parameters' float32 state included) read and
+// written; they have no unfused baseline (it would be the 32-bit one).
 // --json prints one JSON object: {"device", "copy_gb_per_s", "results": [...]}; each result
 // also has the optimiser's state_bytes and workspace_bytes (the memory table of the README)
 // and cuda_launches_per_step.
@@ -36,6 +39,7 @@
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "optim/optimizer.h"
+#include "optim/state8bit.h"
 
 namespace {
 
@@ -44,7 +48,7 @@ using namespace ember;
 const std::vector<std::string> kDefaultSpecs = {"sgd",    "sgd:momentum=0.9", "nag",   "rmsprop", "adagrad",
                                                 "adadelta", "adam",            "adamw", "nadam",   "radam",
                                                 "adamax",   "asgd",            "rprop", "adafactor", "muon",
-                                                "lion"};
+                                                "lion",     "adam8bit",        "adamw8bit", "sgd8bit", "lion8bit"};
 
 struct Options {
   std::string device = "auto";
@@ -59,6 +63,7 @@ struct Result {
   int64_t n = 0, bytes = 0;
   int64_t state_bytes = 0, workspace_bytes = 0;  // Optimizer::state_bytes() (workspace included) and its workspace
   int64_t launches = 0;                          // on CUDA, per step
+  std::string state8bit;                         // how 8-bit state divides the parameters ("" without)
   double ms = 0, gb_per_s = 0, fraction = 0, unfused_ms = -1;
 };
 
@@ -79,6 +84,12 @@ std::unique_ptr<optim::FlatParameters> make_flat(int64_t n, Device device, uint6
   Tensor grads = flat->grads();
   uniform_(grads, -0.01, 0.01, &gen);  // padding gets values too; no step reads it
   return flat;
+}
+
+bool state8bit(const optim::OptimizerSpec& spec) {
+  for (const optim::PartSpec& part : spec.parts())
+    if (part.state8bit) return true;
+  return false;
 }
 
 bool per_parameter(const optim::OptimizerSpec& spec) {
@@ -152,16 +163,17 @@ int run(const Options& o) {
       int64_t state_floats = 0;  // per parameter, for the element-wise ones; Adafactor's and Muon's are packed
       for (int part = 0; part < optimizer->num_parts(); ++part)
         state_floats += static_cast<int64_t>(optimizer->state_names(part).size());
-      r.bytes = per_parameter(parsed[k]) || parsed[k].hybrid() ? 12 * n + 2 * (optimizer->state_bytes() - optimizer->workspace_bytes())
+      r.bytes = per_parameter(parsed[k]) || parsed[k].hybrid() || state8bit(parsed[k]) ? 12 * n + 2 * (optimizer->state_bytes() - optimizer->workspace_bytes())
                                          : n * 4 * (3 + 2 * state_floats);
       r.state_bytes = optimizer->state_bytes();
       r.workspace_bytes = optimizer->workspace_bytes();
       r.launches = optimizer->cuda_launches_per_step();
+      r.state8bit = optim::describe_state8bit(*optimizer);
       r.ms = bench::median_ms(
           device, [&] { optimizer->step(); }, timing);
       r.gb_per_s = double(r.bytes) / (r.ms * 1e6);
       r.fraction = r.gb_per_s / copy;
-      if (unfused && !per_parameter(parsed[k]) && !parsed[k].hybrid()) {
+      if (unfused && !per_parameter(parsed[k]) && !parsed[k].hybrid() && !state8bit(parsed[k])) {
         validate_unfused(parsed[k], n, device);
         bench::UnfusedOptimizer naive(parsed[k], views(*flat, false), views(*flat, true));
         r.unfused_ms = bench::median_ms(
@@ -183,6 +195,7 @@ int run(const Options& o) {
                           {"gb_per_s", r.gb_per_s},       {"fraction_of_copy", r.fraction},
                           {"state_bytes", r.state_bytes}, {"workspace_bytes", r.workspace_bytes},
                           {"cuda_launches_per_step", r.launches}};
+      if (!r.state8bit.empty()) j["state8bit"] = r.state8bit;
       if (r.unfused_ms >= 0) {
         j["unfused_ms"] = r.unfused_ms;
         j["speedup_vs_unfused"] = r.unfused_ms / r.ms;
@@ -207,6 +220,10 @@ int run(const Options& o) {
     if (r.unfused_ms >= 0) std::printf(" %12.3f %8.1fx", r.unfused_ms, r.unfused_ms / r.ms);
     std::printf("\n");
   }
+  for (const Result& r : results)
+    if (!r.state8bit.empty())
+      std::printf("%s: %s; state %.3f bytes per parameter\n", r.optimizer.c_str(), r.state8bit.c_str(),
+                  double(r.state_bytes) / double(r.n));
   return apps::kExitOk;
 }
 

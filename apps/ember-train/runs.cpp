@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "data/parse.h"
 #include "kernels/philox.h"
 #include "optim/spec.h"
 
@@ -15,15 +16,8 @@ namespace ember::train {
 namespace {
 
 double parse_positive(const std::string& text, const std::string& flag) {
-  size_t used = 0;
   double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  EMBER_USAGE_CHECK(used == text.size() && !text.empty() && std::isfinite(v) && v > 0,
-                    "{}: '{}' is not a positive number", flag, text);
+  EMBER_USAGE_CHECK(data::parse_double(text, &v) && v > 0, "{}: '{}' is not a positive number", flag, text);
   return v;
 }
 

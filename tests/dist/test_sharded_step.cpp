@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -112,19 +113,26 @@ TEST(ShardedStepEdges, ShardsMustBeGranuleAligned) {
   empty_shard.step();  // nothing to update: not an error
 }
 
-// Adafactor, Muon and hybrids update whole parameters (Note [flat buffer shards]): a shard is
-// refused with one UsageError naming the optimiser, also by Zero1Step on one rank (so the
-// answer does not depend on the rank count); without a shard they work as ever.
+// Adafactor, Muon and hybrids update whole parameters, the 8-bit optimisers quantise 256-element
+// blocks of each parameter (Note [flat buffer shards]): a shard is refused with one UsageError
+// naming the optimiser and the reason, also by Zero1Step on one rank (so the answer does not
+// depend on the rank count); without a shard they work as ever.
 TEST(ShardedStepEdges, WholeParameterOptimisersRefuseShards) {
   FlatParameters params(make_parameters(5), Device::cpu(), group_by_prefix({"fc."}));
   const std::unique_ptr<dist::Communicator> one_rank = dist::make_local_communicator();
-  for (const char* spec : {"adafactor:lr=0.01", "muon:lr=0.02", "muon:lr=0.02+sgd:lr=0.1", "adam:lr=0.01+sgd:lr=0.1"}) {
+  const std::pair<const char*, const char*> cases[] = {{"adafactor:lr=0.01", "whole parameters"},
+                                                       {"muon:lr=0.02", "whole parameters"},
+                                                       {"muon:lr=0.02+sgd:lr=0.1", "whole parameters"},
+                                                       {"adam:lr=0.01+sgd:lr=0.1", "whole parameters"},
+                                                       {"adam8bit:lr=0.01", "256-element blocks"},
+                                                       {"lion8bit:lr=0.001", "256-element blocks"}};
+  for (const auto& [spec, reason] : cases) {
     SCOPED_TRACE(spec);
     try {
       Optimizer sharded(parse_optimizer_spec(spec), params, FlatShard{0, 8});
       ADD_FAILURE() << "a sharded " << spec << " was accepted";
     } catch (const UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find("whole parameters"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find(parse_optimizer_spec(spec).full_name()), std::string::npos) << e.what();
     }
     EXPECT_THROW({ Zero1Step zero(*one_rank, params, parse_optimizer_spec(spec)); }, UsageError);
