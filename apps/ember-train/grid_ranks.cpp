@@ -75,7 +75,7 @@ int train_grid_on_ranks(const GridOnRanks& grid, RunState& state) {
   dist::Communicator& comm = grid.comm;
   // No checkpoint inside a run: the ranks would overwrite each other's (Note [grid over ranks]).
   TrainEnvironment env = grid.env;
-  env.save_checkpoint = [](const nn::Module&, const optim::Optimizer&) {};
+  env.save_checkpoint = [](const nn::Module&, const optim::StateDict&) {};
   const int total = static_cast<int>(env.config.parsed.runs.size());
   int first = state.progress.run;  // every rank read the same checkpoint
   state.current = RunRecord{};

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -112,6 +113,8 @@ Start load_start(TrainConfig& config) {
   saved.out = fs::path(path).parent_path().string();
   saved.quiet = config.quiet;
   saved.threads = config.threads;
+  saved.data_parallel = config.data_parallel;  // how, not what: any rank count resumes
+  saved.zero1 = config.zero1;
   config = saved;
   return start;
 }
@@ -146,30 +149,32 @@ void print_header(const TrainConfig& config, const data::DataSplits& data, const
 // Trains every run left, one after another, gathering each finished run into `state` and
 // writing the tables and a checkpoint after it. Returns 130 when stopped by Ctrl-C (the
 // checkpoint written), else 0.
-int train_runs(dist::Communicator& comm, const TrainConfig& config, Device device, const DataPlan& plan,
-               const fs::path& out, RunState& state, const LoadedCheckpoint* resume) {
+int train_runs(dist::Communicator& comm, const RankComms* data_parallel, const TrainConfig& config, Device device,
+               const DataPlan& plan, const fs::path& out, RunState& state, const LoadedCheckpoint* resume) {
   apps::ProgressLine progress(10.0, config.quiet);
   const std::string path = checkpoint_path(out.string());
-  auto save = [&](const nn::Module& model, const optim::Optimizer& optimizer) {
-    save_run_checkpoint(path, state, &model, &optimizer);
+  const bool writer = comm.rank() == 0;  // Note [data-parallel ember-train]: rank 0 writes the files
+  auto save = [&](const nn::Module& model, const optim::StateDict& optimizer_state) {
+    if (writer) save_run_checkpoint(path, state, &model, &optimizer_state);
   };
-  const TrainEnvironment env{config, device, plan, progress, out.string(), stop_requested, save};
+  const TrainEnvironment env{config, device, plan, progress, out.string(), stop_requested, save, data_parallel, writer};
   interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
   int exit_code = apps::kExitOk;
-  if (comm.size() > 1) {  // Note [grid over ranks]
+  const bool grid = comm.size() > 1 && data_parallel == nullptr;
+  if (grid) {  // Note [grid over ranks]
     auto after_round = [&](const RunState& s) {
       write_tables(out, s);
       save_run_checkpoint(path, s, nullptr, nullptr);
     };
     exit_code = train_grid_on_ranks({comm, env, after_round}, state);
   }
-  while (comm.size() == 1 && state.progress.run < static_cast<int>(config.parsed.runs.size())) {
+  while (!grid && state.progress.run < static_cast<int>(config.parsed.runs.size())) {
     const bool inside = resume != nullptr && resume->has_training_state();
     const Outcome outcome = RunTrainer(env, state.current, state.progress, inside ? &resume->contents : nullptr).train();
     resume = nullptr;
     if (outcome == Outcome::Interrupted) {
-      write_tables(out, state.with_current());
+      if (writer) write_tables(out, state.with_current());
       progress.println(fmt::format("interrupted: checkpoint written; continue with: ember-train --resume {}",
                                    out.string()));
       exit_code = apps::kExitInterrupted;
@@ -179,11 +184,24 @@ int train_runs(dist::Communicator& comm, const TrainConfig& config, Device devic
     state.current = RunRecord{};
     state.progress = Progress{};
     state.progress.run = static_cast<int>(state.results.size());
+    if (!writer) continue;
     write_tables(out, state);
     save_run_checkpoint(path, state, nullptr, nullptr);
   }
   std::signal(SIGINT, previous);
+  // Rank 0 may still be writing: a rank that exited 130 first would make mpirun stop it.
+  if (data_parallel != nullptr) comm.barrier();
   return exit_code;
+}
+
+// The communicator that reduces a data-parallel job's gradients on `device`; a usage error
+// without a launcher or in a build without MPI.
+std::unique_ptr<dist::Communicator> data_parallel_communicator(const dist::LaunchInfo& launch, Device device) {
+  EMBER_USAGE_CHECK(dist::mpi_built(), "--data-parallel needs a build with MPI (this one has none: configure with "
+                                       "-DEMBER_MPI=ON and an MPI installed)");
+  EMBER_USAGE_CHECK(launch.launched(),
+                    "--data-parallel needs a launcher: start ember-train with mpirun -np N (or srun) and the same flags");
+  return dist::make_communicator(device);
 }
 
 void write_outputs(const fs::path& out, const RunState& state, const Shift& shift, Device device) {
@@ -222,6 +240,11 @@ int run_comparison(TrainConfig config) {
   nn::set_deterministic_convolutions(config.deterministic);
   if (config.cuda_graph && device.is_cpu())
     std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
+  // --data-parallel: the ranks train each run together (Note [data-parallel ember-train]).
+  const std::unique_ptr<dist::Communicator> device_comm =
+      config.data_parallel ? data_parallel_communicator(launch, device) : nullptr;
+  const std::optional<RankComms> ranks =
+      device_comm ? std::optional<RankComms>(RankComms{*device_comm, *comm}) : std::nullopt;
   const fs::path out = make_out_dir(config);
   if (config.tune > 0 && config.phase.empty()) return run_tuned_comparison(config, resuming_tuned || start.resuming);
   config.data = resolve_data_spec(config.data);
@@ -229,12 +252,18 @@ int run_comparison(TrainConfig config) {
   const data::DataSplits data = data::load_data(config.data, config.limit_train, config.limit_test, /*synthetic_seed=*/0);
   const DataPlan plan = make_data_plan(data, config);
   print_header(config, data, plan, device, out);
+  if (ranks && !config.quiet)
+    std::printf("data-parallel over %d ranks (%s%s): rank r trains on rows [r*b/%d, (r+1)*b/%d) of each global batch "
+                "of b\n",
+                ranks->device.size(), ranks->device.backend(), config.zero1 ? ", ZeRO-1 optimiser state" : "",
+                ranks->device.size(), ranks->device.size());
   RunState& state = start.state;
   if (!start.resuming) {
     state.config = config;
     state.data_description = data.description + (plan.description.empty() ? "" : "; " + plan.description);
   }
-  const int code = train_runs(*comm, config, device, plan, out, state, start.resuming ? &start.checkpoint : nullptr);
+  const int code = train_runs(*comm, ranks ? &*ranks : nullptr, config, device, plan, out, state,
+                              start.resuming ? &start.checkpoint : nullptr);
   if (code == apps::kExitOk && comm->rank() == 0) write_outputs(out, state, plan.shift, device);
   return code;
 }

@@ -31,17 +31,7 @@ std::string grid_args(const fs::path& out) {
          out.string();
 }
 
-// Open MPI's settings for CI (root, oversubscription, no ptrace), and no leak check under ASan
-// (Open MPI's own allocations at exit): Note [two ranks in CTest]. Ignored where unused.
-Command run_on_two_ranks(const std::string& args) {
-  for (const char* setting : {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                              "OMPI_MCA_rmaps_base_oversubscribe=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none",
-                              "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"}) {
-    const std::string s(setting);
-    setenv(s.substr(0, s.find('=')).c_str(), s.substr(s.find('=') + 1).c_str(), 1);
-  }
-  return run_command(std::string(EMBER_MPIEXEC) + " -np 2 " + EMBER_BINARY_DIR + "/bin/ember-train " + args);
-}
+Command run_on_two_ranks(const std::string& args) { return run_on_ranks(2, args); }
 
 // summary.json's runs without what differs from run to run (times, speeds, energy).
 nlohmann::json comparable_summary(const fs::path& out) {

@@ -97,4 +97,15 @@ Command run_command(const std::string& command) {
   return result;
 }
 
+Command run_on_ranks(int ranks, const std::string& args) {
+  for (const char* setting : {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                              "OMPI_MCA_rmaps_base_oversubscribe=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none",
+                              "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"}) {
+    const std::string s(setting);
+    setenv(s.substr(0, s.find('=')).c_str(), s.substr(s.find('=') + 1).c_str(), 1);
+  }
+  return run_command(std::string(EMBER_MPIEXEC) + " -np " + std::to_string(ranks) + " " + EMBER_BINARY_DIR +
+                     "/bin/ember-train " + args);
+}
+
 }  // namespace ember::train::testing

@@ -36,5 +36,9 @@ struct Command {
 Command run_binary(const std::string& args, const std::string& binary = "ember-train");
 // Runs a shell command line (e.g. mpirun ... build/bin/ember-train ...).
 Command run_command(const std::string& command);
+// Runs build/bin/ember-train with `args` on `ranks` ranks under the MPI launcher CMake found,
+// with Open MPI's settings for CI (root, oversubscription, no ptrace) and no leak check under
+// ASan (Open MPI's own allocations at exit): Note [two ranks in CTest] in tests/dist.
+Command run_on_ranks(int ranks, const std::string& args);
 
 }  // namespace ember::train::testing
