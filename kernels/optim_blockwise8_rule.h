@@ -125,9 +125,26 @@ struct Blockwise8Args {
   int64_t num_blocks = 0;
   int num_groups = 0;
   OptimHyper hyper[kMaxOptimGroups];
-  OptimScalars scalars[kMaxOptimGroups];
-  int64_t step = 0;  // 1-based number of this step
+  int64_t step = 0;  // host mode: the 1-based number of this step
+  // Capturable mode (all set, on the executor's device; Note [capturable step] in
+  // kernels/optim_step.cu): the step count and learning rates are read from device memory, and
+  // with advance_step the launch increments device_step[0]. The 8-bit optimisers' rules have
+  // no group scalars, so there is nothing else to keep on the device.
+  const double* device_lr = nullptr;  // [num_groups]
+  unsigned long long* device_step = nullptr;
+  unsigned long long* completion = nullptr;  // zero between steps; the last block resets it
+  bool advance_step = false;
 };
+
+// Group g's step scalars: from the host's step number and lr, or in capturable mode from the
+// count and learning rates in (device) memory. One rule for both executors.
+template <class Rule>
+EMBER_HD typename Rule::template Step<float> blockwise8_group_step(const OptimHyper& hyper, int64_t host_step,
+                                                                     const double* device_lr,
+                                                                     const unsigned long long* device_step, int g) {
+  if (device_step == nullptr) return Rule::template make_step<float>(hyper, host_step, hyper.lr, OptimScalars{});
+  return Rule::template make_step<float>(hyper, static_cast<int64_t>(device_step[0]) + 1, device_lr[g], OptimScalars{});
+}
 
 // Bytes one step moves per element at least: param read and write, grad read, every slot's
 // byte read and written (absmax: 8 bytes per 256 elements per slot, not counted).

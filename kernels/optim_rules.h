@@ -52,12 +52,14 @@ namespace ember::kernels {
 // Every optimiser ember has. The element-wise ones (all but Adafactor and Muon) are a rule
 // below; Adafactor and Muon have per-parameter phases (kernels/optim_matrix_rules.h).
 enum class OptimAlgorithm : int {
-  Sgd, RmsProp, Adagrad, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax, Asgd, Rprop, Adafactor, Muon, Lion
+  Sgd, RmsProp, Adagrad, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax, Asgd, Rprop, Adafactor, Muon, Lion,
+  SfAdamW, SfSgd  // Schedule-Free AdamW and SGD (Defazio et al. 2024; the schedulefree package)
 };
 
 constexpr int kMaxOptimGroups = 8;  // parameter groups per optimiser (kernel argument space)
 constexpr int kMaxOptimStates = 3;  // state buffers per parameter (Adam with amsgrad, centered RMSprop)
-constexpr int kMaxOptimScalars = 2;  // scalar state per group (Note [group scalars]: ASGD's eta, mu)
+// Scalar state per group (Note [group scalars]): ASGD's eta and mu, Schedule-Free's weight_sum and lr_max.
+constexpr int kMaxOptimScalars = 2;
 
 // Muon's adjust_lr_fn (torch's names): how the lr is scaled for a matrix of shape [A, B].
 enum class MuonAdjustLr : int {
@@ -70,7 +72,7 @@ enum class MuonAdjustLr : int {
 // floats are doubles). Each algorithm reads only its own fields; defaults live in optim/spec.cpp.
 struct OptimHyper {
   double lr = 0;
-  double momentum = 0;                   // sgd, rmsprop, muon
+  double momentum = 0;                   // sgd, rmsprop, muon, sfsgd
   double dampening = 0;                  // sgd
   double weight_decay = 0;               // all but rprop (decoupled in adamw, muon, adafactor)
   double alpha = 0;                      // rmsprop smoothing constant; asgd eta's power
@@ -78,7 +80,9 @@ struct OptimHyper {
   double lr_decay = 0;                   // adagrad
   double initial_accumulator_value = 0;  // adagrad (initial value of its state)
   double rho = 0;                        // adadelta
-  double beta1 = 0, beta2 = 0;           // adam, adamw, nadam, radam, adamax, lion
+  double beta1 = 0, beta2 = 0;           // adam, adamw, nadam, radam, adamax, lion, sfadamw
+  double warmup_steps = 0;               // sfadamw, sfsgd: linear lr warmup (an integer)
+  double r = 0, weight_lr_power = 0;     // sfadamw, sfsgd: the average's weights (k+1)^r lr_max^power
   double momentum_decay = 0;             // nadam
   double lambd = 0, t0 = 0;              // asgd: decay term, step at which averaging starts
   double eta_minus = 0, eta_plus = 0;    // rprop: torch's etas
@@ -627,6 +631,92 @@ EMBER_HD void lion_update(const LionStep<T>& s, T& param, T grad, T& exp_avg) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Schedule-Free AdamW (lr, beta1, beta2, eps, weight_decay, warmup_steps, r, weight_lr_power)
+// and Schedule-Free SGD (lr, momentum, weight_decay, warmup_steps, r, weight_lr_power):
+// Defazio et al. 2024, "The Road Less Scheduled", as the schedulefree package's
+// AdamWScheduleFree.step and SGDScheduleFree.step do it (not in torch.optim).
+// Note [schedule-free sequences]
+// The parameters hold y, where the gradient is taken; slot 0 holds z, the base sequence (a
+// copy of y at step 1: the package creates it at the first step); the average x, where the
+// model is evaluated, is never stored, since y = (1 - beta1) z + beta1 x: x = lerp(y, z,
+// 1 - 1/beta1) and back y = lerp(x, z, 1 - beta1) (the package's eval() and train();
+// Optimizer::eval/train, schedulefree_mode_weight). For SGD beta1 is `momentum`.
+// Per step (host, double; k = step - 1): lr_k = lr min(1, (k+1) / warmup_steps); lr_max =
+// the largest lr_k so far; weight = (k+1)^r lr_max^weight_lr_power; weight_sum += weight;
+// ckp1 = weight / weight_sum (0 while the sum is 0). Per element:
+//   AdamW: v = beta2 v + (1 - beta2) g^2 (slot 1, exp_avg_sq); g = g / (sqrt(v / (1 - beta2^(k+1))) + eps)
+//   both:  g += wd y (at y, before it moves); y = lerp(y, z, ckp1); y += lr_k (beta1 (1 - ckp1) - 1) g;
+//          z -= lr_k g
+// Group scalars: weight_sum and lr_max (-1 before step 1, the package's initial value).
+
+struct ScheduleFreeScalars {
+  double lr;    // lr_k: the warmed-up learning rate of this step
+  double ckp1;  // weight of z in the new average
+  double weight_sum, lr_max;
+};
+
+EMBER_HD ScheduleFreeScalars schedulefree_scalars(const OptimHyper& h, int64_t step, double lr,
+                                                  const OptimScalars& stored) {
+  using std::pow;  // not ember::pow (core/ops.h) where that is declared first
+  const double k = double(step - 1);
+  ScheduleFreeScalars s;
+  s.lr = lr * (k < h.warmup_steps ? (k + 1) / h.warmup_steps : 1.0);
+  const double lr_max_before = step == 1 ? -1.0 : stored.v[1];
+  s.lr_max = lr_max_before > s.lr ? lr_max_before : s.lr;  // Python's max(lr, lr_max)
+  const double weight = pow(k + 1, h.r) * pow(s.lr_max, h.weight_lr_power);
+  s.weight_sum = (step == 1 ? 0.0 : stored.v[0]) + weight;
+  s.ckp1 = s.weight_sum != 0 ? weight / s.weight_sum : 0.0;
+  return s;
+}
+
+// The lerp weight that moves the parameters from y to x (to_x) or from x back to y.
+EMBER_HD double schedulefree_mode_weight(double beta1, bool to_x) { return to_x ? 1.0 - 1.0 / beta1 : 1.0 - beta1; }
+
+template <class T>
+struct ScheduleFreeStep {
+  T ckp1, y_coef, lr, weight_decay;
+  T beta2, one_minus_beta2, bias_correction2, eps;  // AdamW only
+  bool decay, ckp1_from_self;
+  bool first_step;  // z starts as a copy of y
+};
+
+template <class T>
+EMBER_HD ScheduleFreeStep<T> schedulefree_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars& stored,
+                                               double beta1) {
+  using std::pow;
+  const ScheduleFreeScalars s = schedulefree_scalars(h, step, lr, stored);
+  return {T(s.ckp1),
+          T(s.lr * (beta1 * (1 - s.ckp1) - 1)),
+          T(s.lr),
+          T(h.weight_decay),
+          T(h.beta2),
+          T(1.0 - h.beta2),
+          T(1.0 - pow(h.beta2, double(step))),
+          T(h.eps),
+          h.weight_decay != 0,
+          lerp_from_self(T(s.ckp1)),
+          step == 1};
+}
+
+// The part both share, from the (AdamW: normalised) gradient g.
+template <class T>
+EMBER_HD void schedulefree_update(const ScheduleFreeStep<T>& s, T& param, T g, T& z) {
+  z = pick(s.first_step, param, z);
+  g = pick(s.decay, g + s.weight_decay * param, g);
+  param = torch_lerp(param, z, s.ckp1, s.ckp1_from_self);
+  param = param + s.y_coef * g;
+  z = z - s.lr * g;
+}
+
+template <class T>
+EMBER_HD void sfadamw_update(const ScheduleFreeStep<T>& s, T& param, T grad, T& z, T& exp_avg_sq) {
+  using std::sqrt;
+  exp_avg_sq = exp_avg_sq * s.beta2 + s.one_minus_beta2 * grad * grad;
+  const T denom = sqrt(exp_avg_sq / s.bias_correction2) + s.eps;
+  schedulefree_update(s, param, grad / denom, z);
+}
+
+// ---------------------------------------------------------------------------------------
 // Rules: the uniform face the executors use. Step<T> holds one group's per-step scalars;
 // apply() updates one element and its state slots s0, s1, s2.
 // kRequiredSlots are always allocated; an optional slot exists when some group's
@@ -832,6 +922,50 @@ struct LionRule : NoGroupScalars {
   }
 };
 
+// Schedule-Free: slot 0 z, slot 1 (AdamW) exp_avg_sq; group scalars weight_sum and lr_max.
+struct ScheduleFreeScalarsRule {
+  static constexpr const char* kScalarNames[kMaxOptimScalars] = {"weight_sum", "lr_max"};
+  static EMBER_HD OptimScalars next_scalars(const OptimHyper& h, int64_t step, double lr, const OptimScalars& before) {
+    const ScheduleFreeScalars s = schedulefree_scalars(h, step, lr, before);
+    OptimScalars after;
+    after.v[0] = s.weight_sum;
+    after.v[1] = s.lr_max;
+    return after;
+  }
+};
+
+struct SfAdamWRule : ScheduleFreeScalarsRule {
+  template <class T>
+  using Step = ScheduleFreeStep<T>;
+  static constexpr unsigned kRequiredSlots = 1 | 2, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"z", "exp_avg_sq", nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 3u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars& scalars) {
+    return schedulefree_step<T>(h, step, lr, scalars, h.beta1);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T& s1, T&) {
+    sfadamw_update(s, p, g, s0, s1);
+  }
+};
+
+struct SfSgdRule : ScheduleFreeScalarsRule {
+  template <class T>
+  using Step = ScheduleFreeStep<T>;
+  static constexpr unsigned kRequiredSlots = 1, kOptionalSlots = 0;
+  static constexpr const char* kStateNames[kMaxOptimStates] = {"z", nullptr, nullptr};
+  static unsigned slots_needed(const OptimHyper&) { return 1u; }
+  template <class T>
+  static EMBER_HD Step<T> make_step(const OptimHyper& h, int64_t step, double lr, const OptimScalars& scalars) {
+    return schedulefree_step<T>(h, step, lr, scalars, h.momentum);
+  }
+  template <class T>
+  static EMBER_HD void apply(const Step<T>& s, T& p, T g, T& s0, T&, T&) {
+    schedulefree_update(s, p, g, s0);
+  }
+};
+
 template <unsigned kSlots>
 using SlotSet = std::integral_constant<unsigned, kSlots>;
 
@@ -865,6 +999,11 @@ EMBER_HD bool is_elementwise(OptimAlgorithm algorithm) {
   return algorithm != OptimAlgorithm::Adafactor && algorithm != OptimAlgorithm::Muon;
 }
 
+// Whether `algorithm` is Schedule-Free: parameters at y while training, at x to evaluate.
+EMBER_HD bool is_schedule_free(OptimAlgorithm algorithm) {
+  return algorithm == OptimAlgorithm::SfAdamW || algorithm == OptimAlgorithm::SfSgd;
+}
+
 // Returns f(Rule{}) for the rule of an element-wise `algorithm` (f returns one type for every
 // rule); callers check is_elementwise first (Adafactor and Muon fall through to SGD's).
 template <class F>
@@ -881,6 +1020,8 @@ decltype(auto) visit_optim_rule(OptimAlgorithm algorithm, F&& f) {
     case OptimAlgorithm::Asgd: return f(AsgdRule{});
     case OptimAlgorithm::Rprop: return f(RpropRule{});
     case OptimAlgorithm::Lion: return f(LionRule{});
+    case OptimAlgorithm::SfAdamW: return f(SfAdamWRule{});
+    case OptimAlgorithm::SfSgd: return f(SfSgdRule{});
     case OptimAlgorithm::Sgd:
     case OptimAlgorithm::Adafactor:
     case OptimAlgorithm::Muon: break;

@@ -30,6 +30,10 @@ class Blockwise8Part final : public Part {
   Blockwise8Part(const PartSpec& spec, FlatParameters& params, std::vector<const FlatEntry*> entries)
       : Part(spec, params, std::move(entries)) {
     EMBER_CHECK(kernels::is_elementwise(algorithm()), "8-bit state: {} is not an element-wise optimiser", spec.name);
+    // The block step keeps no group scalars (kernels/optim_blockwise8_rule.h).
+    EMBER_CHECK(kernels::visit_optim_rule(algorithm(), [](auto rule) { return decltype(rule)::kScalarNames[0]; }) ==
+                    nullptr,
+                "8-bit state: {} has group scalars", spec.name);
     std::vector<SegmentSource> small;
     for (const FlatEntry* e : this->entries()) {
       if (e->numel < kernels::kMin8bitNumel) {
@@ -99,11 +103,15 @@ class Blockwise8Part final : public Part {
 
   int64_t cuda_launches_per_step() const override { return (num_blocks_ > 0) + !segments_.segments.empty(); }
 
+  // The small parameters' fused step, then the blocks' step. In capturable mode the last launch
+  // advances the device step count: the blocks' when there are blocks, else the fused one
+  // (which launches even with nothing to update, to advance the count).
   void step(const StepInputs& in) override {
-    EMBER_USAGE_CHECK(!in.capturable(), "{}: 8-bit state has no capturable mode (yet)", spec().name);
     const bool cpu = params().device().is_cpu();
-    if (!segments_.segments.empty()) {
-      const kernels::FusedStepArgs a = fused_step_args(*this, segments_, in);
+    if (!segments_.segments.empty() || (in.capturable() && num_blocks_ == 0)) {
+      StepInputs small = in;
+      small.advance_step = in.advance_step && num_blocks_ == 0;
+      const kernels::FusedStepArgs a = fused_step_args(*this, segments_, small);
       if (cpu)
         cpu_fused_step(a);
       else
@@ -138,11 +146,12 @@ class Blockwise8Part final : public Part {
                                           : static_cast<const kernels::Quant8Block*>(blocks_.raw_data());
     a.num_blocks = num_blocks_;
     a.num_groups = static_cast<int>(groups.size());
-    for (size_t g = 0; g < groups.size(); ++g) {
-      a.hyper[g] = groups[g];
-      a.scalars[g] = scalars[g];
-    }
+    for (size_t g = 0; g < groups.size(); ++g) a.hyper[g] = groups[g];
     a.step = in.step;
+    a.device_lr = in.device_lr;
+    a.device_step = in.device_step;
+    a.completion = in.completion;
+    a.advance_step = in.advance_step;
     return a;
   }
 

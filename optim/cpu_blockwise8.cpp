@@ -44,17 +44,21 @@ void step_block(const typename Rule::template Step<float>& step, const Blockwise
 void cpu_blockwise8_step(const Blockwise8Args& a) {
   EMBER_CHECK(a.num_groups >= 1 && a.num_groups <= kernels::kMaxOptimGroups, "optimizer step: {} groups",
               a.num_groups);
-  EMBER_CHECK(a.step >= 1, "optimizer step: step number {}", a.step);
+  const bool capturable = a.device_step != nullptr;
+  EMBER_CHECK(capturable || a.step >= 1, "optimizer step: step number {}", a.step);
+  EMBER_CHECK(!capturable || (a.device_lr != nullptr && a.completion != nullptr),
+              "optimizer step: capturable mode without learning rates or completion counter");
   const bool known = kernels::dispatch_optim_rule(a.algorithm, a.state_slots, [&](auto rule, auto slots) {
     using Rule = decltype(rule);
     typename Rule::template Step<float> steps[kernels::kMaxOptimGroups];
     for (int g = 0; g < a.num_groups; ++g)
-      steps[g] = Rule::template make_step<float>(a.hyper[g], a.step, a.hyper[g].lr, a.scalars[g]);
+      steps[g] = kernels::blockwise8_group_step<Rule>(a.hyper[g], a.step, a.device_lr, a.device_step, g);
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (a.num_blocks > 16)
     for (int64_t b = 0; b < a.num_blocks; ++b)
       step_block<Rule, decltype(slots)::value>(steps[a.blocks[b].group], a, b);
   });
   EMBER_CHECK(known, "optimizer step: state slots {:#x} are not a layout of this optimizer", a.state_slots);
+  if (capturable && a.advance_step) a.device_step[0] += 1;
 }
 
 }  // namespace ember::optim::detail

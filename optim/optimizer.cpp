@@ -2,8 +2,10 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
@@ -244,6 +246,8 @@ const Tensor& Optimizer::state(const std::string& name, int part) const {
 }
 
 void Optimizer::step() {
+  EMBER_CHECK(train_mode_, "{}: step() while the parameters are at the average x (eval mode); call train() first",
+              name());
   const int64_t step = steps_ + 1;
   for (int p = 0; p < num_parts(); ++p) {
     detail::StepInputs in;
@@ -269,31 +273,43 @@ bool Optimizer::has_averaged_parameters() const {
 
 void Optimizer::swap_averaged_parameters() {
   if (!has_averaged_parameters()) return;
-  EMBER_USAGE_CHECK(!sharded(), "{}: the averaged parameters of a sharded optimizer (ZeRO-1) are spread over the "
-                                "ranks; evaluating with them is not supported",
-                    name());
   NoGradGuard no_grad;
   for (const auto& part : parts_) {
     if (part->algorithm() != Algorithm::Asgd) continue;
     for (size_t i = 0; i < part->entries().size(); ++i) {
-      const FlatEntry& e = *part->entries()[i];
-      if (e.numel == 0) continue;
-      Tensor value = flat_view(params_.values(), e.offset, e.param.sizes());
-      Tensor average = flat_view(part->state(0), part->view(0, i)->offset, e.param.sizes());
-      const Tensor saved = value.clone();
-      value.copy_(average);
-      average.copy_(saved);
+      const Piece p = piece(*part, i, 0);  // slot 0: ax
+      if (p.value.numel() == 0) continue;
+      const Tensor saved = p.value.clone();
+      p.value.copy_(p.state);
+      p.state.copy_(saved);
     }
   }
 }
 
-AveragedParameters::AveragedParameters(Optimizer& optimizer)
-    : optimizer_(optimizer), active_(optimizer.has_averaged_parameters()) {
-  if (active_) optimizer_.swap_averaged_parameters();
+Optimizer::Piece Optimizer::piece(const detail::Part& part, size_t i, int slot) const {
+  const FlatEntry& e = *part.entries()[i];
+  const int64_t state_offset = part.view(slot, i)->offset;  // in the full-length layout
+  int64_t first = e.offset, last = e.offset + e.numel, state_origin = 0;
+  if (sharded()) {  // the shard's state starts at shard_.begin of that layout
+    first = std::min(std::max(first, shard_.begin), shard_.end);
+    last = std::max(std::min(last, shard_.end), first);
+    state_origin = shard_.begin;
+  }
+  const int64_t state_first = state_offset + (first - e.offset) - state_origin;
+  return {params_.values().slice(0, first, last), part.state(slot).slice(0, state_first, state_first + last - first)};
+}
+
+AveragedParameters::AveragedParameters(Optimizer& optimizer, std::function<void()> moved)
+    : optimizer_(optimizer), moved_(std::move(moved)), active_(optimizer.has_averaged_parameters()) {
+  if (!active_) return;
+  optimizer_.swap_averaged_parameters();
+  if (moved_) moved_();
 }
 
 AveragedParameters::~AveragedParameters() {
-  if (active_) optimizer_.swap_averaged_parameters();
+  if (!active_) return;
+  optimizer_.swap_averaged_parameters();
+  if (moved_) moved_();
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, FlatParameters& params) {

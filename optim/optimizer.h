@@ -120,10 +120,26 @@ class Optimizer {
   const Tensor& state(const std::string& name, int part = 0) const;
 
   // ASGD: whether a part keeps averaged parameters (torch's `ax`) and has taken a step, and
-  // the swap of the parameters with them (twice restores; not for a sharded optimizer). Evaluating with the averages:
-  // { AveragedParameters avg(*optimizer); evaluate(model); }.
+  // the swap of the parameters with them (twice restores). Evaluating with the averages:
+  // { AveragedParameters avg(*optimizer); evaluate(model); }. A sharded optimizer swaps (and
+  // Schedule-Free's eval() moves) only the parameters inside its shard: Zero1Step's
+  // gather_parameters() then gives every rank all of them.
   bool has_averaged_parameters() const;
   void swap_averaged_parameters();
+
+  // Schedule-Free (sfadamw, sfsgd; Note [schedule-free sequences] in kernels/optim_rules.h):
+  // training runs at y, evaluation at the average x. eval() moves the parameters of every
+  // Schedule-Free part to x in place, as the schedulefree package's optimizer.eval() does
+  // (optim/schedule_free.cpp), keeping a copy of y; train() restores that copy, bit for bit
+  // (the package recomputes y by a lerp, which rounds). Nothing moves before the first step,
+  // when already in that mode, or in parts of other optimisers (an optimiser without a
+  // Schedule-Free part stays in train mode). An optimiser starts in train mode; step() in
+  // eval mode is an error. The mode and, at x, y ("<name>.y") are in the state dict: a
+  // checkpoint written at x loads at x, and train() then continues from the exact y.
+  bool schedule_free() const;
+  bool train_mode() const { return train_mode_; }
+  void eval();
+  void train();
 
   // Capturable mode: the learning rates (float64 [parts * groups]), the step counter (int64
   // [1 + parts]: steps taken, then one completion counter per part) and the group scalars in
@@ -160,6 +176,13 @@ class Optimizer {
   void upload_step();
   void upload_scalars();
   std::vector<kernels::OptimScalars> group_scalars(int part) const;
+  void move_to_average();
+  // Parameter i of `part` and its state in `slot`, flattened: all of it, or, sharded, the
+  // elements inside the shard (empty when none; Note [flat buffer shards]).
+  struct Piece {
+    Tensor value, state;
+  };
+  Piece piece(const detail::Part& part, size_t i, int slot) const;
 
   OptimizerSpec spec_;
   FlatParameters& params_;
@@ -167,13 +190,16 @@ class Optimizer {
   std::vector<std::unique_ptr<detail::Part>> parts_;
   std::vector<double> lr_ratio_;  // per group: part 1's lr over part 0's (NaN: part 1 keeps its own)
   int64_t steps_ = 0;
+  bool train_mode_ = true;  // Schedule-Free: the parameters hold y (false: x)
+  Tensor saved_y_;          // Schedule-Free at x: the flat parameters at y (undefined otherwise)
   Tensor device_lr_, device_step_, device_scalars_;
 };
 
 // Swaps the parameters with ASGD's averages for the guard's lifetime (nothing without them).
+// `moved`, if set, runs after each swap (ZeRO-1: gather the shards' parameters).
 class AveragedParameters {
  public:
-  explicit AveragedParameters(Optimizer& optimizer);
+  explicit AveragedParameters(Optimizer& optimizer, std::function<void()> moved = {});
   ~AveragedParameters();
   AveragedParameters(const AveragedParameters&) = delete;
   AveragedParameters& operator=(const AveragedParameters&) = delete;
@@ -181,6 +207,7 @@ class AveragedParameters {
 
  private:
   Optimizer& optimizer_;
+  std::function<void()> moved_;
   bool active_;
 };
 

@@ -167,6 +167,25 @@ void check_sgd8bit(const char* n, const H& h) {  // bitsandbytes' SGD8bit: momen
                     format_number(h.momentum));
   check_sgd(n, h);
 }
+// Schedule-Free (the schedulefree package checks only SGD's momentum in (0, 1)): beta1 (SGD:
+// momentum) in (0, 1), since x = lerp(y, z, 1 - 1/beta1); warmup_steps a count; weight_lr_power
+// >= 0 (lr_max is 0 at lr 0, and 0 to a negative power is a division by zero in the package).
+void check_schedulefree(const char* n, const H& h) {
+  EMBER_USAGE_CHECK(h.warmup_steps == std::floor(h.warmup_steps) && h.warmup_steps >= 0 && h.warmup_steps < 9e15,
+                    "{}: invalid warmup_steps {} (must be an integer >= 0)", n, format_number(h.warmup_steps));
+  check_at_least(n, "weight_lr_power", h.weight_lr_power, 0);
+}
+void check_sfadamw(const char* n, const H& h) {
+  EMBER_USAGE_CHECK(h.beta1 > 0 && h.beta1 < 1, "{}: invalid beta1 {} (must be in (0, 1))", n, format_number(h.beta1));
+  check_fraction(n, "beta2", h.beta2, false);
+  check_at_least(n, "eps", h.eps, 0);
+  check_schedulefree(n, h);
+}
+void check_sfsgd(const char* n, const H& h) {
+  EMBER_USAGE_CHECK(h.momentum > 0 && h.momentum < 1, "{}: invalid momentum {} (must be in (0, 1))", n,
+                    format_number(h.momentum));
+  check_schedulefree(n, h);
+}
 void check_adafactor(const char* n, const H& h) {
   check_at_most(n, "beta2_decay", h.beta2_decay, 0);
   check_at_least(n, "eps1", h.eps1, 0);
@@ -194,7 +213,8 @@ constexpr const char* kCapturable = "capturable";
 
 // Note [optimiser table]: the optimisers ember has, in the order help texts list them, with
 // torch.optim's defaults (torch 2.x; SGD's lr default is 1e-3 since torch 2.5; Lion, not in
-// torch, has its paper's). Adding one: a row here and, for an element-wise optimiser, its rule in kernels/optim_rules.h.
+// torch, has its paper's; Schedule-Free the schedulefree package's). Adding one: a row here
+// and, for an element-wise optimiser, its rule in kernels/optim_rules.h.
 const std::vector<OptimizerDef>& optimizer_defs() {
   static const std::vector<OptimizerDef> defs = [] {
     const KeyDef lr{"lr", &H::lr}, momentum{"momentum", &H::momentum}, dampening{"dampening", &H::dampening},
@@ -206,7 +226,9 @@ const std::vector<OptimizerDef>& optimizer_defs() {
         eta_plus{"eta_plus", &H::eta_plus}, step_size_min{"step_size_min", &H::step_size_min},
         step_size_max{"step_size_max", &H::step_size_max}, beta2_decay{"beta2_decay", &H::beta2_decay},
         eps1{"eps1", &H::eps1}, eps2{"eps2", &H::eps2}, d{"d", &H::d}, ns_a{"ns_a", &H::ns_a},
-        ns_b{"ns_b", &H::ns_b}, ns_c{"ns_c", &H::ns_c}, ns_steps{"ns_steps", &H::ns_steps};
+        ns_b{"ns_b", &H::ns_b}, ns_c{"ns_c", &H::ns_c}, ns_steps{"ns_steps", &H::ns_steps},
+        warmup_steps{"warmup_steps", &H::warmup_steps}, r{"r", &H::r},
+        weight_lr_power{"weight_lr_power", &H::weight_lr_power};
     const KeyDef nesterov{"nesterov", nullptr, &H::nesterov}, centered{"centered", nullptr, &H::centered},
         amsgrad{"amsgrad", nullptr, &H::amsgrad}, maximize{"maximize", nullptr, &H::maximize},
         decoupled{"decoupled_weight_decay", nullptr, &H::decoupled_weight_decay};
@@ -242,6 +264,11 @@ const std::vector<OptimizerDef>& optimizer_defs() {
     muon.ns_a = 3.4445, muon.ns_b = -4.775, muon.ns_c = 2.0315, muon.eps = 1e-7, muon.ns_steps = 5;
     H lion;  // the paper's defaults (Chen et al. 2023): lr 1e-4, betas (0.9, 0.99), no decay
     lion.lr = 1e-4, lion.beta1 = 0.9, lion.beta2 = 0.99;
+    // Schedule-Free: the schedulefree package's AdamWScheduleFree and SGDScheduleFree defaults.
+    H sfadamw;
+    sfadamw.lr = 0.0025, sfadamw.beta1 = 0.9, sfadamw.beta2 = 0.999, sfadamw.eps = 1e-8, sfadamw.weight_lr_power = 2;
+    H sfsgd;
+    sfsgd.lr = 1.0, sfsgd.momentum = 0.9, sfsgd.weight_lr_power = 2;
     const std::vector<KeyDef> sgd_keys = {lr, momentum, dampening, weight_decay, nesterov, maximize};
     const std::vector<KeyDef> adam_keys = {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize};
     // 8-bit state (bitsandbytes' Adam8bit, AdamW8bit, SGD8bit, Lion8bit): the 32-bit rule and
@@ -291,6 +318,12 @@ const std::vector<OptimizerDef>& optimizer_defs() {
         {"adamw8bit", Algorithm::AdamW, adam8bit_keys, adamw, check_betas, false, true},
         {"sgd8bit", Algorithm::Sgd, sgd_keys, sgd8bit, check_sgd8bit, false, true},
         {"lion8bit", Algorithm::Lion, {lr, beta1, beta2, weight_decay, maximize}, lion, check_lion, false, true},
+        {"sfadamw",
+         Algorithm::SfAdamW,
+         {lr, beta1, beta2, eps, weight_decay, warmup_steps, r, weight_lr_power},
+         sfadamw,
+         check_sfadamw},
+        {"sfsgd", Algorithm::SfSgd, {lr, momentum, weight_decay, warmup_steps, r, weight_lr_power}, sfsgd, check_sfsgd},
     };
   }();
   return defs;
@@ -474,10 +507,6 @@ OptimizerSpec parse_optimizer_spec(const std::string& text) {
   } else if (matrices_only(spec.name)) {
     spec.rest = parse_part("adamw", nullptr);  // torch.optim.Muon's advice: AdamW for the rest
   }
-  for (const PartSpec& part : spec.parts())
-    EMBER_USAGE_CHECK(!(spec.capturable && part.state8bit),
-                      "optimizer spec '{}': {} keeps 8-bit state, which has no capturable mode yet", printable(text),
-                      part.name);
   return spec;
 }
 

@@ -125,11 +125,30 @@ PendingPart check_part(const detail::Part& part, const nlohmann::json& stored, c
   return next;
 }
 
+// Schedule-Free at x: y of every parameter of its parts ("<name>.y", float32, the parameter's
+// shape) is there (noted in `used`).
+void check_saved_y(const Parts& parts, const StateDict& sd, std::set<std::string>& used) {
+  for (const auto& part : parts) {
+    if (!kernels::is_schedule_free(part->algorithm())) continue;
+    for (const FlatEntry* e : part->entries()) {
+      const std::string key = tensor_key(*e, "y");
+      auto it = sd.tensors.find(key);
+      EMBER_CHECK(it != sd.tensors.end(), "optimizer state: tensor '{}' is missing (saved at x, y is needed)", key);
+      const Tensor& t = it->second;
+      EMBER_CHECK(t.defined() && t.sizes() == e->param.sizes() && t.dtype() == DType::Float32,
+                  "optimizer state: tensor '{}' is not float32 {}", key, shape_str(e->param.sizes()));
+      used.insert(key);
+    }
+  }
+}
+
 }  // namespace
 
 // What load_state_dict will commit once every check has passed.
 struct Optimizer::PendingLoad {
   int64_t step = 0;
+  bool train_mode = true;
+  bool saved_y = false;  // Schedule-Free at x: "<name>.y" of its parameters
   std::vector<PendingPart> parts;
 };
 
@@ -180,10 +199,13 @@ StateDict Optimizer::collect_state_dict(const std::function<const Tensor&(int pa
       }
       for (const detail::Part::NamedState& s : part.extra_states(i))
         sd.tensors[tensor_key(e, s.name.c_str())] = host_copy(s.view);
+      if (saved_y_.defined() && kernels::is_schedule_free(part.algorithm()))
+        sd.tensors[tensor_key(e, "y")] = host_copy(flat_view(saved_y_, e.offset, e.param.sizes()));
     }
   }
   sd.meta = {{"format", kStateDictFormat}, {"optimizer", name()}, {"step", step_count()},
-             {"capturable", capturable()},   {"parts", parts},     {"parameters", parameters}};
+             {"capturable", capturable()},   {"parts", parts},     {"parameters", parameters},
+             {"train_mode", train_mode_}};
   return sd;
 }
 
@@ -201,9 +223,12 @@ void Optimizer::check_state_dict(const StateDict& sd, PendingLoad& pending) cons
               m.value("optimizer", "?"), stored_algorithms(parts), name(), here);
   pending.step = m.at("step").get<int64_t>();
   EMBER_CHECK(pending.step >= 0, "optimizer state: step count {}", pending.step);
+  pending.train_mode = m.value("train_mode", true);  // Schedule-Free's mode; older states were all at y
   check_parameters(m.at("parameters"), parts_);
   std::set<std::string> used;
   for (int p = 0; p < num_parts(); ++p) pending.parts.push_back(check_part(*parts_[p], parts[p], sd, used));
+  pending.saved_y = !pending.train_mode && pending.step > 0 && schedule_free();
+  if (pending.saved_y) check_saved_y(parts_, sd, used);
   for (const auto& [key, tensor] : sd.tensors)
     EMBER_CHECK(used.count(key) != 0, "optimizer state: unexpected tensor '{}' (not a state of {})", printable(key),
                 name());
@@ -247,6 +272,16 @@ void Optimizer::load_state_dict(const StateDict& sd) {
         if (s.view.numel() > 0) s.view.copy_(sd.tensors.at(tensor_key(*part.entries()[i], s.name.c_str())));
   }
   steps_ = pending.step;
+  train_mode_ = pending.train_mode;
+  saved_y_ = Tensor();
+  if (pending.saved_y) {
+    saved_y_ = params_.values().clone();  // parameters of other parts: unchanged at x
+    for (const auto& part : parts_) {
+      if (!kernels::is_schedule_free(part->algorithm())) continue;
+      for (const FlatEntry* e : part->entries())
+        if (e->numel > 0) flat_view(saved_y_, e->offset, e->param.sizes()).copy_(sd.tensors.at(tensor_key(*e, "y")));
+    }
+  }
   update_lr_ratios();
   upload_lrs();
   upload_step();

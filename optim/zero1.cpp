@@ -33,8 +33,10 @@ void Zero1Step::step() {
   mine.copy_(received_);
   if (comm_.size() > 1) mine.mul_(1.0 / comm_.size());
   optimizer_->step();
-  comm_.all_gather(params_.values().data<float>(), counts_);
+  gather_parameters();
 }
+
+void Zero1Step::gather_parameters() { comm_.all_gather(params_.values().data<float>(), counts_); }
 
 StateDict Zero1Step::state_dict() {
   NoGradGuard no_grad;

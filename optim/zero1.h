@@ -7,7 +7,8 @@
 //   Zero1Step zero(comm, flat, parse_optimizer_spec("adam:lr=1e-3"));
 //   zero.optimizer().zero_grad(); loss.backward(); zero.step();
 //
-// Only element-wise optimisers with 32-bit state: Adafactor, Muon, the 8-bit optimisers and
+// Only element-wise optimisers with 32-bit state (Schedule-Free's too: its group scalars follow
+// from the lr and the step count, the same on every rank): Adafactor, Muon, the 8-bit optimisers and
 // hybrids are a UsageError (check_shardable in optim/optimizer.h: they need whole parameters
 // or whole 256-element blocks, and a shard may cut one).
 //
@@ -34,6 +35,10 @@ class Zero1Step {
   // After backward: reduce-scatter (mean over the ranks), the step over this rank's shard,
   // all-gather of the parameters.
   void step();
+
+  // Collective: every rank's parameters from the shards, after the shard's optimizer moved
+  // its own (Schedule-Free's eval(), ASGD's swap with its averages; Note [flat buffer shards]).
+  void gather_parameters();
 
   // The shard's optimizer: hyperparameters, lr, state_bytes() of this rank.
   Optimizer& optimizer() { return *optimizer_; }

@@ -12,12 +12,15 @@ In one call:
     ([out, in*kh*kw]: torch.optim.Muon takes 2-D parameters only; ember flattens the same way)
     with AdamW on the rest, as ember's `muon` (= muon+adamw) does; median of --reps steps
     after a warm-up step;
-  * ember's speed over torch's for Muon and Adafactor (above 1: ember faster).
-Writes bench/results/<date>-cpu-optim.json with the CPU model, thread count, torch version,
+  * the schedulefree package's AdamWScheduleFree and SGDScheduleFree (for-loop and foreach,
+    its defaults) on the same shapes against ember's sfadamw and sfsgd;
+  * ember's speed over torch's for Muon, Adafactor and Schedule-Free (above 1: ember faster).
+Writes bench/results/<date>-cpu-optim.json (-<names> appended with --optimizer) with the CPU model, thread count, torch version,
 ember commit and date, and prints a table.
 
-Usage (a python3 with torch and torchvision; ember built in build/):
-    python3 scripts/bench_torch_optim_cpu.py [--threads 2] [--reps 5] [--build build]
+Usage (a python3 with torch, torchvision and schedulefree; ember built in build/):
+    python3 scripts/bench_torch_optim_cpu.py [--threads 2] [--reps 5] [--build build] [--optimizer NAME ...]
+(--optimizer, repeatable: only these, e.g. --optimizer sfadamw --optimizer sfsgd --optimizer adamw)
 """
 import argparse
 import datetime
@@ -48,6 +51,26 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+def schedulefree_optimizers(name, shapes, impl):
+    """The schedulefree package's optimiser for ember's sfadamw or sfsgd (defaults) over
+    parameters of `shapes` with gradients set, in train mode."""
+    import schedulefree
+    gen = torch.Generator().manual_seed(0)
+    params = []
+    for shape in shapes:
+        p = torch.nn.Parameter((torch.rand(shape, generator=gen) - 0.5) * 0.2)
+        p.grad = (torch.rand(shape, generator=gen) - 0.5) * 0.02
+        params.append(p)
+    cls = schedulefree.AdamWScheduleFree if name == "sfadamw" else schedulefree.SGDScheduleFree
+    opt = cls(params, foreach=impl == "foreach")
+    opt.train()
+    return [opt]
+
+
+TORCH_SIDE = {"adafactor": ("forloop", "foreach"), "muon": ("forloop",), "sfadamw": ("forloop", "foreach"),
+              "sfsgd": ("forloop", "foreach")}
+
+
 def median_step_ms(optimizers, reps):
     for opt in optimizers:  # state allocation outside the timing
         opt.step()
@@ -66,28 +89,35 @@ def main():
     ap.add_argument("--reps", type=int, default=5, help="timed steps of torch's Muon and Adafactor")
     ap.add_argument("--ember-reps", type=int, default=10, help="ember-bench-optim --reps")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--optimizer", action="append", default=[], help="only these (repeatable; default every one)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     binary = os.path.join(a.build, "bin", "ember-bench-optim")
     if not os.path.exists(binary):
         sys.exit(f"bench_torch_optim_cpu.py: no {binary}: build ember first")
     env = dict(os.environ, EMBER_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    only = [arg for name in a.optimizer for arg in ("--optimizer", name)]
     out = subprocess.run([binary, "--device", "cpu", "--threads", str(a.threads), "--reps", str(a.ember_reps),
-                          "--json"], capture_output=True, text=True, env=env)
+                          "--json"] + only, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"ember-bench-optim failed: {out.stderr.strip()}")
     ember = json.loads(out.stdout)
     shapes = resnet18_shapes()
     comparisons = []
-    for name in ("adafactor", "muon"):
+    measured = {r["optimizer"] for r in ember["results"]}
+    for name, impls in TORCH_SIDE.items():
+        if name not in measured:
+            continue
         row = {"optimizer": name, "ember_ms": next(r["ms"] for r in ember["results"] if r["optimizer"] == name)}
-        impls = ("forloop", "foreach") if name == "adafactor" else ("forloop",)
+        make = schedulefree_optimizers if name.startswith("sf") else torch_optimizers
         for impl in impls:
-            row[f"torch_{impl}_ms"] = median_step_ms(torch_optimizers(name, shapes, impl), a.reps)
+            row[f"torch_{impl}_ms"] = median_step_ms(make(name, shapes, impl), a.reps)
             row[f"ratio_vs_torch_{impl}"] = row[f"torch_{impl}_ms"] / row["ember_ms"]
         comparisons.append(row)
         print(json.dumps(row), flush=True)
+    from importlib.metadata import version
     report = {"device": cpu_model(), "cpus": os.cpu_count(), "threads": a.threads, "torch": torch.__version__,
+              "schedulefree": version("schedulefree"),
               "date": datetime.date.today().isoformat(),
               "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
                                        text=True).stdout.strip(),
@@ -100,7 +130,8 @@ def main():
         ratios = ", ".join(f"{k[9:]} {v:.2f}x" for k, v in row.items() if k.startswith("ratio_vs_torch_"))
         print(f"{row['optimizer']}: ember {row['ember_ms']:.1f} ms; ember's speed over torch's: {ratios}")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    path = os.path.join(ROOT, "bench", "results", f"{report['date']}-cpu-optim.json")
+    suffix = "".join("-" + name.split(":")[0] for name in a.optimizer)  # a partial run: its own file
+    path = os.path.join(ROOT, "bench", "results", f"{report['date']}-cpu-optim{suffix}.json")
     with open(path, "w") as f:
         json.dump(report, f, indent=1)
         f.write("\n")

@@ -21,9 +21,10 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px so
 th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}figcaption{color:#444;font-size:.92em}
+summary{cursor:pointer;color:#035}
 .missing{border:1px dashed #b55;color:#933;padding:1em;background:#fff6f6}
 @media (prefers-color-scheme:dark){body{background:#161616;color:#ddd}th{background:#2a2a2a}pre{background:#222}
-td,th{border-color:#444}figure img{background:#fff}.sub,figcaption{color:#aaa}})";
+td,th{border-color:#444}summary{color:#9cf}figure img{background:#fff}.sub,figcaption{color:#aaa}})";
 
 std::string render_table(const ReportTable& t) {
   std::string out = "<table>\n<tr>";
@@ -54,7 +55,9 @@ std::string render_block(const ReportBlock& b, const std::string& missing_reason
   switch (b.kind) {
     case ReportBlock::Kind::Paragraph: return "<p>" + html_escape(b.text) + "</p>\n";
     case ReportBlock::Kind::Code: return "<pre>" + html_escape(b.text) + "</pre>\n";
-    case ReportBlock::Kind::Table: return render_table(b.table);
+    case ReportBlock::Kind::Table:
+      if (b.text.empty()) return render_table(b.table);
+      return "<details><summary>" + html_escape(b.text) + "</summary>\n" + render_table(b.table) + "</details>\n";
     case ReportBlock::Kind::Figure: return render_figure(b.figure, missing_reason);
     case ReportBlock::Kind::List: {
       std::string out = "<ul>\n";
@@ -81,6 +84,10 @@ ReportSection& ReportSection::list(std::vector<std::string> items) {
 }
 ReportSection& ReportSection::table(ReportTable t) {
   blocks.push_back({ReportBlock::Kind::Table, "", {}, std::move(t), {}});
+  return *this;
+}
+ReportSection& ReportSection::folded_table(std::string summary, ReportTable t) {
+  blocks.push_back({ReportBlock::Kind::Table, std::move(summary), {}, std::move(t), {}});
   return *this;
 }
 ReportSection& ReportSection::figure(std::string path, std::string caption) {

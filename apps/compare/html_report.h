@@ -24,7 +24,7 @@ struct ReportFigure {
 // One block of a section, shown in order.
 struct ReportBlock {
   enum class Kind { Paragraph, Code, List, Table, Figure } kind = Kind::Paragraph;
-  std::string text;                // Paragraph, Code
+  std::string text;                // Paragraph, Code; Table: folded under this summary (<details>) when set
   std::vector<std::string> items;  // List
   ReportTable table;               // Table
   ReportFigure figure;             // Figure
@@ -39,6 +39,8 @@ struct ReportSection {
   ReportSection& code(std::string text);
   ReportSection& list(std::vector<std::string> items);
   ReportSection& table(ReportTable table);
+  // A long table folded away: a <details> element opened by clicking `summary` (no script).
+  ReportSection& folded_table(std::string summary, ReportTable table);
   ReportSection& figure(std::string path, std::string caption);
 };
 

@@ -64,6 +64,14 @@ const std::vector<DefaultSpace>& default_spaces() {
       {"adamw8bit", adamw},
       {"sgd8bit", sgd},
       {"lion8bit", lion},
+      // Schedule-Free: around the schedulefree package's defaults (AdamW 0.0025, SGD 1.0); its
+      // weight decay is applied at y and scaled by lr, like AdamW's; warmup_steps stays as given.
+      {"sfadamw",
+       {{"lr", 1e-4, 1e-1, S::Log},
+        {"beta1", 0.5, 0.99, S::LogOneMinus},
+        {"beta2", 0.9, 0.9999, S::LogOneMinus},
+        {"weight_decay", 1e-4, 0.5, S::Log}}},
+      {"sfsgd", {{"lr", 1e-2, 10.0, S::Log}, {"momentum", 0.5, 0.99, S::LogOneMinus}, weight_decay}},
   };
   return table;
 }

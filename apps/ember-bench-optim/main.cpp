@@ -48,7 +48,8 @@ using namespace ember;
 const std::vector<std::string> kDefaultSpecs = {"sgd",    "sgd:momentum=0.9", "nag",   "rmsprop", "adagrad",
                                                 "adadelta", "adam",            "adamw", "nadam",   "radam",
                                                 "adamax",   "asgd",            "rprop", "adafactor", "muon",
-                                                "lion",     "adam8bit",        "adamw8bit", "sgd8bit", "lion8bit"};
+                                                "lion",     "adam8bit",        "adamw8bit", "sgd8bit", "lion8bit",
+                                                "sfadamw",  "sfsgd"};
 
 struct Options {
   std::string device = "auto";

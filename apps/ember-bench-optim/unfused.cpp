@@ -160,6 +160,23 @@ void lion(const Hyperparameters& h, Slot& x) {
   x.s0.copy_(x.s0 * h.beta2 + x.grad * (1 - h.beta2));
 }
 
+// Schedule-Free AdamW (adam) and SGD: the schedulefree package's step, op by op, with its
+// per-step scalars `s` (kernels::schedulefree_scalars); slot 0 z, slot 1 exp_avg_sq.
+void schedule_free(const Hyperparameters& h, Slot& x, const kernels::ScheduleFreeScalars& s, int64_t step, bool adam) {
+  if (step == 1) x.s0.copy_(x.param);  // z = clone(p)
+  Tensor g = x.grad;
+  if (adam) {
+    x.s1.mul_(h.beta2);
+    x.s1.add_(g * g, 1 - h.beta2);
+    g = g / (sqrt(x.s1 / (1 - std::pow(h.beta2, double(step)))) + h.eps);
+  }
+  if (h.weight_decay != 0) g = add(g, x.param, h.weight_decay);
+  const double beta1 = adam ? h.beta1 : h.momentum;
+  x.param.add_(x.s0 - x.param, s.ckp1);  // lerp(y, z, ckp1)
+  x.param.add_(g, s.lr * (beta1 * (1 - s.ckp1) - 1));
+  x.s0.add_(g, -s.lr);
+}
+
 }  // namespace
 
 void UnfusedOptimizer::step() {
@@ -168,6 +185,7 @@ void UnfusedOptimizer::step() {
   const Hyperparameters& h = spec_.hyper;
   const double t = double(++steps_);
   if (spec_.algorithm == A::Asgd && steps_ == 1) eta_ = h.lr, mu_ = 1;
+  const kernels::ScheduleFreeScalars sf = kernels::schedulefree_scalars(h, steps_, h.lr, sf_scalars_);
   for (size_t i = 0; i < params_.size(); ++i) {
     Slot x{params_[i], h.maximize ? neg(grads_[i]) : grads_[i], state_[0][i], state_[1][i], state_[2][i]};
     switch (spec_.algorithm) {
@@ -183,10 +201,13 @@ void UnfusedOptimizer::step() {
       case A::Asgd: asgd(h, x, eta_, mu_); break;
       case A::Rprop: rprop(h, x); break;
       case A::Lion: lion(h, x); break;
+      case A::SfAdamW:
+      case A::SfSgd: schedule_free(h, x, sf, steps_, spec_.algorithm == A::SfAdamW); break;
       case A::Adafactor:
       case A::Muon: break;  // rejected by the constructor
     }
   }
+  sf_scalars_.v[0] = sf.weight_sum, sf_scalars_.v[1] = sf.lr_max;
   if (spec_.algorithm == A::Asgd) {
     eta_ = h.lr / std::pow(1 + h.lambd * h.lr * t, h.alpha);
     mu_ = 1 / std::max(1.0, t - h.t0);

@@ -26,6 +26,7 @@ class UnfusedOptimizer {
   std::vector<Tensor> state_[3];  // per tensor, torch's state names in the rule's slot order
   int64_t steps_ = 0;
   double mu_product_ = 1, eta_ = 0, mu_ = 1;  // NAdam's and ASGD's scalars
+  kernels::OptimScalars sf_scalars_;          // Schedule-Free's weight_sum and lr_max
 };
 
 }  // namespace ember::bench

@@ -119,6 +119,11 @@ void add_comparison_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--space", c.spaces,
                  "search-space override for --tune, repeatable: NAME:key=LOW:HIGH[:linear|log|log1m],key=fixed,... "
                  "(e.g. adam:lr=1e-5:1e-1:log,beta1=0.8:0.95); defaults in the README");
+  app.add_option("--workload", c.workloads,
+                 "run the comparison on this task, repeatable: resnet18 or resnet18-cifar (ResNet-18 with either stem "
+                 "on the CIFAR-10 folder --data), synthetic (ResNet-18 on synthetic data), rosenbrock, beale or "
+                 "quadratic (ember-paths' 2-D test functions, 100 steps per epoch); several: one folder each and a "
+                 "performance profile across them in report.html");
   app.add_option("--threads", c.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)")
       ->check(CLI::Range(0, 4096));
   app.add_flag("--data-parallel", c.data_parallel,
@@ -182,6 +187,8 @@ void check_ranges(const TrainConfig& c) {
   EMBER_USAGE_CHECK(!c.zero1 || c.data_parallel, "--zero1 needs --data-parallel (it shards the optimiser state over "
                                                  "the ranks of a data-parallel job)");
   EMBER_USAGE_CHECK(!c.data_parallel || c.tune == 0, "--data-parallel does not combine with --tune (yet)");
+  EMBER_USAGE_CHECK(!c.data_parallel || c.workloads.empty(),
+                    "--data-parallel does not combine with --workload (yet): it trains one comparison's runs");
   EMBER_USAGE_CHECK(!c.data_parallel || !c.cuda_graph,
                     "--data-parallel does not combine with --cuda-graph (the all-reduce runs outside the graph)");
 }

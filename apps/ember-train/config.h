@@ -77,6 +77,9 @@ struct TrainConfig {
   int tune = 0;                      // 0: no tuning
   std::vector<std::string> spaces;   // --space overrides: NAME:key=LOW:HIGH[:SCALE],...
   std::string phase;                 // "" (as given), "tuning" or "final": which phase of --tune this is
+  // --workload (issue 20, workloads.h): the tasks compared on; empty: --arch on --data. Not
+  // saved: each workload's folder holds an ordinary comparison's configuration.
+  std::vector<std::string> workloads;
 
   ParsedOptions parsed;        // filled by validate()
 

@@ -35,8 +35,8 @@ DataParallelRun::Figures DataParallelRun::step(nn::Module& model, const data::Ba
   optimizer().zero_grad();
   Tensor loss_sum, correct;
   if (n > 0) {
-    const Tensor images = global.images.slice(0, mine.begin, mine.end);
-    const Tensor labels = global.labels.slice(0, mine.begin, mine.end);
+    const Tensor images = my_rows(global.images);
+    const Tensor labels = my_rows(global.labels);
     Tensor logits = model(images);
     Tensor loss = cross_entropy(logits, labels, label_smoothing);
     // Note [data-parallel ember-train]: the buckets' mean over the ranks of this is the
@@ -79,6 +79,15 @@ void DataParallelRun::broadcast_buffers(nn::Module& model) {
     comms_.host.broadcast_bytes(host.raw_data(), static_cast<int64_t>(host.nbytes()), 0);
     buffer.copy_(host);
   }
+}
+
+Tensor DataParallelRun::my_rows(const Tensor& global) const {
+  const RowRange mine = shard_rows(global.size(0), rank(), ranks());
+  return global.slice(0, mine.begin, mine.end);
+}
+
+void DataParallelRun::gather_parameters() {
+  if (zero1_) zero1_->gather_parameters();
 }
 
 optim::StateDict DataParallelRun::state_dict() { return zero1_ ? zero1_->state_dict() : optimizer_->state_dict(); }

@@ -17,7 +17,10 @@
 // Batch norm normalises by each rank's shard (PyTorch DDP's default, not SyncBatchNorm), so a
 // run on N ranks is not the one-process computation when the model has batch norm; the running
 // statistics kept are rank 0's (DDP broadcasts rank 0's buffers before every forward, which
-// leaves the same values): they are broadcast before every evaluation and checkpoint.
+// leaves the same values): they are broadcast before every evaluation (rank 0 writes the
+// checkpoints). Schedule-Free's evaluation at x recomputes them there the same way: each rank
+// runs its rows of the recompute batches, then rank 0's are broadcast; under ZeRO-1 the
+// shards' x (and ASGD's averages) are gathered before (Zero1Step::gather_parameters).
 #pragma once
 
 #include <memory>
@@ -62,6 +65,11 @@ class DataParallelRun {
   bool any(bool mine);
   // Rank 0's buffers (batch-norm statistics) into every rank's model (collective).
   void broadcast_buffers(nn::Module& model);
+  // This rank's rows of a global batch's tensor (shard_rows; possibly none).
+  Tensor my_rows(const Tensor& global) const;
+  // Collective under ZeRO-1 (nothing otherwise): every rank's parameters from the shards after
+  // the optimiser moved its shard's (Schedule-Free's x, ASGD's averages).
+  void gather_parameters();
   // The full optimiser state (collective under ZeRO-1: gathered from the shards).
   optim::StateDict state_dict();
 

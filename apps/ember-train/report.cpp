@@ -47,7 +47,7 @@ ReportSection configuration(const ReportInputs& in) {
   const nlohmann::json config = to_json(in.state.config);
   for (auto it = config.begin(); it != config.end(); ++it)
     t.rows.push_back({it.key(), it->is_string() ? it->get<std::string>() : it->dump()});
-  return s.table(t);
+  return s.folded_table(fmt::format("Every setting ({} of them, defaults included)", t.rows.size()), t);
 }
 
 ReportSection ranking(const ReportInputs& in) {

@@ -18,10 +18,12 @@
 #include "apps/ember-train/grid_ranks.h"
 #include "apps/ember-train/plots.h"
 #include "apps/ember-train/report.h"
+#include "apps/ember-train/schedule_free.h"
 #include "apps/ember-train/statistics.h"
 #include "apps/ember-train/summary.h"
 #include "apps/ember-train/trainer.h"
 #include "apps/ember-train/tuning.h"
+#include "apps/ember-train/workload_comparison.h"
 #include "core/device.h"
 #include "core/dist/communicator.h"
 #include "core/dist/launch.h"
@@ -226,8 +228,12 @@ int run_comparison(TrainConfig config) {
   const bool resuming_tuned = prepare_tuned_resume(config);
   Start start = load_start(config);
   validate(config);  // every usage error before any work
+  if (!config.workloads.empty()) validate_workloads(config);
   // Under mpirun/srun: one GPU per local rank, a share of the cores, output from rank 0 only.
   const dist::LaunchInfo launch = dist::detect_launch();
+  EMBER_USAGE_CHECK(config.workloads.empty() || launch.size == 1,
+                    "--workload runs in one process ({} ranks were started): run it without mpirun/srun",
+                    launch.size);
   dist::bind_gpu_by_local_rank(launch);
   const std::unique_ptr<dist::Communicator> comm = dist::make_communicator(Device::cpu());
   if (comm->rank() != 0) config.quiet = true;  // also for --tune's phases (tuning.cpp)
@@ -245,7 +251,9 @@ int run_comparison(TrainConfig config) {
       config.data_parallel ? data_parallel_communicator(launch, device) : nullptr;
   const std::optional<RankComms> ranks =
       device_comm ? std::optional<RankComms>(RankComms{*device_comm, *comm}) : std::nullopt;
+  if (config.phase.empty() && comm->rank() == 0) warn_schedule_free_with_lr_schedule(config);  // once, not per --tune phase or rank
   const fs::path out = make_out_dir(config);
+  if (!config.workloads.empty()) return run_workloads(config, device);
   if (config.tune > 0 && config.phase.empty()) return run_tuned_comparison(config, resuming_tuned || start.resuming);
   config.data = resolve_data_spec(config.data);
   // Synthetic data has its own fixed seed: every run (and every --seed) sees the same images.

@@ -9,9 +9,11 @@
 #include "apps/ember-train/checkpoint.h"
 #include "apps/ember-train/milestones.h"
 #include "apps/ember-train/run_model.h"
+#include "apps/ember-train/schedule_free.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "nn/checkpoint.h"
+#include "optim/state8bit.h"
 
 namespace ember::train {
 
@@ -69,6 +71,9 @@ void RunTrainer::build(const nn::SafetensorsContents* resume) {
   // holds the last scheduled lr instead (a resumed run would schedule from it).
   for (int g = 0; g < optimizer_->num_groups(); ++g) base_lrs_.push_back(optimizer_->lr(g));
   if (resume) restore_training_state(*resume, *model_, *optimizer_);
+  // Schedule-Free: a checkpoint holds x; training goes on at its y (schedule_free.h), which
+  // every rank read from it whole (no gather under --zero1).
+  optimizer_->train();
   if (parallel_) return;
   TrainStepOptions options;
   options.cuda_graph = cuda_graph;
@@ -107,7 +112,10 @@ void RunTrainer::plan_steps() {
 }
 
 Outcome RunTrainer::train() {
-  if (progress_.epoch == 0 && progress_.batch == 0) env_.progress.println(fmt::format("== {}", label_));
+  if (progress_.epoch == 0 && progress_.batch == 0) {
+    const std::string state8bit = optim::describe_state8bit(*optimizer_);  // empty for 32-bit state
+    env_.progress.println(fmt::format("== {}{}", label_, state8bit.empty() ? "" : " (" + state8bit + ")"));
+  }
   while (progress_.epoch < config_.epochs && !diverged()) {
     if (!train_epoch()) return Outcome::Interrupted;
     end_epoch();
@@ -160,6 +168,11 @@ void RunTrainer::train_batch(const data::Batch& batch) {
   if (windows_.is_full()) windows_.close(/*history=*/true, batches_before_epoch_ + p.batch);
 }
 
+std::function<void()> RunTrainer::parameters_moved() {
+  if (!parallel_) return {};
+  return [this] { parallel_->gather_parameters(); };
+}
+
 bool RunTrainer::stop_requested() {
   const bool mine = env_.stop_requested();
   return parallel_ ? parallel_->any(mine) : mine;
@@ -202,8 +215,16 @@ void RunTrainer::evaluate() {
   Progress& p = progress_;
   // ASGD is evaluated at its averaged parameters ax, swapped in for the epoch's test
   // evaluations and back before training or saving continues; a no-op for the others.
+  std::optional<optim::AveragedParameters> averaged(std::in_place, *optimizer_, parameters_moved());
+  // Schedule-Free is evaluated at x, with batch-norm statistics recomputed there (by every
+  // rank on its rows, as in training; Note [data-parallel ember-train]).
+  std::optional<AtAverage> at_x(std::in_place, *optimizer_, parameters_moved());
+  if (at_x->active()) {
+    RowPick rows;
+    if (parallel_) rows = [this](const Tensor& images) { return parallel_->my_rows(images); };
+    recompute_batch_norm(*model_, loaders_.train(), p.epoch, kBatchNormRecomputeBatches, rows);
+  }
   if (parallel_) parallel_->broadcast_buffers(*model_);  // rank 0's batch-norm statistics
-  std::optional<optim::AveragedParameters> averaged(std::in_place, *optimizer_);
   const Evaluation test = train::evaluate(*model_, loaders_.test());
   EpochRow row = epoch_row(test.loss, test.accuracy);
   row.test_accuracy_low = loaders_.test_low() ? train::evaluate(*model_, *loaders_.test_low()).accuracy : kNaN;
@@ -221,6 +242,7 @@ void RunTrainer::evaluate() {
   result.final_test_accuracy = test.accuracy;
   result.best_test_accuracy = p.best_test_accuracy;
   record_milestones(config_, record_, probe_shifted_accuracy(row.epoch));
+  at_x.reset();
   env_.progress.println(fmt::format("{} epoch {}/{}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} | "
                                     "{:.1f} s, {:.0f} img/s",
                                     label_, row.epoch, config_.epochs, row.train_loss, row.train_accuracy,
@@ -272,16 +294,20 @@ void RunTrainer::checkpoint(bool inside_epoch) {
   p.wall_seconds = wall_before_ + seconds_since(wall_start_);
   const double j = joules();
   p.joules = std::isfinite(j) ? j : 0.0;
+  const AtAverage at_x(*optimizer_, parameters_moved());  // Schedule-Free: checkpoints hold x
   env_.save_checkpoint(*model_, parallel_ ? parallel_->state_dict() : optimizer_->state_dict());
 }
 
 void RunTrainer::finish() {
   const Progress& p = progress_;
   RunResult& result = record_.result;
-  if (config_.save_models && env_.writes_files) {
+  if (config_.save_models) {
+    // Schedule-Free: the model at x (on every rank: the gather under --zero1 is collective).
+    const AtAverage at_x(*optimizer_, parameters_moved());
     const std::string path =
         (std::filesystem::path(env_.out_dir) / fmt::format("model-{}.safetensors", p.run + 1)).string();
-    nn::save_checkpoint(path, *model_, {{"optimizer", run_.optimizer}, {"epochs", std::to_string(result.epochs_done)}});
+    if (env_.writes_files)
+      nn::save_checkpoint(path, *model_, {{"optimizer", run_.optimizer}, {"epochs", std::to_string(result.epochs_done)}});
   }
   result.finished = true;
   result.diverged = diverged();

@@ -91,6 +91,9 @@ class RunTrainer {
   double joules();                           // of this run so far; NaN without a meter
   bool diverged() const { return !windows_.diverged_at().empty(); }
   bool stop_requested();  // agreed over the ranks under --data-parallel
+  // After the optimiser moved the parameters (Schedule-Free's x, ASGD's averages): --zero1
+  // gathers the shards' (collective); empty otherwise.
+  std::function<void()> parameters_moved();
 
   const TrainEnvironment& env_;
   const TrainConfig& config_;

@@ -4,6 +4,7 @@
 // their own files (test_train_resume, test_train_flags, test_train_errors).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -216,6 +217,28 @@ TEST(Train, AsgdEvaluatesAtItsAveragedParametersAndTrainsOnItsOwn) {
     EXPECT_EQ(averaged[e].first, plain[e].first) << "epoch " << e + 1 << ": training must not see ax";
     EXPECT_NE(averaged[e].second, plain[e].second) << "epoch " << e + 1 << ": the test loss must be at ax";
   }
+}
+
+// An 8-bit optimiser's run says how many parameters keep 8-bit state and how many float32
+// (those under 4,096 elements); a 32-bit optimiser's says nothing of it. ResNet-18 has 62
+// trainable tensors; its convolutions and fc weight are large, its batch norms small.
+TEST(Train, EightBitRunsSayWhichParametersKeep8BitState) {
+  const fs::path out = fs::temp_directory_path() / "ember-train-8bit";
+  fs::remove_all(out);
+  const Command run = run_binary("--data synthetic:32,8 --device cpu --batch-size 16 --epochs 1 --optimizer "
+                                 "adam8bit --optimizer adam --out " + out.string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const size_t at = run.out.find("] adam8bit (8-bit state for ");  // "== [1/2] adam8bit (..."
+  ASSERT_NE(at, std::string::npos) << run.out;
+  int quantised = 0, float32 = 0;
+  ASSERT_EQ(std::sscanf(run.out.c_str() + at, "] adam8bit (8-bit state for %d parameters, float32 for %d under 4096",
+                        &quantised, &float32),
+            2);
+  EXPECT_GT(quantised, 0);
+  EXPECT_GT(float32, 0);
+  EXPECT_EQ(quantised + float32, 62);
+  EXPECT_NE(run.out.find("] adam\n"), std::string::npos) << run.out;
+  fs::remove_all(out);
 }
 
 TEST(Train, SweepWritesTheFullGridAndNamesTheBestLr) {

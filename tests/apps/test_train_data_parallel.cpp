@@ -82,6 +82,28 @@ TEST(TrainDataParallel, LearnsAndZero1IsBitIdentical) {
   fs::remove_all(base);
 }
 
+// The optimisers evaluated away from the training point, under ZeRO-1: Schedule-Free at x
+// (each shard moved, x gathered, batch-norm statistics recomputed on each rank's rows and rank
+// 0's broadcast) and ASGD at its averages (each shard swapped, gathered). Both runs of each
+// write the rows plain data parallelism writes, bit for bit, with finite test figures.
+TEST(TrainDataParallel, Zero1EvaluatesAtTheAverageAsDataParallel) {
+  if (!dist::mpi_built()) GTEST_SKIP() << "this build has no MPI (EMBER_MPI=OFF or none found)";
+  const fs::path base = scratch("average");
+  const std::string args = "--data synthetic:48,16 --arch resnet18 --epochs 2 --batch-size 16 --device cpu "
+                           "--log-every 1 --quiet --threads 1 --optimizer sfadamw:lr=0.005,warmup_steps=2 "
+                           "--optimizer asgd:lr=0.01,t0=1 --data-parallel --out ";
+  const Command dp = run_on_ranks(2, args + (base / "dp").string());
+  ASSERT_EQ(dp.exit_code, 0) << dp.out << dp.err;
+  const Command zero1 = run_on_ranks(2, args + (base / "zero1").string() + " --zero1");
+  ASSERT_EQ(zero1.exit_code, 0) << zero1.out << zero1.err;
+  EXPECT_EQ(deterministic_part(base / "zero1"), deterministic_part(base / "dp"));
+  const std::string epochs = slurp(base / "dp" / "epochs.csv");
+  EXPECT_NE(epochs.find("sfadamw"), std::string::npos) << epochs;
+  EXPECT_NE(epochs.find("asgd"), std::string::npos) << epochs;
+  EXPECT_EQ(epochs.find("nan"), std::string::npos) << epochs;
+  fs::remove_all(base);
+}
+
 // Stopped after 8 of 12 steps (inside epoch 2), on two ranks with ZeRO-1, and resumed by one
 // process; stopped in one process and resumed on two ranks with ZeRO-1. Each run finishes with
 // every row, and the rows before the stop are the uninterrupted run's exactly (the checkpoint
@@ -112,8 +134,8 @@ TEST(TrainDataParallel, ResumesWithTheRankCountChanged) {
   fs::remove_all(base);
 }
 
-// One line, exit 2: --zero1 alone, --data-parallel without a launcher, and an optimiser
-// ZeRO-1 cannot shard (on every rank).
+// One line, exit 2: --zero1 alone, --data-parallel without a launcher or with --workload, an
+// optimiser ZeRO-1 cannot shard (on every rank) and --workload on two ranks.
 TEST(TrainDataParallel, UsageErrors) {
   const fs::path base = scratch("errors");
   const std::string args = "--data synthetic:32,16 --epochs 1 --batch-size 16 --device cpu --quiet --out " +
@@ -125,10 +147,16 @@ TEST(TrainDataParallel, UsageErrors) {
   EXPECT_EQ(alone.exit_code, 2) << alone.err;
   EXPECT_NE(alone.err.find(dist::mpi_built() ? "needs a launcher" : "needs a build with MPI"), std::string::npos)
       << alone.err;
+  const Command workload = run_binary(args + " --data-parallel --workload synthetic");
+  EXPECT_EQ(workload.exit_code, 2) << workload.err;
+  EXPECT_NE(workload.err.find("--data-parallel does not combine with --workload"), std::string::npos) << workload.err;
   if (dist::mpi_built()) {
     const Command muon = run_on_ranks(2, args + " --threads 1 --data-parallel --zero1 --optimizer adafactor:lr=0.01");
     EXPECT_NE(muon.exit_code, 0);
     EXPECT_NE(muon.err.find("ZeRO-1"), std::string::npos) << muon.err;
+    const Command workloads = run_on_ranks(2, args + " --threads 1 --workload synthetic --workload rosenbrock");
+    EXPECT_NE(workloads.exit_code, 0);
+    EXPECT_NE(workloads.err.find("--workload runs in one process"), std::string::npos) << workloads.err;
   }
   fs::remove_all(base);
 }

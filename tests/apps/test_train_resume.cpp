@@ -1,5 +1,6 @@
 // ember-train's --resume: a run interrupted and resumed - twice, across runs; with an lr
-// schedule and warm-up, with augmentation, or in bf16 on the CPU - ends bit for bit where an
+// schedule and warm-up, with augmentation, in bf16 on the CPU, or with a Schedule-Free
+// optimiser (checkpoints at x, training at y) - ends bit for bit where an
 // uninterrupted run ends; a truncated or corrupt checkpoint is refused with one line and exit
 // 1, and the run folder stays as it was. (On a GPU: test_train_cuda.cpp.)
 #include <algorithm>
@@ -100,6 +101,21 @@ TEST(TrainResume, WithACosineScheduleAndWarmUpIsExact) {
 TEST(TrainResume, WithOneCycleIsExact) {
   TrainConfig c = small("onecycle");
   c.lr_schedule = "onecycle";
+  expect_resume_is_exact(c);
+}
+
+// Schedule-Free trains at y and checkpoints at x (with batch norm recomputed at x before each
+// evaluation): the resumed run goes back to y exactly as the uninterrupted one does after
+// saving, so both end with the same bits.
+TEST(TrainResume, ScheduleFreeAdamWIsExact) {
+  TrainConfig c = small("sfadamw");
+  c.optimizers = {"sfadamw:lr=0.005"};
+  expect_resume_is_exact(c);
+}
+
+TEST(TrainResume, ScheduleFreeSgdIsExact) {
+  TrainConfig c = small("sfsgd");
+  c.optimizers = {"sfsgd:lr=0.05"};
   expect_resume_is_exact(c);
 }
 

@@ -20,23 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace testing;
 
-// One CSV line's fields; a quoted field may hold commas (optimizer specs do).
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (char ch : line) {
-    if (ch == '"') quoted = !quoted;
-    else if (ch == ',' && !quoted) fields.emplace_back();
-    else fields.back() += ch;
-  }
-  return fields;
-}
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 TEST(TrainTuning, EveryOptimiserGetsTheSameTrialsAndItsBestIsRerun) {
   TrainConfig c = tiny("tune");
   c.epochs = 1;
@@ -102,7 +85,7 @@ TEST(TrainTuning, EveryOptimiserGetsTheSameTrialsAndItsBestIsRerun) {
   EXPECT_EQ(line.rfind(st["ranking"][0]["optimizer"].get<std::string>() + " vs ", 0), 0u) << line;
 
   // The report: every section, the tuning table, the verdict, the figures or a note for each.
-  const std::string html = read_all(out / "report.html");
+  const std::string html = slurp(out / "report.html");
   for (const char* id : {"configuration", "ranking", "training", "test-accuracy", "tuning", "target", "memory",
                          "provenance"})
     EXPECT_NE(html.find(std::string("<section id=\"") + id + "\">"), std::string::npos) << id;
@@ -120,7 +103,7 @@ TEST(TrainTuning, EveryComparisonWritesAReportThatChromiumLoads) {
   ASSERT_EQ(run_comparison(c), 0);
   const fs::path report = fs::path(c.out) / "report.html";
   ASSERT_TRUE(fs::exists(report));
-  const std::string html = read_all(report);
+  const std::string html = slurp(report);
   EXPECT_NE(html.find("No tuning"), std::string::npos);
   EXPECT_NE(html.find("seconds_to_target"), std::string::npos);
   const std::string chromium = ember::testing::find_chromium();
@@ -151,12 +134,7 @@ TEST(TrainTuning, BadTuningFlagsExitTwoWithOneLine) {
       {"--tune 2 --data synthetic:40,8 --device cpu --out /tmp/ember-train-test-tune-usage",
        "--tune holds out a tenth of the 40 training images as validation"},
   };
-  for (const auto& [args, says] : cases) {
-    const Command run = run_binary(args);
-    EXPECT_EQ(run.exit_code, 2) << args << "\n" << run.err;
-    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << args << ": not one line:\n" << run.err;
-    EXPECT_NE(run.err.find(says), std::string::npos) << args << ": " << run.err << "(expected: " << says << ")";
-  }
+  expect_usage_errors(cases);
 }
 
 }  // namespace

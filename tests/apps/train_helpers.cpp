@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <gtest/gtest.h>
+
 namespace ember::train::testing {
 
 namespace fs = std::filesystem;
@@ -70,14 +72,21 @@ std::vector<double> history_column(const fs::path& out, int column) {
   return values;
 }
 
-namespace {
-
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-}  // namespace
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (char ch : line) {
+    if (ch == '"') quoted = !quoted;
+    else if (ch == ',' && !quoted) fields.emplace_back();
+    else fields.back() += ch;
+  }
+  return fields;
+}
 
 Command run_binary(const std::string& args, const std::string& binary) {
   return run_command(std::string(EMBER_BINARY_DIR) + "/bin/" + binary + " " + args);
@@ -106,6 +115,15 @@ Command run_on_ranks(int ranks, const std::string& args) {
   }
   return run_command(std::string(EMBER_MPIEXEC) + " -np " + std::to_string(ranks) + " " + EMBER_BINARY_DIR +
                      "/bin/ember-train " + args);
+}
+
+void expect_usage_errors(const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [args, says] : cases) {
+    const Command run = run_binary(args);
+    EXPECT_EQ(run.exit_code, 2) << args << "\n" << run.err;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << args << ": not one line:\n" << run.err;
+    EXPECT_NE(run.err.find(says), std::string::npos) << args << ": " << run.err << "(expected: " << says << ")";
+  }
 }
 
 }  // namespace ember::train::testing

@@ -20,6 +20,10 @@ TrainConfig tiny(const std::string& name);
 
 std::vector<std::string> read_lines(const std::filesystem::path& path);
 std::vector<std::string> split_csv_simple(const std::string& line);  // no quoted fields
+// One CSV line's fields; a quoted field may hold commas (optimizer specs do).
+std::vector<std::string> csv_fields(const std::string& line);
+// The whole file (empty when it cannot be read).
+std::string slurp(const std::filesystem::path& path);
 bool is_png(const std::filesystem::path& path);
 nlohmann::json summary_of(const TrainConfig& config);
 // history.csv, and epochs.csv without the timing columns (seconds, images/s differ run to
@@ -40,5 +44,8 @@ Command run_command(const std::string& command);
 // with Open MPI's settings for CI (root, oversubscription, no ptrace) and no leak check under
 // ASan (Open MPI's own allocations at exit): Note [two ranks in CTest] in tests/dist.
 Command run_on_ranks(int ranks, const std::string& args);
+// Runs ember-train with each case's arguments and expects exit 2 with one line on stderr
+// holding the case's text.
+void expect_usage_errors(const std::vector<std::pair<std::string, std::string>>& cases);
 
 }  // namespace ember::train::testing

@@ -61,7 +61,9 @@ ReportPage sample_page(const fs::path& dir) {
   ReportSection figures{"figures", "Figures", {}};
   figures.figure((dir / "fig.png").string(), "a real figure").figure((dir / "absent.png").string(), "a missing one");
   figures.code("ember-train --tune 4 --data <dir>");
-  page.sections = {ranking, figures};
+  ReportSection settings{"settings", "Settings", {}};
+  settings.folded_table("Every setting & more", {{"setting", "value"}, {{"epochs", "10"}}, {false, false}});
+  page.sections = {ranking, figures, settings};
   return page;
 }
 
@@ -103,6 +105,10 @@ TEST(HtmlReport, PageNeedsNothingOutsideItself) {
   // Contents list links every section.
   EXPECT_NE(html.find("<a href=\"#ranking\">Ranking</a>"), std::string::npos);
   EXPECT_NE(html.find("<section id=\"figures\">"), std::string::npos);
+  // A folded table: inside <details>, its summary escaped; the unfolded one (ranking) is not.
+  EXPECT_NE(html.find("<details><summary>Every setting &amp; more</summary>\n<table>\n<tr><th>setting</th>"),
+            std::string::npos);
+  EXPECT_EQ(html.find("<details>"), html.rfind("<details>")) << "one folded table";
 }
 
 TEST(HtmlReport, WriteReportReplacesTheFileWhole) {

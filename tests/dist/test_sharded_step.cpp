@@ -1,8 +1,9 @@
 // A step over shards of the flat buffers (ZeRO-1's step, Note [flat buffer shards]) equals the
 // full step bit for bit: parameters and state, for every optimiser and shard count, with two
 // parameter groups, a frozen parameter and odd sizes; the state gathered from the shards is
-// the full state dict, and a full state dict loads into shards. Optimisers that need whole
-// parameters (Adafactor, Muon, hybrids) refuse a shard with a UsageError.
+// the full state dict, and a full state dict loads into shards; Schedule-Free's x and ASGD's
+// averages of the shards are the full optimiser's. Optimisers that need whole parameters
+// (Adafactor, Muon, hybrids) refuse a shard with a UsageError.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -144,16 +145,50 @@ TEST(ShardedStepEdges, WholeParameterOptimisersRefuseShards) {
   }
 }
 
-// ASGD's averages are sharded with the rest of its state: swapping them in is refused.
-TEST(ShardedStepEdges, AsgdAveragesOfAShardAreNotSwapped) {
-  FlatParameters params(make_parameters(6), Device::cpu());
-  Optimizer shard(parse_optimizer_spec("asgd:lr=0.05,t0=1"), params, FlatShard{0, 8});
-  set_gradients(params, 2);
-  shard.step();
-  ASSERT_TRUE(shard.has_averaged_parameters());
-  const std::vector<float> before = params.values().to_vector<float>();
-  EXPECT_THROW(AveragedParameters{shard}, UsageError);
-  EXPECT_EQ(params.values().to_vector<float>(), before);
+// Schedule-Free's eval() and ASGD's averages move each shard's own elements (the shards
+// together: what Zero1Step::gather_parameters gives every rank) to the full optimiser's x or
+// averages bit for bit, and train() / the second swap bring back y exactly. The shards here
+// share one FlatParameters, so after every shard moved it holds the gathered result; train()
+// runs in reverse so that shard 0's saved y (taken first, all of it at y) is restored last.
+TEST(ShardedStepEdges, ShardsMoveToTheAverageAsTheFullOptimiser) {
+  for (const char* spec : {"sfadamw:lr=0.01,warmup_steps=2", "sfsgd:lr=0.1,momentum=0.9", "asgd:lr=0.05,t0=0"}) {
+    SCOPED_TRACE(spec);
+    FlatParameters full_params(make_parameters(6), Device::cpu(), group_by_prefix({"fc."}));
+    FlatParameters shard_params(make_parameters(6), Device::cpu(), group_by_prefix({"fc."}));
+    auto full = make_optimizer(spec, full_params);
+    const std::vector<int64_t> counts = dist::even_parts(shard_params.padded_numel(), 3, 4);
+    std::vector<std::unique_ptr<Optimizer>> shards;
+    for (int r = 0; r < 3; ++r) {
+      const int64_t begin = dist::displacement(counts, r);
+      shards.push_back(std::make_unique<Optimizer>(parse_optimizer_spec(spec), shard_params,
+                                                   FlatShard{begin, begin + counts[r]}));
+    }
+    for (uint64_t step = 0; step < 3; ++step) {
+      set_gradients(full_params, 60 + step);
+      set_gradients(shard_params, 60 + step);
+      full->step();
+      for (auto& s : shards) s->step();
+    }
+    const Tensor y = full_params.values().clone();
+    ASSERT_TRUE(::ember::testing::bit_equal(shard_params.values(), y));
+    const bool asgd = std::string(spec).rfind("asgd", 0) == 0;
+    if (asgd) {
+      full->swap_averaged_parameters();
+      for (auto& s : shards) s->swap_averaged_parameters();
+    } else {
+      full->eval();
+      for (auto& s : shards) s->eval();
+    }
+    EXPECT_NE(full_params.values().to_vector<float>(), y.to_vector<float>())
+        << "nothing moved: the test would not see a shard that moves nothing";
+    EXPECT_BIT_EQUAL(shard_params.values(), full_params.values());
+    if (asgd) {
+      for (auto& s : shards) s->swap_averaged_parameters();
+    } else {
+      for (auto it = shards.rbegin(); it != shards.rend(); ++it) (*it)->train();
+    }
+    EXPECT_BIT_EQUAL(shard_params.values(), y);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, ShardedStep,
@@ -162,7 +197,9 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, ShardedStep,
                                            "adagrad:lr=0.1,initial_accumulator_value=0.5", "adadelta:lr=1.0",
                                            "nadam:lr=0.01,weight_decay=0.01,decoupled_weight_decay=true",
                                            "radam:lr=0.01,weight_decay=0.01", "adamax:lr=0.01",
-                                           "asgd:lr=0.05,t0=1", "rprop:lr=0.01", "lion:lr=0.01,weight_decay=0.1"),
+                                           "asgd:lr=0.05,t0=1", "rprop:lr=0.01", "lion:lr=0.01,weight_decay=0.1",
+                                           "sfadamw:lr=0.01,warmup_steps=2,weight_decay=0.01",
+                                           "sfsgd:lr=0.1,momentum=0.9,weight_decay=5e-4"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param.substr(0, info.param.find(':'));
                          });

@@ -78,6 +78,18 @@ inline std::vector<std::string> all_option_specs() {
       for (const char* betas : {"beta1=0.9,beta2=0.99", "beta1=0.3,beta2=0.8"})
         specs.push_back(std::string("lion:lr=0.01,") + betas + ",weight_decay=" + wd + ",maximize=" + max);
   }
+  // Schedule-Free (no maximize): weight decay on and off, warmup within the run or none, the
+  // package's weighting and a polynomial one without lr weighting; beta1 (momentum) on each
+  // side of 0.5, so that both of torch's lerp formulas move x and y.
+  for (const char* wd : {"0", "0.05"})
+    for (const char* weights : {"warmup_steps=0,r=0,weight_lr_power=2", "warmup_steps=10,r=1.5,weight_lr_power=0"}) {
+      const std::string tail = std::string(",weight_decay=") + wd + "," + weights;
+      for (const char* beta1 : {"0.9", "0.3"}) {
+        for (const std::string& eb : eps_beta2)
+          specs.push_back(std::string("sfadamw:lr=0.01,beta1=") + beta1 + "," + eb + tail);
+        specs.push_back(std::string("sfsgd:lr=0.05,momentum=") + beta1 + tail);
+      }
+    }
   return specs;
 }
 

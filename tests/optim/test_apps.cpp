@@ -56,7 +56,7 @@ TEST(EmberPaths, AdamReachesTheRosenbrockMinimum) {
 
 TEST(EmberPaths, EveryElementwiseOptimizerAndAdafactorRun) {
   for (const char* spec : {"nadam:lr=0.05", "radam:lr=0.05", "adamax:lr=0.05", "asgd:lr=0.001", "rprop:lr=0.01",
-                           "adafactor:lr=0.05", "lion:lr=0.01"}) {
+                           "adafactor:lr=0.05", "lion:lr=0.01", "sfadamw:lr=0.1", "sfsgd:lr=0.05"}) {
     const Result r = run_paths(std::string("--optimizer ") + spec + " --steps 200 --function quadratic --csv");
     ASSERT_EQ(r.exit_code, 0) << spec << ": " << r.out;
     const std::vector<std::string> rows = lines(r.out);
@@ -166,6 +166,30 @@ TEST(EmberBenchOptim, CpuJsonIsOneObjectWithEveryResult) {
   const Result small_muon = run_program("ember-bench-optim", "--device cpu --optimizer muon --n 1000");
   EXPECT_EQ(small_muon.exit_code, 2) << small_muon.out;
   EXPECT_NE(small_muon.out.find("runs on ResNet-18's own shapes"), std::string::npos) << small_muon.out;
+}
+
+// Schedule-Free in ember-bench-optim: the fused step against the unfused baseline (the
+// schedulefree package's ops one by one, validated before timing), Adam's 28 bytes per
+// parameter for sfadamw and 20 for sfsgd; a bad key exits 2 listing the valid ones.
+TEST(EmberBenchOptim, ScheduleFreeRunsAndRefusesBadKeys) {
+  const Result r = run_program("ember-bench-optim",
+                               "--device cpu --json --n 4099 --optimizer sfadamw --optimizer sfsgd:warmup_steps=2 "
+                               "--reps 2 --warmup 1 --unfused --threads 1",
+                               false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json results = nlohmann::json::parse(r.out).at("results");
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].at("bytes"), 4099 * 28);  // z and exp_avg_sq read and written
+  EXPECT_EQ(results[1].at("bytes"), 4099 * 20);  // z
+  for (const nlohmann::json& x : results) EXPECT_TRUE(x.contains("speedup_vs_unfused"));
+  const Result bad = run_program("ember-bench-optim", "--device cpu --optimizer sfadamw:betas=0.9");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("valid keys: lr, beta1, beta2, eps, weight_decay, warmup_steps, r, weight_lr_power"),
+            std::string::npos)
+      << bad.out;
+  const Result range = run_program("ember-bench-optim", "--device cpu --optimizer sfsgd:momentum=1");
+  EXPECT_EQ(range.exit_code, 2) << range.out;
+  EXPECT_NE(range.out.find("momentum"), std::string::npos) << range.out;
 }
 
 // Adafactor and Muon on ResNet-18's own shapes: what they hold and how many launches a CUDA

@@ -84,6 +84,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSpecs = {
     {"asgd:lr=0.05,t0=5", {"lambd=0.1", "alpha=1.5,weight_decay=0.05"}},
     {"rprop:lr=0.05", {"step_size_max=0.06", "eta_minus=0.3,eta_plus=2,maximize=true"}},
     {"lion:lr=0.01", {"weight_decay=0.1", "beta1=0.5,beta2=0.8,maximize=true"}},
+    {"sfadamw:lr=0.01,warmup_steps=5", {"weight_decay=0.1", "beta1=0.3,r=1"}},
+    {"sfsgd:lr=0.05", {"momentum=0.5,weight_decay=0.01", "weight_lr_power=0,warmup_steps=3"}},
 };
 
 TEST_F(OptimCuda, FusedStepEqualsTheCpuStepBitForBit) {
@@ -127,6 +129,40 @@ TEST_F(OptimCuda, FusedStepEqualsTheCpuStepBitForBit) {
   }
 }
 
+// Schedule-Free's eval() on the GPU against the CPU's: the steps are bit for bit (above); the
+// move to x is three core ops per tensor (z - p, then p + w (z - p) or its other
+// form), which the GPU's elementwise kernels may contract into an FMA: one float32 rounding
+// apart per element, so rtol 1e-6 (8 ulps) with atol 1e-7 for values near zero. The capturable
+// mode keeps the weight sums on the device and steps as the host mode does.
+TEST_F(OptimCuda, ScheduleFreeSwitchAndCapturableMatchTheCpu) {
+  for (const char* spec : {"sfadamw:lr=0.01,weight_decay=0.05", "sfsgd:lr=0.05,momentum=0.3"}) {
+    SCOPED_TRACE(spec);
+    FlatParameters cpu(make_params(3, Device::cpu()), Device::cpu(), kGroups);
+    FlatParameters gpu(make_params(3, Device::cpu()), Device::cuda(), kGroups);
+    FlatParameters graph(make_params(3, Device::cpu()), Device::cuda(), kGroups);
+    auto cpu_opt = optim::make_optimizer(spec, cpu), gpu_opt = optim::make_optimizer(spec, gpu);
+    auto cap_opt = optim::make_optimizer(std::string(spec) + ",capturable=true", graph);
+    for (int t = 0; t < 9; ++t) {
+      set_gradients(cpu, gpu, t);
+      {
+        NoGradGuard no_grad;
+        graph.grads().copy_(gpu.grads());
+      }
+      cpu_opt->step();
+      gpu_opt->step();
+      cap_opt->step();
+    }
+    EXPECT_TRUE(bit_equal(graph.values(), gpu.values()));
+    const Tensor y = gpu.values().clone();
+    cpu_opt->eval();
+    gpu_opt->eval();
+    EXPECT_TRUE(all_close(gpu.values(), cpu.values(), 1e-7, 1e-6));
+    cpu_opt->train();
+    gpu_opt->train();
+    EXPECT_TRUE(bit_equal(gpu.values(), y));  // train() restores the y that eval() kept
+  }
+}
+
 // The 8-bit step (kernels/optim_blockwise8.cu: one thread block per 256-element block, the
 // absmax by a block reduction) against the CPU executor, bit for bit: g1.big (2^20 + 5
 // elements, 4,097 blocks, the last of 5) has 8-bit state, the others 32-bit; parameters and
@@ -153,6 +189,31 @@ TEST_F(OptimCuda, Blockwise8StepEqualsTheCpuStepBitForBit) {
     const optim::StateDict c = cpu_opt->state_dict(), g = gpu_opt->state_dict();
     ASSERT_EQ(c.tensors.size(), g.tensors.size());
     for (const auto& [name, t] : c.tensors) EXPECT_TRUE(bit_equal(g.tensors.at(name), t)) << name;
+  }
+}
+
+// Capturable 8-bit steps: step count and learning rates read by each block from device memory
+// (an lr change after step 3), the count advanced once per step. Tolerance: the device's pow
+// may round a bias correction one float ulp apart from the host's, which can move an element's
+// state to the neighbouring map entry (a change of at most a few percent of one step of
+// lr = 0.01); 5e-4 over 7 steps passes that and fails a wrong step count or lr (each changes
+// every step by 10% or more).
+TEST_F(OptimCuda, Blockwise8CapturableReadsStepAndLrOnTheDevice) {
+  for (const std::string spec : {"adam8bit:lr=0.01", "sgd8bit:lr=0.01,momentum=0.9", "lion8bit:lr=0.01"}) {
+    SCOPED_TRACE(spec);
+    FlatParameters cpu(make_params(1, Device::cpu()), Device::cpu(), kGroups);
+    FlatParameters gpu(make_params(1, Device::cpu()), Device::cuda(), kGroups);
+    auto host = optim::make_optimizer(spec, cpu);
+    auto device = optim::make_optimizer(spec + ",capturable=true", gpu);
+    for (int t = 0; t < 7; ++t) {
+      if (t == 3) host->set_lr(1, 0.003), device->set_lr(1, 0.003);
+      set_gradients(cpu, gpu, t);
+      host->step();
+      device->step();
+    }
+    EXPECT_EQ(device->step_count(), 7);
+    EXPECT_EQ(device->step_tensor().to_vector<int64_t>()[1], 0);  // completion counter reset
+    EXPECT_TRUE(all_close(gpu.values(), cpu.values(), 5e-4, 0));
   }
 }
 

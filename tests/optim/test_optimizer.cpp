@@ -137,7 +137,8 @@ TEST(Optimizer, StateDictRoundTripContinuesBitForBit) {
         "adam:capturable=true", "nadam:weight_decay=0.1", "nadam:capturable=true", "radam", "adamax",
         "asgd:t0=5", "asgd:t0=5,capturable=true", "rprop", "adafactor:weight_decay=0.1", "adafactor:capturable=true",
         "muon:lr=0.02", "muon:capturable=true", "adam+rprop", "lion:lr=0.01,weight_decay=0.1",
-        "lion:capturable=true", "muon+lion"}) {
+        "lion:capturable=true", "muon+lion", "sfadamw:lr=0.01,weight_decay=0.1,warmup_steps=20",
+        "sfsgd:lr=0.1,r=1", "sfadamw:capturable=true", "muon+sfsgd"}) {
     SCOPED_TRACE(spec);
     const std::vector<Tensor> whole = run(spec, 33, -1), split = run(spec, 33, 14);
     ASSERT_EQ(whole.size(), split.size());

@@ -1,6 +1,7 @@
 // An independent, literal transcription of torch.optim's single-tensor algorithms
 // (_single_tensor_sgd, _rmsprop, _adagrad, _adadelta, _adam, _nadam, _radam, _adamax, _asgd,
-// _rprop in torch/optim/*.py, torch 2.x; Lion, not in torch, from its paper) in double
+// _rprop in torch/optim/*.py, torch 2.x; Lion, not in torch, from its paper; Schedule-Free
+// AdamW and SGD from the schedulefree package's AdamWScheduleFree and SGDScheduleFree) in double
 // precision: one function per torch tensor op, called in torch's order, with torch's
 // Python-level branches and lazy state. The scalar state torch keeps in float32 0-dim tensors
 // whatever the parameter's dtype (NAdam's mu_product, ASGD's eta and mu: torch's
@@ -126,6 +127,7 @@ class Optimizer {
     if (algorithm == A::Asgd) ax_ = Vec(n, 0.0);
     if (algorithm == A::Rprop) prev_ = Vec(n, 0.0);  // step_size: full_like(grad, lr) at the first step
     if (algorithm == A::Lion) exp_avg_ = Vec(n, 0.0);
+    if (algorithm == A::SfAdamW) exp_avg_sq_ = Vec(n, 0.0);  // z: a clone of p at the first step
   }
 
   void step(Vec& param, const Vec& grad) {
@@ -144,6 +146,8 @@ class Optimizer {
       case A::Asgd: asgd(param, grad); break;
       case A::Rprop: rprop(param, grad); break;
       case A::Lion: lion(param, grad); break;
+      case A::SfAdamW: schedule_free(param, grad, true); break;
+      case A::SfSgd: schedule_free(param, grad, false); break;
       case A::Adafactor:
       case A::Muon: break;  // tests/optim/torch_reference_matrix.h
     }
@@ -158,13 +162,17 @@ class Optimizer {
     if (name == "exp_avg") return exp_avg_;
     if (name == "exp_avg_sq") return exp_avg_sq_;
     if (name == "exp_inf") return exp_inf_;
+    if (name == "z") return z_;
     if (name == "ax") return ax_;
     if (name == "prev") return prev_;
     if (name == "step_size") return step_size_;
     return max_exp_avg_sq_;
   }
-  // torch's float32 scalar state: NAdam's mu_product, ASGD's eta and mu.
+  // torch's float32 scalar state: NAdam's mu_product, ASGD's eta and mu; the schedulefree
+  // package's Python floats weight_sum and lr_max.
   double scalar(const std::string& name) const {
+    if (name == "weight_sum") return weight_sum_;
+    if (name == "lr_max") return lr_max_;
     if (name == "mu_product") return mu_product_;
     if (name == "eta") return eta_;
     return mu_;
@@ -347,6 +355,29 @@ class Optimizer {
     exp_avg_ = add(mul(exp_avg_, h_.beta2), grad, 1 - h_.beta2);
   }
 
+  // The schedulefree package's step (AdamWScheduleFree with adam, SGDScheduleFree without),
+  // its per-tensor branch: group scalars in Python floats, then the tensor ops in order.
+  void schedule_free(Vec& y, const Vec& grad_in, bool adam) {
+    const double k = double(step_ - 1), beta1 = adam ? h_.beta1 : h_.momentum;
+    const double sched = k < h_.warmup_steps ? (k + 1) / h_.warmup_steps : 1.0;
+    const double lr = h_.lr * sched;
+    lr_max_ = std::max(lr_max_, lr);  // max(lr, lr_max): lr unless lr_max is larger
+    const double weight = std::pow(k + 1, h_.r) * std::pow(lr_max_, h_.weight_lr_power);
+    weight_sum_ += weight;
+    const double ckp1 = weight_sum_ != 0 ? weight / weight_sum_ : 0.0;  // ZeroDivisionError: 0
+    if (z_.empty()) z_ = y;
+    Vec grad = grad_in;
+    if (adam) {
+      const double bias_correction2 = 1 - std::pow(h_.beta2, k + 1);
+      exp_avg_sq_ = addcmul(mul(exp_avg_sq_, h_.beta2), grad, grad, 1 - h_.beta2);
+      grad = div(grad, add_scalar(sqrt(div(exp_avg_sq_, bias_correction2)), h_.eps));
+    }
+    if (h_.weight_decay != 0) grad = add(grad, y, h_.weight_decay);
+    y = lerp(y, z_, ckp1);
+    y = add(y, grad, lr * (beta1 * (1 - ckp1) - 1));
+    z_ = add(z_, grad, -lr);
+  }
+
   kernels::OptimAlgorithm algorithm_;
   kernels::OptimHyper h_;
   size_t n_;
@@ -354,6 +385,8 @@ class Optimizer {
   Vec momentum_buffer_, square_avg_, grad_avg_, sum_, acc_delta_, exp_avg_, exp_avg_sq_, max_exp_avg_sq_, exp_inf_, ax_,
       prev_, step_size_;
   float mu_product_ = 1.0f, eta_ = 0.0f, mu_ = 1.0f;
+  Vec z_;
+  double weight_sum_ = 0.0, lr_max_ = -1.0;
 };
 
 }  // namespace ember::testing::torch_ref
