@@ -1,10 +1,12 @@
 #include "apps/ember-train/run.h"
 
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -48,6 +50,18 @@ void on_sigint(int) {
 bool stop_requested() {
   if (steps_until_stop > 0 && --steps_until_stop == 0) interrupted = true;
   return interrupted;
+}
+
+int kill_rank = -1;
+int64_t steps_until_kill = 0;
+
+// stop_requested for rank `rank`, with kill_after_steps' test hook.
+std::function<bool()> stop_requested_on(int rank) {
+  if (rank != kill_rank || steps_until_kill <= 0) return stop_requested;
+  return [steps_left = steps_until_kill]() mutable {
+    if (--steps_left == 0) std::raise(SIGKILL);
+    return stop_requested();
+  };
 }
 
 namespace fs = std::filesystem;
@@ -159,7 +173,8 @@ int train_runs(dist::Communicator& comm, const RankComms* data_parallel, const T
   auto save = [&](const nn::Module& model, const optim::StateDict& optimizer_state) {
     if (writer) save_run_checkpoint(path, state, &model, &optimizer_state);
   };
-  const TrainEnvironment env{config, device, plan, progress, out.string(), stop_requested, save, data_parallel, writer};
+  const TrainEnvironment env{config, device, plan, progress, out.string(),
+                             stop_requested_on(comm.rank()), save, data_parallel, writer};
   interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
   int exit_code = apps::kExitOk;
@@ -206,6 +221,17 @@ std::unique_ptr<dist::Communicator> data_parallel_communicator(const dist::Launc
   return dist::make_communicator(device);
 }
 
+// The run header's line of a data-parallel job, e.g. "data parallel over 2 ranks (MPI), ZeRO-1
+// (optimiser state 1/2 per rank): ...".
+std::string data_parallel_header(const dist::Communicator& comm, bool zero1) {
+  std::string backend = comm.backend();
+  for (char& c : backend) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const int n = comm.size();
+  return fmt::format("data parallel over {} ranks ({}){}: rank r trains on rows [r*b/{}, (r+1)*b/{}) of each global "
+                     "batch of b; only rank 0 prints progress, the others their warnings and errors as [rank r]",
+                     n, backend, zero1 ? fmt::format(", ZeRO-1 (optimiser state 1/{} per rank)", n) : "", n, n);
+}
+
 void write_outputs(const fs::path& out, const RunState& state, const Shift& shift, Device device) {
   write_summary((out / "summary.json").string(), state, device);
   if (!state.config.sweep.empty()) write_text_atomic(out / "sweep.csv", sweep_csv(state.results));
@@ -224,13 +250,20 @@ void write_outputs(const fs::path& out, const RunState& state, const Shift& shif
 
 void stop_after_steps(int64_t steps) { steps_until_stop = steps; }
 
+void kill_after_steps(int rank, int64_t steps) {
+  kill_rank = rank;
+  steps_until_kill = steps;
+}
+
 int run_comparison(TrainConfig config) {
+  // Under mpirun/srun: one GPU per local rank, a share of the cores, output from rank 0 only
+  // (the others' errors and warnings name their rank).
+  const dist::LaunchInfo launch = dist::detect_launch();
+  if (launch.rank != 0) apps::set_stderr_prefix(fmt::format("[rank {}] ", launch.rank));
   const bool resuming_tuned = prepare_tuned_resume(config);
   Start start = load_start(config);
   validate(config);  // every usage error before any work
   if (!config.workloads.empty()) validate_workloads(config);
-  // Under mpirun/srun: one GPU per local rank, a share of the cores, output from rank 0 only.
-  const dist::LaunchInfo launch = dist::detect_launch();
   EMBER_USAGE_CHECK(config.workloads.empty() || launch.size == 1,
                     "--workload runs in one process ({} ranks were started): run it without mpirun/srun",
                     launch.size);
@@ -245,7 +278,8 @@ int run_comparison(TrainConfig config) {
   const Device device = resolve_device(config.device, "ember-train");
   nn::set_deterministic_convolutions(config.deterministic);
   if (config.cuda_graph && device.is_cpu())
-    std::fprintf(stderr, "ember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n");
+    std::fprintf(stderr, "%sember-train: warning: --cuda-graph needs a GPU; training eagerly on the CPU\n",
+                 apps::stderr_prefix().c_str());
   // --data-parallel: the ranks train each run together (Note [data-parallel ember-train]).
   const std::unique_ptr<dist::Communicator> device_comm =
       config.data_parallel ? data_parallel_communicator(launch, device) : nullptr;
@@ -261,10 +295,7 @@ int run_comparison(TrainConfig config) {
   const DataPlan plan = make_data_plan(data, config);
   print_header(config, data, plan, device, out);
   if (ranks && !config.quiet)
-    std::printf("data-parallel over %d ranks (%s%s): rank r trains on rows [r*b/%d, (r+1)*b/%d) of each global batch "
-                "of b\n",
-                ranks->device.size(), ranks->device.backend(), config.zero1 ? ", ZeRO-1 optimiser state" : "",
-                ranks->device.size(), ranks->device.size());
+    std::printf("%s\n", data_parallel_header(ranks->device, config.zero1).c_str());
   RunState& state = start.state;
   if (!start.resuming) {
     state.config = config;

@@ -18,6 +18,12 @@ namespace {
 namespace fs = std::filesystem;
 using namespace testing;
 
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 fs::path scratch(const std::string& name) {
   const fs::path base = fs::temp_directory_path() / ("ember-train-dp-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(base);
@@ -90,13 +96,20 @@ TEST(TrainDataParallel, Zero1EvaluatesAtTheAverageAsDataParallel) {
   if (!dist::mpi_built()) GTEST_SKIP() << "this build has no MPI (EMBER_MPI=OFF or none found)";
   const fs::path base = scratch("average");
   const std::string args = "--data synthetic:48,16 --arch resnet18 --epochs 2 --batch-size 16 --device cpu "
-                           "--log-every 1 --quiet --threads 1 --optimizer sfadamw:lr=0.005,warmup_steps=2 "
+                           "--log-every 1 --threads 1 --optimizer sfadamw:lr=0.005,warmup_steps=2 "
                            "--optimizer asgd:lr=0.01,t0=1 --data-parallel --out ";
   const Command dp = run_on_ranks(2, args + (base / "dp").string());
   ASSERT_EQ(dp.exit_code, 0) << dp.out << dp.err;
   const Command zero1 = run_on_ranks(2, args + (base / "zero1").string() + " --zero1");
   ASSERT_EQ(zero1.exit_code, 0) << zero1.out << zero1.err;
   EXPECT_EQ(deterministic_part(base / "zero1"), deterministic_part(base / "dp"));
+  // Rank 0 alone prints progress, once, under a header that names the ranks; rank 1 has no
+  // warnings or errors to print.
+  EXPECT_EQ(occurrences(zero1.out, "data parallel over 2 ranks (MPI), ZeRO-1 (optimiser state 1/2 per rank)"), 1)
+      << zero1.out;
+  EXPECT_EQ(occurrences(zero1.out, "== [1/2] sfadamw"), 1) << zero1.out;
+  EXPECT_EQ(occurrences(zero1.out, "== [2/2] asgd"), 1) << zero1.out;
+  EXPECT_EQ(zero1.err.find("[rank 1]"), std::string::npos) << zero1.err;
   const std::string epochs = slurp(base / "dp" / "epochs.csv");
   EXPECT_NE(epochs.find("sfadamw"), std::string::npos) << epochs;
   EXPECT_NE(epochs.find("asgd"), std::string::npos) << epochs;
@@ -151,9 +164,13 @@ TEST(TrainDataParallel, UsageErrors) {
   EXPECT_EQ(workload.exit_code, 2) << workload.err;
   EXPECT_NE(workload.err.find("--data-parallel does not combine with --workload"), std::string::npos) << workload.err;
   if (dist::mpi_built()) {
-    const Command muon = run_on_ranks(2, args + " --threads 1 --data-parallel --zero1 --optimizer adafactor:lr=0.01");
-    EXPECT_NE(muon.exit_code, 0);
-    EXPECT_NE(muon.err.find("ZeRO-1"), std::string::npos) << muon.err;
+    // Each rank says it, rank 1's line prefixed with its rank.
+    const Command adafactor =
+        run_on_ranks(2, args + " --threads 1 --data-parallel --zero1 --optimizer adafactor:lr=0.01");
+    EXPECT_NE(adafactor.exit_code, 0);
+    EXPECT_EQ(occurrences(adafactor.err, "[rank 1] ember-train: "), 1)
+        << adafactor.err;
+    EXPECT_EQ(occurrences(adafactor.err, "a sharded optimizer (ZeRO-1)"), 2) << adafactor.err;
     const Command workloads = run_on_ranks(2, args + " --threads 1 --workload synthetic --workload rosenbrock");
     EXPECT_NE(workloads.exit_code, 0);
     EXPECT_NE(workloads.err.find("--workload runs in one process"), std::string::npos) << workloads.err;

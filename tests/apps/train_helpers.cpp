@@ -106,14 +106,13 @@ Command run_command(const std::string& command) {
   return result;
 }
 
-Command run_on_ranks(int ranks, const std::string& args) {
-  for (const char* setting : {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                              "OMPI_MCA_rmaps_base_oversubscribe=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none",
-                              "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"}) {
-    const std::string s(setting);
-    setenv(s.substr(0, s.find('=')).c_str(), s.substr(s.find('=') + 1).c_str(), 1);
-  }
-  return run_command(std::string(EMBER_MPIEXEC) + " -np " + std::to_string(ranks) + " " + EMBER_BINARY_DIR +
+Command run_on_ranks(int ranks, const std::string& args, int timeout_seconds) {
+  // Assignments before the command: for mpirun and its ranks only, not this test's later runs.
+  const std::string environment =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none " EMBER_MPI_SANITIZER_ENV " ";
+  const std::string limit = timeout_seconds > 0 ? "timeout " + std::to_string(timeout_seconds) + " " : "";
+  return run_command(environment + limit + EMBER_MPIEXEC + " -np " + std::to_string(ranks) + " " + EMBER_BINARY_DIR +
                      "/bin/ember-train " + args);
 }
 
