@@ -17,3 +17,16 @@ function(ember_cuda_sources target)
     target_sources(${target} PRIVATE ${ARG_CPU_ONLY})
   endif()
 endfunction()
+
+# ember_optional_sources(target <built?> REAL sources... [LIBS libraries...] STUB sources...):
+# the real sources (linked to LIBS) when the optional dependency (MPI, NCCL, oneDNN) is built,
+# the "unavailable" stub otherwise.
+function(ember_optional_sources target built)
+  cmake_parse_arguments(ARG "" "" "REAL;LIBS;STUB" ${ARGN})
+  if(built)
+    target_sources(${target} PRIVATE ${ARG_REAL})
+    target_link_libraries(${target} PRIVATE ${ARG_LIBS})
+  else()
+    target_sources(${target} PRIVATE ${ARG_STUB})
+  endif()
+endfunction()

@@ -120,6 +120,25 @@ void Tensor::set_grad(const Tensor& grad) const {
   impl_->autograd_.grad = grad;
 }
 
+int Tensor::add_post_accumulate_grad_hook(std::function<void()> hook) const {
+  EMBER_DEFINED_CHECK();
+  EMBER_CHECK(is_leaf() && requires_grad(), "post-accumulate hooks belong to leaves that require grad");
+  AutogradMeta& meta = impl_->autograd_;
+  const int id = meta.next_hook_id++;
+  meta.post_accumulate_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Tensor::remove_post_accumulate_grad_hook(int id) const {
+  EMBER_DEFINED_CHECK();
+  auto& hooks = impl_->autograd_.post_accumulate_hooks;
+  for (auto it = hooks.begin(); it != hooks.end(); ++it)
+    if (it->first == id) {
+      hooks.erase(it);
+      return;
+    }
+}
+
 const std::shared_ptr<Node>& Tensor::grad_fn() const { EMBER_DEFINED_CHECK(); return impl_->autograd_.grad_fn; }
 
 void Tensor::set_grad_fn(std::shared_ptr<Node> fn) const {

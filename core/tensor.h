@@ -9,9 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/device.h"
@@ -120,6 +122,12 @@ class Tensor {
   const Tensor& grad() const;  // undefined until a backward reaches it
   // Undefined clears it; else shape, dtype and device must be this tensor's.
   void set_grad(const Tensor& grad) const;
+  // For a leaf: `hook` runs each time backward has accumulated this tensor's gradient (once per
+  // backward: the engine sums every use first), like PyTorch's
+  // register_post_accumulate_grad_hook. Data-parallel training starts a bucket's all-reduce
+  // from it (optim/grad_buckets.h). Returns an id for remove_post_accumulate_grad_hook.
+  int add_post_accumulate_grad_hook(std::function<void()> hook) const;
+  void remove_post_accumulate_grad_hook(int id) const;
   const std::shared_ptr<Node>& grad_fn() const;
   void set_grad_fn(std::shared_ptr<Node> fn) const;
   // Backpropagates from this tensor. A non-scalar needs `gradient` of the same shape.
@@ -150,6 +158,8 @@ struct AutogradMeta {
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
   std::weak_ptr<Node> grad_accumulator;  // shared by every use of this leaf in one graph
+  std::vector<std::pair<int, std::function<void()>>> post_accumulate_hooks;  // (id, hook)
+  int next_hook_id = 0;
 };
 
 // What a Tensor handle refers to. Read-only from outside: every change goes through Tensor's
@@ -168,6 +178,7 @@ class TensorImpl {
  private:
   friend class Tensor;
   friend Edge gradient_edge(const Tensor& input);  // creates a leaf's shared AccumulateGrad
+  friend struct AccumulateGrad;                     // runs the post-accumulate hooks
   std::shared_ptr<Storage> storage_;
   Shape sizes_;
   Shape strides_;

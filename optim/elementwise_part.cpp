@@ -1,5 +1,8 @@
 // The element-wise part: a rule of kernels/optim_rules.h applied by ONE fused pass over the
-// part's segments (kernels/optim_step.cu on CUDA, optim/cpu_step.cpp on the CPU).
+// part's segments (kernels/optim_step.cu on CUDA, optim/cpu_step.cpp on the CPU), or over the
+// pieces of them inside a shard (Note [flat buffer shards] in optim/optimizer.h).
+#include <algorithm>
+
 #include "optim/optimizer_part.h"
 #include "optim/segments.h"
 #include "optim/step_executors.h"
@@ -10,12 +13,19 @@ namespace {
 
 class ElementwisePart final : public Part {
  public:
-  ElementwisePart(const PartSpec& spec, FlatParameters& params, std::vector<const FlatEntry*> entries, bool whole)
-      : Part(spec, params, std::move(entries)), layout_(packed_layout(params, this->entries(), whole)) {
+  ElementwisePart(const PartSpec& spec, FlatParameters& params, std::vector<const FlatEntry*> entries, bool whole,
+                  FlatShard shard)
+      : Part(spec, params, std::move(entries)), layout_(packed_layout(params, this->entries(), whole)), shard_(shard) {
     std::vector<SegmentSource> sources;
     for (size_t i = 0; i < this->entries().size(); ++i) {
       const FlatEntry& e = *this->entries()[i];
-      sources.push_back({e.offset, e.numel, layout_.offsets[i], e.group});
+      if (shard_.end < 0) {
+        sources.push_back({e.offset, e.numel, layout_.offsets[i], e.group});
+        continue;
+      }
+      // The piece of the parameter inside the shard; its state lies `begin` earlier.
+      const int64_t first = std::max(e.offset, shard_.begin), last = std::min(e.offset + e.numel, shard_.end);
+      if (first < last) sources.push_back({first, last - first, first - shard_.begin, e.group});
     }
     segments_ = make_segment_table(sources, params.device());
   }
@@ -47,10 +57,11 @@ class ElementwisePart final : public Part {
   }
 
  protected:
-  int64_t slot_numel(int) const override { return layout_.numel; }
+  int64_t slot_numel(int) const override { return shard_.end < 0 ? layout_.numel : shard_.end - shard_.begin; }
 
  private:
-  PackedLayout layout_;
+  PackedLayout layout_;  // the full-length layout (also of a sharded part's gathered state)
+  FlatShard shard_;      // end < 0: not sharded
   SegmentTable segments_;
 };
 
@@ -94,8 +105,8 @@ kernels::FusedStepArgs fused_step_args(const Part& part, const SegmentTable& seg
 }
 
 std::unique_ptr<Part> make_elementwise_part(const PartSpec& spec, FlatParameters& params,
-                                            std::vector<const FlatEntry*> entries, bool whole) {
-  return std::make_unique<ElementwisePart>(spec, params, std::move(entries), whole);
+                                            std::vector<const FlatEntry*> entries, bool whole, FlatShard shard) {
+  return std::make_unique<ElementwisePart>(spec, params, std::move(entries), whole, shard);
 }
 
 }  // namespace ember::optim::detail

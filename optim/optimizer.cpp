@@ -2,8 +2,10 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
@@ -31,15 +33,44 @@ std::vector<std::vector<const FlatEntry*>> split_parameters(const OptimizerSpec&
   return parts;
 }
 
+// The shard as given, `end < 0` made the whole buffer; checked against the buffers.
+FlatShard checked_shard(FlatShard shard, const FlatParameters& params) {
+  if (shard.end < 0) shard = {0, params.padded_numel()};
+  EMBER_CHECK(shard.begin >= 0 && shard.begin <= shard.end && shard.end <= params.padded_numel() &&
+                  shard.begin % 4 == 0 && shard.end % 4 == 0,
+              "optimizer: shard [{}, {}) of {} flat elements (it must lie inside and start and end on a multiple "
+              "of 4, Note [flat buffer shards])",
+              shard.begin, shard.end, params.padded_numel());
+  return shard;
+}
+
 }  // namespace
 
-Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params) : spec_(spec), params_(params) {
+void check_shardable(const OptimizerSpec& spec) {
+  std::string why;
+  if (spec.hybrid())
+    why = "a hybrid A+B deals whole parameters to its parts";
+  else if (spec.state8bit)
+    why = spec.name + " quantises its state in 256-element blocks of each parameter";
+  else if (spec.algorithm == Algorithm::Adafactor || spec.algorithm == Algorithm::Muon)
+    why = spec.name + " updates whole parameters";
+  EMBER_USAGE_CHECK(why.empty(),
+                    "{}: a sharded optimizer (ZeRO-1) splits the flat buffers at any element, and {}; use one "
+                    "element-wise optimiser with 32-bit state (sgd, adam, adamw, ...) with ZeRO-1, or plain "
+                    "data-parallel training",
+                    spec.full_name(), why);
+}
+
+Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params, FlatShard shard)
+    : spec_(spec), params_(params), shard_(checked_shard(shard, params)) {
+  if (sharded()) check_shardable(spec_);
   std::vector<std::vector<const FlatEntry*>> entries = split_parameters(spec_, params_);
   const std::vector<PartSpec> specs = spec_.parts();
   bool scalars = false;
   for (size_t p = 0; p < specs.size(); ++p) {
     validate_hyperparameters(specs[p].name, specs[p].hyper);
-    parts_.push_back(detail::make_part(specs[p], params_, std::move(entries[p]), !spec_.hybrid()));
+    parts_.push_back(detail::make_part(specs[p], params_, std::move(entries[p]), !spec_.hybrid(),
+                                       sharded() ? shard_ : FlatShard{}));
     detail::Part& part = *parts_.back();
     part.allocate(part.slots_needed(part.groups));
     scalars = scalars || part.scalar_name(0) != nullptr;
@@ -56,6 +87,8 @@ Optimizer::Optimizer(const OptimizerSpec& spec, FlatParameters& params) : spec_(
 }
 
 Optimizer::~Optimizer() = default;
+
+bool Optimizer::sharded() const { return shard_.begin != 0 || shard_.end != params_.padded_numel(); }
 
 int Optimizer::num_groups() const { return static_cast<int>(parts_[0]->groups.size()); }
 
@@ -244,24 +277,39 @@ void Optimizer::swap_averaged_parameters() {
   for (const auto& part : parts_) {
     if (part->algorithm() != Algorithm::Asgd) continue;
     for (size_t i = 0; i < part->entries().size(); ++i) {
-      const FlatEntry& e = *part->entries()[i];
-      if (e.numel == 0) continue;
-      Tensor value = flat_view(params_.values(), e.offset, e.param.sizes());
-      Tensor average = flat_view(part->state(0), part->view(0, i)->offset, e.param.sizes());
-      const Tensor saved = value.clone();
-      value.copy_(average);
-      average.copy_(saved);
+      const Piece p = piece(*part, i, 0);  // slot 0: ax
+      if (p.value.numel() == 0) continue;
+      const Tensor saved = p.value.clone();
+      p.value.copy_(p.state);
+      p.state.copy_(saved);
     }
   }
 }
 
-AveragedParameters::AveragedParameters(Optimizer& optimizer)
-    : optimizer_(optimizer), active_(optimizer.has_averaged_parameters()) {
-  if (active_) optimizer_.swap_averaged_parameters();
+Optimizer::Piece Optimizer::piece(const detail::Part& part, size_t i, int slot) const {
+  const FlatEntry& e = *part.entries()[i];
+  const int64_t state_offset = part.view(slot, i)->offset;  // in the full-length layout
+  int64_t first = e.offset, last = e.offset + e.numel, state_origin = 0;
+  if (sharded()) {  // the shard's state starts at shard_.begin of that layout
+    first = std::min(std::max(first, shard_.begin), shard_.end);
+    last = std::max(std::min(last, shard_.end), first);
+    state_origin = shard_.begin;
+  }
+  const int64_t state_first = state_offset + (first - e.offset) - state_origin;
+  return {params_.values().slice(0, first, last), part.state(slot).slice(0, state_first, state_first + last - first)};
+}
+
+AveragedParameters::AveragedParameters(Optimizer& optimizer, std::function<void()> moved)
+    : optimizer_(optimizer), moved_(std::move(moved)), active_(optimizer.has_averaged_parameters()) {
+  if (!active_) return;
+  optimizer_.swap_averaged_parameters();
+  if (moved_) moved_();
 }
 
 AveragedParameters::~AveragedParameters() {
-  if (active_) optimizer_.swap_averaged_parameters();
+  if (!active_) return;
+  optimizer_.swap_averaged_parameters();
+  if (moved_) moved_();
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, FlatParameters& params) {

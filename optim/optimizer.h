@@ -19,6 +19,7 @@
 // The `part` arguments below pick one (default: part 0).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -43,11 +44,33 @@ struct StateDict {
   nlohmann::json meta;
 };
 
+// Note [flat buffer shards]
+// ZeRO-1 (optim/zero1.h) gives each rank the elements [begin, end) of the flat buffers, with
+// begin and end multiples of 4 so that every shard starts on a granule (float4) boundary. A
+// sharded optimizer's step runs over the trainable elements inside its shard (the part's
+// segments cut at the shard's edges) and its state buffers hold only the shard (end - begin
+// elements, laid out like the parameters from `begin` on). The element-wise rules give each
+// element exactly the update the full step would give it. Adafactor and Muon update whole
+// parameters (row and column statistics, Newton-Schulz of the matrix) and the 8-bit optimisers
+// quantise each parameter's state in 256-element blocks from the parameter's start (a shard
+// edge at any multiple of 4 would cut a block and its absmax), so a shard is refused for them,
+// and for hybrids (a UsageError when constructing).
+struct FlatShard {
+  int64_t begin = 0;
+  int64_t end = -1;  // < 0: all of the flat buffers
+};
+
+// A UsageError unless `spec` can be sharded: one element-wise optimiser with 32-bit state (not
+// Adafactor, Muon, an 8-bit optimiser or a hybrid).
+void check_shardable(const OptimizerSpec& spec);
+
 class Optimizer {
  public:
   // `params` must outlive the optimizer. Every group starts with the spec's hyperparameters.
-  // A hybrid (or muon) on parameters without hidden weights is a UsageError.
-  Optimizer(const OptimizerSpec& spec, FlatParameters& params);
+  // A hybrid (or muon) on parameters without hidden weights is a UsageError. With a shard
+  // (Note [flat buffer shards]) step() updates only the shard's parameters and the state
+  // buffers hold only the shard.
+  Optimizer(const OptimizerSpec& spec, FlatParameters& params, FlatShard shard = {});
   ~Optimizer();
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -88,13 +111,19 @@ class Optimizer {
   // Kernel launches, cuBLAS calls and device copies one step() makes on CUDA (element-wise: 1;
   // Adafactor: 3; Muon: optim/optimizer_part.h).
   int64_t cuda_launches_per_step() const;
-  // The state buffers by torch's state names (exp_avg, ...), in slot order.
+  // [begin, end) of the flat buffers this optimizer updates (all of them when not sharded).
+  FlatShard shard() const { return shard_; }
+  bool sharded() const;
+  // The state buffers by torch's state names (exp_avg, ...), in slot order (the shard's part
+  // only when sharded).
   std::vector<std::string> state_names(int part = 0) const;
   const Tensor& state(const std::string& name, int part = 0) const;
 
   // ASGD: whether a part keeps averaged parameters (torch's `ax`) and has taken a step, and
   // the swap of the parameters with them (twice restores). Evaluating with the averages:
-  // { AveragedParameters avg(*optimizer); evaluate(model); }.
+  // { AveragedParameters avg(*optimizer); evaluate(model); }. A sharded optimizer swaps (and
+  // Schedule-Free's eval() moves) only the parameters inside its shard: Zero1Step's
+  // gather_parameters() then gives every rank all of them.
   bool has_averaged_parameters() const;
   void swap_averaged_parameters();
 
@@ -120,17 +149,27 @@ class Optimizer {
   const Tensor& lr_tensor() const { return device_lr_; }
   const Tensor& step_tensor() const { return device_step_; }
 
+  // Not for a sharded optimizer: its state is spread over the ranks (Zero1Step gathers it and
+  // calls state_dict_from).
   StateDict state_dict() const;
+  // The state dict from full-length state buffers (padded_numel() elements, laid out like the
+  // parameters), one per state_names() entry: e.g. the shards of every rank gathered. Only
+  // for a one-part element-wise optimizer, the kind that can be sharded.
+  StateDict state_dict_from(const std::vector<Tensor>& full_states) const;
   // Restores the step count, every group's hyperparameters and scalars and all state tensors.
   // Everything is checked first - the format, that the optimiser is the same (every part's
   // algorithm), the parameters (names, shapes, groups, parts), the hyperparameters, every
   // tensor's name, dtype and shape - and only then is anything changed: a bad state dict
-  // leaves the optimiser as it was.
+  // leaves the optimiser as it was. A sharded optimizer keeps its shard of the state, so a
+  // checkpoint resumes on any number of ranks.
   void load_state_dict(const StateDict& state);
 
  private:
   struct PendingLoad;
   void check_state_dict(const StateDict& sd, PendingLoad& pending) const;
+  // The state dict with part p's slot k read from buffer(p, k), laid out as part.view says.
+  StateDict collect_state_dict(const std::function<const Tensor&(int part, int slot)>& buffer) const;
+  void load_state(detail::Part& part, int slot, const StateDict& sd);
   void update_lr_ratios();
   void upload_lr(int group);
   void upload_lrs();
@@ -138,9 +177,16 @@ class Optimizer {
   void upload_scalars();
   std::vector<kernels::OptimScalars> group_scalars(int part) const;
   void move_to_average();
+  // Parameter i of `part` and its state in `slot`, flattened: all of it, or, sharded, the
+  // elements inside the shard (empty when none; Note [flat buffer shards]).
+  struct Piece {
+    Tensor value, state;
+  };
+  Piece piece(const detail::Part& part, size_t i, int slot) const;
 
   OptimizerSpec spec_;
   FlatParameters& params_;
+  FlatShard shard_;
   std::vector<std::unique_ptr<detail::Part>> parts_;
   std::vector<double> lr_ratio_;  // per group: part 1's lr over part 0's (NaN: part 1 keeps its own)
   int64_t steps_ = 0;
@@ -150,9 +196,10 @@ class Optimizer {
 };
 
 // Swaps the parameters with ASGD's averages for the guard's lifetime (nothing without them).
+// `moved`, if set, runs after each swap (ZeRO-1: gather the shards' parameters).
 class AveragedParameters {
  public:
-  explicit AveragedParameters(Optimizer& optimizer);
+  explicit AveragedParameters(Optimizer& optimizer, std::function<void()> moved = {});
   ~AveragedParameters();
   AveragedParameters(const AveragedParameters&) = delete;
   AveragedParameters& operator=(const AveragedParameters&) = delete;
@@ -160,6 +207,7 @@ class AveragedParameters {
 
  private:
   Optimizer& optimizer_;
+  std::function<void()> moved_;
   bool active_;
 };
 

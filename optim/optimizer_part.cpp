@@ -28,7 +28,7 @@ int64_t Part::state_bytes() const {
 }
 
 std::unique_ptr<Part> make_elementwise_part(const PartSpec& spec, FlatParameters& params,
-                                            std::vector<const FlatEntry*> entries, bool whole);
+                                            std::vector<const FlatEntry*> entries, bool whole, FlatShard shard);
 std::unique_ptr<Part> make_adafactor_part(const PartSpec& spec, FlatParameters& params,
                                           std::vector<const FlatEntry*> entries);
 std::unique_ptr<Part> make_muon_part(const PartSpec& spec, FlatParameters& params,
@@ -37,12 +37,15 @@ std::unique_ptr<Part> make_blockwise8_part(const PartSpec& spec, FlatParameters&
                                            std::vector<const FlatEntry*> entries);
 
 std::unique_ptr<Part> make_part(const PartSpec& spec, FlatParameters& params, std::vector<const FlatEntry*> entries,
-                                bool whole) {
+                                bool whole, FlatShard shard) {
+  EMBER_CHECK(shard.end < 0 || (whole && !spec.state8bit && spec.algorithm != Algorithm::Adafactor &&
+                                spec.algorithm != Algorithm::Muon),
+              "optimizer: a {} part cannot be sharded", spec.name);
   if (spec.state8bit) return make_blockwise8_part(spec, params, std::move(entries));
   switch (spec.algorithm) {
     case Algorithm::Adafactor: return make_adafactor_part(spec, params, std::move(entries));
     case Algorithm::Muon: return make_muon_part(spec, params, std::move(entries));
-    default: return make_elementwise_part(spec, params, std::move(entries), whole);
+    default: return make_elementwise_part(spec, params, std::move(entries), whole, shard);
   }
 }
 

@@ -16,7 +16,9 @@
 // view(slot, i) says where parameter i of the part keeps it and in which shape (torch's: an
 // element-wise state is shaped like the parameter, Adafactor's row_var like the parameter with
 // its last dimension 1). A part over every trainable parameter lays element-wise state out
-// like the parameters (state offset = parameter offset); a hybrid's part packs it.
+// like the parameters (state offset = parameter offset); a hybrid's part packs it. A sharded
+// element-wise part (Note [flat buffer shards] in optim/optimizer.h) keeps only its shard of
+// that layout; its view() still gives offsets in the full-length layout (the gathered buffers).
 #pragma once
 
 #include <memory>
@@ -26,6 +28,7 @@
 
 #include "kernels/optim_flat.h"
 #include "optim/flat_parameters.h"
+#include "optim/optimizer.h"
 #include "optim/spec.h"
 
 namespace ember::optim {
@@ -112,9 +115,10 @@ class Part {
 // The part for spec.algorithm over `entries` (trainable parameters of `params`, in flat
 // order). `whole`: the part has every trainable parameter, so element-wise state may be laid
 // out like the parameters. Throws UsageError when the algorithm cannot update them (Muon on
-// a parameter of rank < 2).
+// a parameter of rank < 2). `shard` (element-wise and `whole` only; the Optimizer checks):
+// the step and the state cover only [shard.begin, shard.end) of the flat buffers.
 std::unique_ptr<Part> make_part(const PartSpec& spec, FlatParameters& params, std::vector<const FlatEntry*> entries,
-                                bool whole);
+                                bool whole, FlatShard shard);
 
 // Element-wise state layout of a part: one offset per parameter, either the parameter's own
 // offset (`whole`) or packed 4-aligned in parameter order; `numel` is the buffer length.

@@ -4,7 +4,9 @@
 // package's optimizer.eval() moves them: p = lerp(p, z, w) with torch's lerp, in float32,
 // w = 1 - 1/beta1 (beta1: SGD's momentum). train() restores the y kept by eval() instead of
 // the package's lerp back (w = 1 - beta1), so that a round trip - every evaluation and
-// checkpoint of ember-train - leaves training exactly where it was.
+// checkpoint of ember-train - leaves training exactly where it was. A sharded optimizer
+// (ZeRO-1) moves only its shard's elements (the rule is element-wise) and keeps all of y, so
+// that after Zero1Step::gather_parameters every rank holds x, and train() needs no gather.
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
 #include "optim/optimizer.h"
@@ -42,13 +44,11 @@ void Optimizer::move_to_average() {
   for (const auto& part : parts_) {
     if (!is_schedule_free(part->algorithm())) continue;
     for (size_t i = 0; i < part->entries().size(); ++i) {
-      const FlatEntry& e = *part->entries()[i];
-      if (e.numel == 0) continue;
-      const Hyperparameters& h = part->groups[e.group];
+      const Piece p = piece(*part, i, 0);  // slot 0: z; sharded: the shard's elements only
+      if (p.value.numel() == 0) continue;
+      const Hyperparameters& h = part->groups[part->entries()[i]->group];
       const double beta1 = part->algorithm() == Algorithm::SfSgd ? h.momentum : h.beta1;
-      const Tensor value = flat_view(params_.values(), e.offset, e.param.sizes());
-      const Tensor z = flat_view(part->state(0), part->view(0, i)->offset, e.param.sizes());
-      lerp_in_place(value, z, float(kernels::schedulefree_mode_weight(beta1, true)));
+      lerp_in_place(p.value, p.state, float(kernels::schedulefree_mode_weight(beta1, true)));
     }
   }
 }

@@ -2,6 +2,7 @@
 // load (everything is checked before anything changes).
 #include <fmt/ranges.h>
 
+#include <functional>
 #include <set>
 
 #include "core/autograd/grad_mode.h"
@@ -152,6 +153,29 @@ struct Optimizer::PendingLoad {
 };
 
 StateDict Optimizer::state_dict() const {
+  EMBER_CHECK(!sharded(), "optimizer: the state of a sharded optimizer is spread over the ranks; gather it first "
+                          "(Zero1Step::state_dict)");
+  return collect_state_dict([this](int p, int k) -> const Tensor& { return parts_[p]->state(k); });
+}
+
+StateDict Optimizer::state_dict_from(const std::vector<Tensor>& full_states) const {
+  EMBER_CHECK(num_parts() == 1 && parts_[0]->algorithm() != Algorithm::Adafactor &&
+                  parts_[0]->algorithm() != Algorithm::Muon && !parts_[0]->spec().state8bit,
+              "optimizer: state_dict_from needs a one-part element-wise optimizer, not {}", name());
+  const std::vector<std::string> names = state_names();
+  EMBER_CHECK(full_states.size() == names.size(), "optimizer: {} state buffers for {} states", full_states.size(),
+              names.size());
+  for (const Tensor& t : full_states)
+    EMBER_CHECK(t.defined() && t.numel() == params_.padded_numel(),
+                "optimizer: a state buffer of {} elements, expected {}", t.defined() ? t.numel() : 0,
+                params_.padded_numel());
+  std::vector<int> index(kernels::kMaxOptimStates, -1);  // slot -> position in full_states
+  for (int k = 0, n = 0; k < kernels::kMaxOptimStates; ++k)
+    if ((parts_[0]->slots() >> k) & 1u) index[k] = n++;
+  return collect_state_dict([&](int, int k) -> const Tensor& { return full_states[index[k]]; });
+}
+
+StateDict Optimizer::collect_state_dict(const std::function<const Tensor&(int part, int slot)>& buffer) const {
   NoGradGuard no_grad;
   StateDict sd;
   nlohmann::json parts = nlohmann::json::array(), parameters = nlohmann::json::array();
@@ -171,7 +195,7 @@ StateDict Optimizer::state_dict() const {
       for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
         const std::optional<detail::StateView> v = part.view(k, i);
         if (((part.slots() >> k) & 1u) && v)
-          sd.tensors[tensor_key(e, part.state_name(k))] = host_copy(flat_view(part.state(k), v->offset, v->shape));
+          sd.tensors[tensor_key(e, part.state_name(k))] = host_copy(flat_view(buffer(p, k), v->offset, v->shape));
       }
       for (const detail::Part::NamedState& s : part.extra_states(i))
         sd.tensors[tensor_key(e, s.name.c_str())] = host_copy(s.view);
@@ -210,6 +234,22 @@ void Optimizer::check_state_dict(const StateDict& sd, PendingLoad& pending) cons
                 name());
 }
 
+// Slot k of `part` from the checked state dict. Sharded: into a full-length buffer first,
+// then the shard's elements of it (Note [flat buffer shards]).
+void Optimizer::load_state(detail::Part& part, int slot, const StateDict& sd) {
+  const Tensor target = sharded() ? zeros({params_.padded_numel()}, TensorOptions().device(params_.device()))
+                                  : part.state(slot);
+  for (size_t i = 0; i < part.entries().size(); ++i) {
+    const std::optional<detail::StateView> v = part.view(slot, i);
+    if (!v || shape_numel(v->shape) == 0) continue;
+    const std::string key = tensor_key(*part.entries()[i], part.state_name(slot));
+    flat_view(target, v->offset, v->shape).copy_(sd.tensors.at(key));
+  }
+  if (!sharded()) return;
+  Tensor state = part.state(slot);
+  state.copy_(target.slice(0, shard_.begin, shard_.end));
+}
+
 void Optimizer::load_state_dict(const StateDict& sd) {
   NoGradGuard no_grad;
   PendingLoad pending;
@@ -225,15 +265,8 @@ void Optimizer::load_state_dict(const StateDict& sd) {
     part.groups = std::move(next.groups);
     part.scalars = std::move(next.scalars);
     part.allocate(next.slots | part.slots_needed(part.groups));
-    for (int k = 0; k < kernels::kMaxOptimStates; ++k) {
-      if (!((next.slots >> k) & 1u)) continue;
-      for (size_t i = 0; i < part.entries().size(); ++i) {
-        const std::optional<detail::StateView> v = part.view(k, i);
-        if (!v || shape_numel(v->shape) == 0) continue;
-        const std::string key = tensor_key(*part.entries()[i], part.state_name(k));
-        flat_view(part.state(k), v->offset, v->shape).copy_(sd.tensors.at(key));
-      }
-    }
+    for (int k = 0; k < kernels::kMaxOptimStates; ++k)
+      if ((next.slots >> k) & 1u) load_state(part, k, sd);
     for (size_t i = 0; i < part.entries().size(); ++i)
       for (const detail::Part::NamedState& s : part.extra_states(i))
         if (s.view.numel() > 0) s.view.copy_(sd.tensors.at(tensor_key(*part.entries()[i], s.name.c_str())));

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -16,5 +17,11 @@ constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitInterrupted = 13
 
 // Parses argv into `app`, then runs `body` (its return value is the exit code).
 int run_main(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
+
+// Words put before every error and warning line (run_main's, ProgressLine::warn's): empty by
+// default; "[rank r] " on rank r > 0 of a job started by mpirun/srun (ember-train), so that
+// the lines of several ranks in one terminal say whose they are.
+void set_stderr_prefix(const std::string& prefix);
+const std::string& stderr_prefix();
 
 }  // namespace ember::apps

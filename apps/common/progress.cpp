@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "apps/common/app_main.h"
+
 namespace ember::apps {
 
 ProgressLine::ProgressLine(double plain_interval_seconds, bool quiet)
@@ -41,7 +43,7 @@ void ProgressLine::warn(const std::string& text) {
   if (live_) std::printf("\r\033[K");
   live_ = false;
   std::fflush(stdout);
-  std::fprintf(stderr, "warning: %s\n", text.c_str());
+  std::fprintf(stderr, "%swarning: %s\n", stderr_prefix().c_str(), text.c_str());
 }
 
 std::string format_duration(double seconds) {

@@ -18,14 +18,13 @@ const std::string kModel = "model.", kOptimizer = "optimizer.";
 }  // namespace
 
 void save_run_checkpoint(const std::string& path, const RunState& state, const nn::Module* model,
-                         const optim::Optimizer* optimizer) {
+                         const optim::StateDict* optimizer_state) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   nn::SafetensorsMetadata meta{{"format", kFormat}, {"run_state", to_json(state).dump()}};
-  if (model && optimizer) {
+  if (model && optimizer_state) {
     for (auto& [name, t] : model->state_dict()) tensors.emplace_back(kModel + name, t);
-    const optim::StateDict sd = optimizer->state_dict();
-    for (auto& [name, t] : sd.tensors) tensors.emplace_back(kOptimizer + name, t);
-    meta["optimizer"] = sd.meta.dump();
+    for (auto& [name, t] : optimizer_state->tensors) tensors.emplace_back(kOptimizer + name, t);
+    meta["optimizer"] = optimizer_state->meta.dump();
   }
   nn::save_safetensors(path, tensors, meta);
 }

@@ -15,9 +15,10 @@
 
 namespace ember::train {
 
-// model and optimizer may be null (between optimisers: nothing in training).
+// model and optimizer_state may be null (between optimisers: nothing in training). The
+// optimiser's state dict, not the optimiser: under ZeRO-1 it is gathered from the ranks.
 void save_run_checkpoint(const std::string& path, const RunState& state, const nn::Module* model,
-                         const optim::Optimizer* optimizer);
+                         const optim::StateDict* optimizer_state);
 
 // The checkpoint file of a run folder.
 std::string checkpoint_path(const std::string& out_dir);

@@ -126,6 +126,12 @@ void add_comparison_flags(CLI::App& app, TrainConfig& c) {
                  "performance profile across them in report.html");
   app.add_option("--threads", c.threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)")
       ->check(CLI::Range(0, 4096));
+  app.add_flag("--data-parallel", c.data_parallel,
+               "under mpirun/srun: all ranks train each run together, each on its rows of every global batch, "
+               "gradients all-reduced (docs/dist.md); rank 0 writes the files");
+  app.add_flag("--zero1", c.zero1,
+               "with --data-parallel: the optimiser state sharded over the ranks (ZeRO-1; element-wise optimisers "
+               "with 32-bit state)");
 }
 
 }  // namespace
@@ -178,6 +184,13 @@ void check_ranges(const TrainConfig& c) {
                     c.target_accuracy);
   EMBER_USAGE_CHECK(c.threads >= 0 && c.threads <= 4096, "--threads {} is not in [0, 4096]", c.threads);
   EMBER_USAGE_CHECK(c.tune >= 0 && c.tune <= 10000, "--tune {} is not in [1, 10000]", c.tune);
+  EMBER_USAGE_CHECK(!c.zero1 || c.data_parallel, "--zero1 needs --data-parallel (it shards the optimiser state over "
+                                                 "the ranks of a data-parallel job)");
+  EMBER_USAGE_CHECK(!c.data_parallel || c.tune == 0, "--data-parallel does not combine with --tune (yet)");
+  EMBER_USAGE_CHECK(!c.data_parallel || c.workloads.empty(),
+                    "--data-parallel does not combine with --workload (yet): it trains one comparison's runs");
+  EMBER_USAGE_CHECK(!c.data_parallel || !c.cuda_graph,
+                    "--data-parallel does not combine with --cuda-graph (the all-reduce runs outside the graph)");
 }
 
 }  // namespace

@@ -61,6 +61,9 @@ struct TrainConfig {
   bool print_model = false;
   bool quiet = false;
   int threads = 0;            // CPU threads; 0: EMBER_NUM_THREADS or all cores
+  // How this process trains, not what (not saved: a resume chooses again, on any rank count):
+  bool data_parallel = false;  // under a launcher: the ranks train each run together
+  bool zero1 = false;          // with data_parallel: ZeRO-1 optimiser state
   bool save_models = false;   // write each run's final weights
   // The comparison made fair and complete (issue 10):
   int repeats = 1;             // runs per optimiser, seeds seed..seed+repeats-1

@@ -19,9 +19,13 @@ LogWindows::LogWindows(Device device, int log_every, Progress& progress, RunReco
 
 void LogWindows::add(const Tensor& loss, const Tensor& logits, const Tensor& labels) {
   NoGradGuard no_grad;
-  Tensor correct = count_correct(logits, labels);
-  loss_.add_(loss.detach().to(DType::Float64));
-  accuracy_.add_(correct.to(DType::Float64) * (1.0 / static_cast<double>(labels.size(0))));
+  add_counts(loss.detach(), count_correct(logits, labels), labels.size(0));
+}
+
+void LogWindows::add_counts(const Tensor& loss, const Tensor& correct, int64_t rows) {
+  NoGradGuard no_grad;
+  loss_.add_(loss.to(DType::Float64));
+  accuracy_.add_(correct.to(DType::Float64) * (1.0 / static_cast<double>(rows)));
   correct_.add_(correct);
   ++progress_.window_batches;
 }

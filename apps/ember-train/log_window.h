@@ -23,6 +23,9 @@ class LogWindows {
 
   // One training batch: adds its mean loss, accuracy and correct count to the open window.
   void add(const Tensor& loss, const Tensor& logits, const Tensor& labels);
+  // The same from the batch's mean loss and correct count (scalars on the device) and its
+  // rows (a data-parallel step's global figures, apps/ember-train/data_parallel.h).
+  void add_counts(const Tensor& loss, const Tensor& correct, int64_t rows);
   bool is_full() const;  // the open window has --log-every batches
   // Closes the open window, which ended at `global_batch` (1-based, across epochs), sends it
   // to the host and opens the next. `history`: a full window, to become a history row.

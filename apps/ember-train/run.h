@@ -14,5 +14,8 @@ int run_comparison(TrainConfig config);
 
 // Test hook: behave as if Ctrl-C came after this many optimiser steps in total (0: never).
 void stop_after_steps(int64_t steps);
+// Test hook: the process of rank `rank` (0 when not launched) kills itself with SIGKILL after
+// this many optimiser steps, as a crashed or killed node would stop (0: never).
+void kill_after_steps(int rank, int64_t steps);
 
 }  // namespace ember::train

@@ -190,6 +190,10 @@ nlohmann::json to_json(const RunState& s) {
           {"progress", write(s.progress, kProgress)}};
 }
 
+nlohmann::json to_json(const RunRecord& record) { return record_json(record); }
+
+RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where) { return record_from(j, where); }
+
 RunState run_state_from_json(const nlohmann::json& j) {
   const JsonReader object(j, "");
   RunState s;

@@ -95,6 +95,11 @@ struct RunState {
   RunState with_current() const;
 };
 
+// One run's record as JSON and back (a checkpoint's "current"; under mpirun each rank sends
+// its finished runs to rank 0 so, grid_ranks.h). Errors name `where`.
+nlohmann::json to_json(const RunRecord& record);
+RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
+
 // The run state as saved in a checkpoint: named fields (json_fields.h), doubles that are not
 // finite as null.
 nlohmann::json to_json(const RunState& state);

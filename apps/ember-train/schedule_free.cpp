@@ -6,23 +6,27 @@
 
 namespace ember::train {
 
-AtAverage::AtAverage(optim::Optimizer& optimizer)
+AtAverage::AtAverage(optim::Optimizer& optimizer, const std::function<void()>& moved)
     : optimizer_(optimizer), active_(optimizer.schedule_free() && optimizer.train_mode()) {
-  if (active_) optimizer_.eval();
+  if (!active_) return;
+  optimizer_.eval();
+  if (moved) moved();
 }
 
 AtAverage::~AtAverage() {
   if (active_) optimizer_.train();
 }
 
-int64_t recompute_batch_norm(nn::Module& model, data::Loader& loader, int64_t epoch, int64_t batches) {
+int64_t recompute_batch_norm(nn::Module& model, data::Loader& loader, int64_t epoch, int64_t batches,
+                             const RowPick& rows) {
   NoGradGuard no_grad;
   model.train();
   loader.start_epoch(epoch);
   data::Batch batch;
   int64_t done = 0;
   while (done < batches && loader.next(batch)) {
-    model(batch.images);
+    const Tensor images = rows ? rows(batch.images) : batch.images;
+    if (images.size(0) > 0) model(images);
     ++done;
   }
   return done;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "apps/ember-train/config.h"
 #include "data/loader.h"
@@ -22,10 +23,12 @@ namespace ember::train {
 constexpr int64_t kBatchNormRecomputeBatches = 50;
 
 // For the guard's lifetime a Schedule-Free optimiser's parameters are at x; back at y after.
-// Nothing for other optimisers, or when they already are at x.
+// Nothing for other optimisers, or when they already are at x. `moved`, if set, runs after
+// the move to x (--zero1: the shards' x gathered on every rank, Zero1Step::gather_parameters;
+// the way back restores every rank's full y without it).
 class AtAverage {
  public:
-  explicit AtAverage(optim::Optimizer& optimizer);
+  explicit AtAverage(optim::Optimizer& optimizer, const std::function<void()>& moved = {});
   ~AtAverage();
   AtAverage(const AtAverage&) = delete;
   AtAverage& operator=(const AtAverage&) = delete;
@@ -39,8 +42,11 @@ class AtAverage {
 // Runs up to `batches` batches of epoch `epoch` of `loader` through `model` in training mode
 // without gradients, so that the batch-norm running statistics follow the current
 // parameters; the batches are the epoch's first (the same in a resumed run). Returns how many
-// ran; the model is in training mode after.
-int64_t recompute_batch_norm(nn::Module& model, data::Loader& loader, int64_t epoch, int64_t batches);
+// ran; the model is in training mode after. `rows`, if set, picks the rows of each batch to
+// run (a data-parallel rank's shard, as in training; an empty pick is skipped).
+using RowPick = std::function<Tensor(const Tensor& images)>;
+int64_t recompute_batch_norm(nn::Module& model, data::Loader& loader, int64_t epoch, int64_t batches,
+                             const RowPick& rows = {});
 
 // Whether any part of `spec` is a Schedule-Free optimiser.
 bool is_schedule_free(const optim::OptimizerSpec& spec);

@@ -60,12 +60,21 @@ void RunTrainer::build(const nn::SafetensorsContents* resume) {
   const bool cuda_graph = config_.cuda_graph && env_.device.is_cuda();  // run.cpp warns about the CPU
   optim::OptimizerSpec spec = run_.parsed;
   spec.capturable = spec.capturable || cuda_graph;  // the graph reads lr and step on the device
-  optimizer_ = optim::make_optimizer(spec, *flat_);
+  if (env_.data_parallel) {
+    parallel_ = std::make_unique<DataParallelRun>(*env_.data_parallel, config_.zero1, *flat_, spec);
+    optimizer_ = &parallel_->optimizer();
+  } else {
+    own_optimizer_ = optim::make_optimizer(spec, *flat_);
+    optimizer_ = own_optimizer_.get();
+  }
   // The schedule's base is the spec's lr, taken before a checkpoint's state is restored: that
   // holds the last scheduled lr instead (a resumed run would schedule from it).
   for (int g = 0; g < optimizer_->num_groups(); ++g) base_lrs_.push_back(optimizer_->lr(g));
   if (resume) restore_training_state(*resume, *model_, *optimizer_);
-  optimizer_->train();  // Schedule-Free: a checkpoint holds x; training goes on at its y (schedule_free.h)
+  // Schedule-Free: a checkpoint holds x; training goes on at its y (schedule_free.h), which
+  // every rank read from it whole (no gather under --zero1).
+  optimizer_->train();
+  if (parallel_) return;
   TrainStepOptions options;
   options.cuda_graph = cuda_graph;
   options.label_smoothing = config_.label_smoothing;
@@ -131,7 +140,7 @@ bool RunTrainer::train_epoch() {
   while (!diverged() && loader.next(batch)) {
     train_batch(batch);
     show_progress();
-    if (env_.stop_requested()) {
+    if (stop_requested()) {
       p.epoch_seconds = epoch_seconds_before_ + seconds_since(epoch_start_);
       checkpoint(/*inside_epoch=*/true);
       return false;
@@ -143,15 +152,30 @@ bool RunTrainer::train_epoch() {
 void RunTrainer::train_batch(const data::Batch& batch) {
   Progress& p = progress_;
   if (schedule_) schedule_->apply(*optimizer_, base_lrs_, p.step, total_steps_);
-  const TrainStep::Result step = step_->run(batch.images, batch.labels);
-  note_cuda_graph();
-  windows_.add(step.loss, step.logits, batch.labels);
+  if (parallel_) {
+    const DataParallelRun::Figures global = parallel_->step(*model_, batch, config_.label_smoothing);
+    windows_.add_counts(global.loss, global.correct, batch.size());
+  } else {
+    const TrainStep::Result step = step_->run(batch.images, batch.labels);
+    note_cuda_graph();
+    windows_.add(step.loss, step.logits, batch.labels);
+  }
   ++p.batch;
   ++p.step;
   ++p.epoch_batches;
   p.images_seen += batch.size();
   p.epoch_images += batch.size();
   if (windows_.is_full()) windows_.close(/*history=*/true, batches_before_epoch_ + p.batch);
+}
+
+std::function<void()> RunTrainer::parameters_moved() {
+  if (!parallel_) return {};
+  return [this] { parallel_->gather_parameters(); };
+}
+
+bool RunTrainer::stop_requested() {
+  const bool mine = env_.stop_requested();
+  return parallel_ ? parallel_->any(mine) : mine;
 }
 
 void RunTrainer::note_cuda_graph() {
@@ -191,10 +215,16 @@ void RunTrainer::evaluate() {
   Progress& p = progress_;
   // ASGD is evaluated at its averaged parameters ax, swapped in for the epoch's test
   // evaluations and back before training or saving continues; a no-op for the others.
-  std::optional<optim::AveragedParameters> averaged(std::in_place, *optimizer_);
-  // Schedule-Free is evaluated at x, with batch-norm statistics recomputed there.
-  std::optional<AtAverage> at_x(std::in_place, *optimizer_);
-  if (at_x->active()) recompute_batch_norm(*model_, loaders_.train(), p.epoch, kBatchNormRecomputeBatches);
+  std::optional<optim::AveragedParameters> averaged(std::in_place, *optimizer_, parameters_moved());
+  // Schedule-Free is evaluated at x, with batch-norm statistics recomputed there (by every
+  // rank on its rows, as in training; Note [data-parallel ember-train]).
+  std::optional<AtAverage> at_x(std::in_place, *optimizer_, parameters_moved());
+  if (at_x->active()) {
+    RowPick rows;
+    if (parallel_) rows = [this](const Tensor& images) { return parallel_->my_rows(images); };
+    recompute_batch_norm(*model_, loaders_.train(), p.epoch, kBatchNormRecomputeBatches, rows);
+  }
+  if (parallel_) parallel_->broadcast_buffers(*model_);  // rank 0's batch-norm statistics
   const Evaluation test = train::evaluate(*model_, loaders_.test());
   EpochRow row = epoch_row(test.loss, test.accuracy);
   row.test_accuracy_low = loaders_.test_low() ? train::evaluate(*model_, *loaders_.test_low()).accuracy : kNaN;
@@ -264,18 +294,20 @@ void RunTrainer::checkpoint(bool inside_epoch) {
   p.wall_seconds = wall_before_ + seconds_since(wall_start_);
   const double j = joules();
   p.joules = std::isfinite(j) ? j : 0.0;
-  const AtAverage at_x(*optimizer_);  // Schedule-Free: checkpoints hold x
-  env_.save_checkpoint(*model_, *optimizer_);
+  const AtAverage at_x(*optimizer_, parameters_moved());  // Schedule-Free: checkpoints hold x
+  env_.save_checkpoint(*model_, parallel_ ? parallel_->state_dict() : optimizer_->state_dict());
 }
 
 void RunTrainer::finish() {
   const Progress& p = progress_;
   RunResult& result = record_.result;
   if (config_.save_models) {
-    const AtAverage at_x(*optimizer_);  // Schedule-Free: the model at x
+    // Schedule-Free: the model at x (on every rank: the gather under --zero1 is collective).
+    const AtAverage at_x(*optimizer_, parameters_moved());
     const std::string path =
         (std::filesystem::path(env_.out_dir) / fmt::format("model-{}.safetensors", p.run + 1)).string();
-    nn::save_checkpoint(path, *model_, {{"optimizer", run_.optimizer}, {"epochs", std::to_string(result.epochs_done)}});
+    if (env_.writes_files)
+      nn::save_checkpoint(path, *model_, {{"optimizer", run_.optimizer}, {"epochs", std::to_string(result.epochs_done)}});
   }
   result.finished = true;
   result.diverged = diverged();

@@ -15,6 +15,7 @@
 
 #include "apps/common/progress.h"
 #include "apps/common/train_step.h"
+#include "apps/ember-train/data_parallel.h"
 #include "apps/ember-train/data_plan.h"
 #include "apps/ember-train/energy.h"
 #include "apps/ember-train/log_window.h"
@@ -39,10 +40,15 @@ struct TrainEnvironment {
   std::string out_dir;  // --save-models writes model-<k>.safetensors here
   // Polled after every step: true asks for a checkpoint and a clean stop (Ctrl-C).
   std::function<bool()> stop_requested;
-  // Writes a checkpoint of the comparison with this run's model and optimiser; the run's
-  // record and progress are up to date when it is called (at every epoch end but the last,
-  // and when stopped).
-  std::function<void(const nn::Module&, const optim::Optimizer&)> save_checkpoint;
+  // Writes a checkpoint of the comparison with this run's model and optimiser state; the
+  // run's record and progress are up to date when it is called (at every epoch end but the
+  // last, and when stopped). Called on every rank (the ZeRO-1 state is gathered).
+  std::function<void(const nn::Module&, const optim::StateDict&)> save_checkpoint;
+  // --data-parallel: the ranks that train each run together (Note [data-parallel
+  // ember-train]); null: this process trains alone.
+  const RankComms* data_parallel = nullptr;
+  // Whether this process writes files (--save-models): rank 0 of a data-parallel job.
+  bool writes_files = true;
 };
 
 enum class Outcome { Finished, Interrupted };
@@ -84,6 +90,10 @@ class RunTrainer {
   double probe_shifted_accuracy(int epoch);  // NaN except after the last epoch before a shift
   double joules();                           // of this run so far; NaN without a meter
   bool diverged() const { return !windows_.diverged_at().empty(); }
+  bool stop_requested();  // agreed over the ranks under --data-parallel
+  // After the optimiser moved the parameters (Schedule-Free's x, ASGD's averages): --zero1
+  // gathers the shards' (collective); empty otherwise.
+  std::function<void()> parameters_moved();
 
   const TrainEnvironment& env_;
   const TrainConfig& config_;
@@ -98,8 +108,10 @@ class RunTrainer {
 
   std::unique_ptr<nn::ResNet18> model_;
   std::unique_ptr<optim::FlatParameters> flat_;
-  std::unique_ptr<optim::Optimizer> optimizer_;
-  std::unique_ptr<TrainStep> step_;
+  std::unique_ptr<optim::Optimizer> own_optimizer_;  // one process
+  std::unique_ptr<DataParallelRun> parallel_;        // --data-parallel: owns the optimiser
+  optim::Optimizer* optimizer_ = nullptr;
+  std::unique_ptr<TrainStep> step_;                  // one process
   bool reported_graph_failure_ = false;
 
   RunLoaders loaders_;

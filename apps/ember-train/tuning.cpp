@@ -12,6 +12,7 @@
 #include "apps/ember-train/history.h"
 #include "apps/ember-train/run.h"
 #include "apps/ember-train/tuning_figure.h"
+#include "core/dist/launch.h"
 #include "core/error.h"
 #include "core/printable.h"
 
@@ -166,9 +167,12 @@ int run_tuned_comparison(TrainConfig config, bool resuming) {
   }
   const std::vector<TrialOutcome> outcomes =
       trial_outcomes(plan, load_run_checkpoint(checkpoint_path(trials.out)).state);
-  const std::string figure = draw_tuning_figure(config.out, outcomes);
-  if (!figure.empty()) std::fprintf(stderr, "ember-train: note: %s (tuning.csv holds every number)\n", figure.c_str());
-  {
+  // Under mpirun every rank reads the trials' checkpoint (rank 0 wrote it before the ranks
+  // finished the trials together) and picks the same best trials; rank 0 alone writes.
+  if (dist::detect_launch().rank == 0) {
+    const std::string figure = draw_tuning_figure(config.out, outcomes);
+    if (!figure.empty())
+      std::fprintf(stderr, "ember-train: note: %s (tuning.csv holds every number)\n", figure.c_str());
     std::ofstream csv(fs::path(config.out) / "tuning.csv", std::ios::binary);
     csv << tuning_csv(outcomes);
     EMBER_CHECK(csv.good(), "cannot write {}", (fs::path(config.out) / "tuning.csv").string());

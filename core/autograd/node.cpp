@@ -41,6 +41,7 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
     // gradient (add passes one gradient to both operands) or alias saved data.
     variable.set_grad(grad_output.detach().clone());
   }
+  for (const auto& [id, hook] : impl->autograd_.post_accumulate_hooks) hook();
   return {};
 }
 

@@ -89,10 +89,13 @@ std::vector<std::string> csv_fields(const std::string& line) {
 }
 
 Command run_binary(const std::string& args, const std::string& binary) {
+  return run_command(std::string(EMBER_BINARY_DIR) + "/bin/" + binary + " " + args);
+}
+
+Command run_command(const std::string& command) {
   const fs::path out = fs::temp_directory_path() / ("ember-train-test-stdout-" + std::to_string(::getpid()));
   const fs::path err = fs::temp_directory_path() / ("ember-train-test-stderr-" + std::to_string(::getpid()));
-  const std::string cmd = std::string(EMBER_BINARY_DIR) + "/bin/" + binary + " " + args + " > " + out.string() +
-                          " 2> " + err.string();
+  const std::string cmd = command + " > " + out.string() + " 2> " + err.string();
   const int status = std::system(cmd.c_str());
   Command result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -101,6 +104,16 @@ Command run_binary(const std::string& args, const std::string& binary) {
   fs::remove(out);
   fs::remove(err);
   return result;
+}
+
+Command run_on_ranks(int ranks, const std::string& args, int timeout_seconds) {
+  // Assignments before the command: for mpirun and its ranks only, not this test's later runs.
+  const std::string environment =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none " EMBER_MPI_SANITIZER_ENV " ";
+  const std::string limit = timeout_seconds > 0 ? "timeout " + std::to_string(timeout_seconds) + " " : "";
+  return run_command(environment + limit + EMBER_MPIEXEC + " -np " + std::to_string(ranks) + " " + EMBER_BINARY_DIR +
+                     "/bin/ember-train " + args);
 }
 
 void expect_usage_errors(const std::vector<std::pair<std::string, std::string>>& cases) {

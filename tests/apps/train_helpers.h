@@ -38,6 +38,14 @@ struct Command {
 };
 // Runs build/bin/<binary> with `args` (shell words).
 Command run_binary(const std::string& args, const std::string& binary = "ember-train");
+// Runs a shell command line (e.g. mpirun ... build/bin/ember-train ...).
+Command run_command(const std::string& command);
+// Runs build/bin/ember-train with `args` on `ranks` ranks under the MPI launcher CMake found,
+// with Open MPI's settings for CI (root, oversubscription, no ptrace) and, in the ASan build,
+// the leak check with Open MPI's own allocations suppressed: Note [two ranks in CTest] and
+// lsan-openmpi.supp in tests/dist. timeout_seconds > 0: mpirun is stopped after that long
+// (coreutils' timeout: exit code 124).
+Command run_on_ranks(int ranks, const std::string& args, int timeout_seconds = 0);
 // Runs ember-train with each case's arguments and expects exit 2 with one line on stderr
 // holding the case's text.
 void expect_usage_errors(const std::vector<std::pair<std::string, std::string>>& cases);
