@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "optim/cpu_clones.h"
 #include "optim/step_executors.h"
 
 namespace ember::optim::detail {
@@ -16,16 +17,6 @@ namespace {
 using kernels::Blockwise8Args;
 using kernels::kMaxOptimStates;
 using kernels::kQuantBlock;
-
-// x86-64 builds target the 2003 baseline; the block step is also compiled for AVX2 and
-// AVX-512 (as cpu_step.cpp's loop) and the best the processor has is picked at load time: the
-// map lookups and the branch-free search of quantise8 vectorise as gathers. No FMA is formed
-// (-ffp-contract=off), so every clone gives the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EMBER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define EMBER_CPU_CLONES
-#endif
 
 // The largest |v[i]| of a block; NaN wins, the first one met (kernels::absmax_combine in
 // order). The vectorised maximum cannot see NaN, so a block holding one is redone in order.

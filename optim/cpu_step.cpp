@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "optim/cpu_clones.h"
 #include "optim/step_executors.h"
 
 namespace ember::optim::detail {
@@ -23,16 +24,6 @@ using kernels::FusedStepArgs;
 using kernels::OptimSegment;
 
 constexpr int64_t kParallelGrain = 1 << 15;  // elements below which a loop stays on one thread
-
-// x86-64 builds target the 2003 baseline (SSE2, 4 floats); the step loop is also compiled for
-// AVX2 and AVX-512 and the best one the processor has is picked at load time. Wider vectors
-// matter: RMSprop's and Adam's sqrt and divisions make a 4-wide loop compute-bound before it
-// is memory-bound. No FMA is formed (-ffp-contract=off), so every clone gives the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EMBER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define EMBER_CPU_CLONES
-#endif
 
 // Group g's scalars before this step: from the arguments, or from memory in capturable mode.
 kernels::OptimScalars group_scalars(const FusedStepArgs& a, int g) {
