@@ -65,20 +65,40 @@ EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step
   }
 }
 
-// One segment: each thread takes one contiguous chunk (a multiple of 16 elements, so chunks
-// start on cache-line boundaries of the 64-byte-aligned buffers).
-template <class Rule, unsigned kSlots>
-void step_segment(const typename Rule::template Step<float>& step, const FusedStepArgs& a, const OptimSegment& seg) {
-  const int64_t n = seg.end - seg.begin;
+// Segment seg's state pointers, shifted so that element i's state is s[k][i].
+template <unsigned kSlots>
+SegmentState segment_state(const FusedStepArgs& a, const OptimSegment& seg) {
   SegmentState state{};
   for (int k = 0; k < kernels::kMaxOptimStates; ++k)
     if ((kSlots >> k) & 1u) state.s[k] = a.state[k] + (seg.state_begin - seg.begin);
-#pragma omp parallel num_threads(num_threads()) if (n > kParallelGrain)
+  return state;
+}
+
+// Every segment in one parallel region (one fork and join per step, not one per segment:
+// ResNet-18 has 62). Each thread takes one contiguous chunk of every large segment (a multiple
+// of 16 elements, so chunks start on cache-line boundaries of the 64-byte-aligned buffers);
+// small segments go whole to one thread each, in turn. Segments are disjoint, so no thread
+// waits for another between them.
+template <class Rule, unsigned kSlots>
+void step_segments(const std::vector<typename Rule::template Step<float>>& steps, const FusedStepArgs& a) {
+  int64_t total = 0;
+  for (int s = 0; s < a.num_segments; ++s) total += a.segments[s].end - a.segments[s].begin;
+#pragma omp parallel num_threads(num_threads()) if (total > kParallelGrain)
   {
     const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
-    const int64_t begin = seg.begin + std::min(n, t * chunk), end = seg.begin + std::min(n, (t + 1) * chunk);
-    step_range<Rule, kSlots>(step, a, state, begin, end);
+    int64_t small = 0;  // small segments so far: the next goes to thread small % threads
+    for (int s = 0; s < a.num_segments; ++s) {
+      const OptimSegment& seg = a.segments[s];
+      const auto& step = steps[static_cast<size_t>(seg.group)];
+      const int64_t n = seg.end - seg.begin;
+      if (n <= kParallelGrain) {
+        if (small++ % threads == t) step_range<Rule, kSlots>(step, a, segment_state<kSlots>(a, seg), seg.begin, seg.end);
+        continue;
+      }
+      const int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
+      const int64_t begin = seg.begin + std::min(n, t * chunk), end = seg.begin + std::min(n, (t + 1) * chunk);
+      step_range<Rule, kSlots>(step, a, segment_state<kSlots>(a, seg), begin, end);
+    }
   }
 }
 
@@ -96,8 +116,7 @@ void cpu_fused_step(const FusedStepArgs& a) {
       const double lr = capturable ? a.device_lr[g] : a.hyper[g].lr;
       steps.push_back(Rule::template make_step<float>(a.hyper[g], step, lr, group_scalars(a, g)));
     }
-    for (int s = 0; s < a.num_segments; ++s)
-      step_segment<Rule, decltype(slots)::value>(steps[a.segments[s].group], a, a.segments[s]);
+    step_segments<Rule, decltype(slots)::value>(steps, a);
     if (!capturable || a.device_scalars == nullptr) return;
     for (int g = 0; g < a.num_groups; ++g) {
       const kernels::OptimScalars after = Rule::next_scalars(a.hyper[g], step, a.device_lr[g], group_scalars(a, g));
