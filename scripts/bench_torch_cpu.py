@@ -16,10 +16,13 @@ Prints ember's ratio to each (above 1: ember faster; for memory, below 1: ember 
 writes bench/results/<date>-cpu-<threads>threads.json with the CPU model and its vector
 flags, the commit and the date.
 
-Each configuration runs torch first: its warm-up steps size the number of timed steps (about
---seconds of work, at least --min-steps), and ember then runs the same number. Other work on
-the machine skews both (run it under the machine-wide lock, with nothing else running): the
-load average before each configuration is recorded beside its figures.
+Each configuration runs --rounds times, torch and ember alternating (torch, ember, torch,
+ember, ...), and every ratio is the median of the rounds' ratios, with their range beside it: on
+a shared machine the memory bandwidth drifts by a third within minutes, and only pairs
+measured back to back compare. In each round torch's warm-up steps size the number of timed
+steps (about --seconds of work, at least --min-steps), and ember then runs the same number.
+Run it under the machine-wide lock, with nothing else running: the load average before each
+configuration is recorded beside its figures.
 
 PyTorch: a python3 with torch and torchvision (else a venv of its own, .venv-torch, is made
 with `pip install torch torchvision`).
@@ -181,64 +184,92 @@ def run_ember(binary, args, env):
     return result
 
 
+def ratio_summary(ratios):
+    """The median of per-round ratios and their range."""
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "rounds": len(ratios)}
+
+
+def train_round(args, env, stem, batch, precision):
+    """One torch run then one ember run of the same configuration: (torch record, ember record)."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", stem, "--threads", str(args.threads), "--batch-size",
+         str(batch), "--precision", precision, "--warmup", str(args.warmup), "--seconds",
+         str(args.seconds), "--min-steps", str(args.min_steps), "--steps", str(args.steps)],
+        capture_output=True, text=True, env=env)
+    if child.returncode != 0:
+        print(f"torch {stem} b{batch} {precision} failed: {child.stderr.strip()[-500:]}", flush=True)
+    torch_r = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else None
+    steps = torch_r["steps"] if torch_r else (args.steps or args.min_steps)
+    ember_r = run_ember(os.path.join(args.build, "bin", "ember-bench-train"),
+                        ["--device", "cpu", "--arch", ARCHS[stem], "--batch-size", str(batch), "--steps",
+                         str(steps), "--warmup", str(args.warmup), "--optimizer", "adam:lr=1e-3",
+                         "--precision", precision, "--threads", str(args.threads), "--json"], env)
+    return torch_r, ember_r
+
+
 def bench_training(args, env):
     rows = []
     for precision in args.precisions.split(","):
         for stem in ("imagenet", "cifar"):
             for batch in [int(b) for b in args.batches.split(",")]:
                 load = os.getloadavg()[0]
-                child = subprocess.run(
-                    [sys.executable, __file__, "--child", stem, "--threads", str(args.threads), "--batch-size",
-                     str(batch), "--precision", precision, "--warmup", str(args.warmup), "--seconds",
-                     str(args.seconds), "--min-steps", str(args.min_steps), "--steps", str(args.steps)],
-                    capture_output=True, text=True, env=env)
-                if child.returncode != 0:
-                    print(f"torch {stem} b{batch} {precision} failed: {child.stderr.strip()[-500:]}", flush=True)
-                torch_r = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else None
-                steps = torch_r["steps"] if torch_r else (args.steps or args.min_steps)
-                ember_r = run_ember(os.path.join(args.build, "bin", "ember-bench-train"),
-                                    ["--device", "cpu", "--arch", ARCHS[stem], "--batch-size", str(batch), "--steps",
-                                     str(steps), "--warmup", str(args.warmup), "--optimizer", "adam:lr=1e-3",
-                                     "--precision", precision, "--threads", str(args.threads), "--json"], env)
+                pairs = [train_round(args, env, stem, batch, precision) for _ in range(args.rounds)]
                 row = {"arch": ARCHS[stem], "batch_size": batch, "precision": precision, "load_before": load,
-                       "torch": torch_r, "ember": ember_r}
-                if torch_r and ember_r:
-                    row["ratio_images_per_s"] = ember_r["images_per_s"] / torch_r["images_per_s"]
-                    row["ratio_peak_rss"] = ember_r["peak_rss_bytes"] / torch_r["peak_rss_bytes"]
+                       "torch": [t for t, _ in pairs], "ember": [e for _, e in pairs]}
+                done = [(t, e) for t, e in pairs if t and e]
+                if done:
+                    row["torch_images_per_s"] = statistics.median(t["images_per_s"] for t, _ in done)
+                    row["ember_images_per_s"] = statistics.median(e["images_per_s"] for _, e in done)
+                    row["ratio_images_per_s"] = ratio_summary([e["images_per_s"] / t["images_per_s"] for t, e in done])
+                    row["ratio_peak_rss"] = (max(e["peak_rss_bytes"] for _, e in done) /
+                                             max(t["peak_rss_bytes"] for t, _ in done))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return rows
 
 
-def bench_optimizers(args, env):
+def optimizer_round(args, env):
+    """torch's steps (every implementation) then ember's: {name: {impl: ms}}, {name: ms}, copy GB/s."""
     torch_opt = bench_torch_optim(args.threads, args.optim_reps)
+    flags = [f for name in OPTIMIZERS for f in ("--optimizer", EMBER_NAMES[name])]
     ember_opt = run_ember(os.path.join(args.build, "bin", "ember-bench-optim"),
-                          ["--device", "cpu", "--threads", str(args.threads), "--json"], env)
+                          ["--device", "cpu", "--threads", str(args.threads), "--n", "11181642", "--reps",
+                           str(args.optim_reps), "--json"] + flags, env)
+    torch_ms = {name: {r["impl"]: r["ms"] for r in torch_opt if r["optimizer"] == name} for name in OPTIMIZERS}
+    ember_ms = {r["optimizer"]: r for r in (ember_opt or {}).get("results", [])}
+    mine = {name: ember_ms[EMBER_NAMES[name]] for name in OPTIMIZERS if EMBER_NAMES[name] in ember_ms}
+    return torch_ms, mine, (ember_opt or {}).get("copy_gb_per_s")
+
+
+def bench_optimizers(args, env):
+    rounds = [optimizer_round(args, env) for _ in range(args.rounds)]
     rows = {}
     for name in OPTIMIZERS:
-        entry = {impl: r["ms"] for r in torch_opt if r["optimizer"] == name for impl in [r["impl"]]}
-        row = {"torch_ms": entry}
-        if ember_opt:
-            mine = [r for r in ember_opt["results"] if r["optimizer"] == EMBER_NAMES[name] and r["n"] == 11181642]
-            if mine:
-                row["ember_ms"] = mine[0]["ms"]
-                row["ember_fraction_of_copy"] = mine[0].get("fraction_of_copy")
-                row["ratio_vs"] = {impl: ms / mine[0]["ms"] for impl, ms in entry.items()}
+        impls = rounds[0][0][name].keys()
+        row = {"torch_ms": {impl: statistics.median(r[0][name][impl] for r in rounds) for impl in impls}}
+        mine = [(r[0][name], r[1][name]) for r in rounds if name in r[1]]
+        if mine:
+            row["ember_ms"] = statistics.median(e["ms"] for _, e in mine)
+            row["ember_fraction_of_copy"] = statistics.median(e["fraction_of_copy"] for _, e in mine)
+            row["ratio_vs"] = {impl: ratio_summary([t[impl] / e["ms"] for t, e in mine]) for impl in impls}
         rows[name] = row
-    return rows, (ember_opt or {}).get("copy_gb_per_s")
+    copies = [r[2] for r in rounds if r[2]]
+    return rows, (statistics.median(copies) if copies else None)
 
 
 def print_summary(report):
-    print("\n== ember / PyTorch on the CPU (%d threads, %s); ratios: ember's speed over torch's"
-          % (report["threads"], report["cpu_layers"]))
+    print("\n== ember / PyTorch on the CPU (%d threads, %s); ratios: ember's speed over torch's, "
+          "median of %d alternating rounds [range]" % (report["threads"], report["cpu_layers"], report["rounds"]))
     for row in report["train"]:
         if "ratio_images_per_s" in row:
+            r = row["ratio_images_per_s"]
             print(f"  train {row['arch']:15s} b{row['batch_size']:<4d} {row['precision']}: "
-                  f"ember {row['ember']['images_per_s']:8.1f} img/s, torch {row['torch']['images_per_s']:8.1f} img/s, "
-                  f"ratio {row['ratio_images_per_s']:.2f}, peak RSS ratio {row['ratio_peak_rss']:.2f} "
-                  f"(load before {row['load_before']:.2f})")
+                  f"ember {row['ember_images_per_s']:8.1f} img/s, torch {row['torch_images_per_s']:8.1f} img/s, "
+                  f"ratio {r['median']:.2f} [{r['min']:.2f}, {r['max']:.2f}], "
+                  f"peak RSS ratio {row['ratio_peak_rss']:.2f} (load before {row['load_before']:.2f})")
     for name, row in report.get("optimizers", {}).items():
-        ratios = ", ".join(f"{k} {v:.2f}x" for k, v in row.get("ratio_vs", {}).items())
+        ratios = ", ".join(f"{k} {v['median']:.2f}x [{v['min']:.2f}, {v['max']:.2f}]"
+                           for k, v in row.get("ratio_vs", {}).items())
         print(f"  {name:9s} ember {row.get('ember_ms', float('nan')):7.2f} ms  vs torch {ratios}")
 
 
@@ -253,6 +284,7 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="timed steps per configuration (0: from --seconds)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--optim-reps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating torch/ember rounds per configuration")
     ap.add_argument("--skip-optimizers", action="store_true")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", help="result file (default bench/results/<date>-cpu-<threads>threads.json)")
@@ -269,7 +301,8 @@ def main():
                EMBER_CPU_LAYERS=args.cpu_layers)
     model, flags = cpu_info()
     report = {"device": model, "cpu_flags": flags, "cpus": os.cpu_count(), "threads": args.threads,
-              "cpu_layers": args.cpu_layers, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+              "rounds": args.rounds, "cpu_layers": args.cpu_layers, "torch": torch.__version__,
+              "date": datetime.date.today().isoformat(),
               "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
                                        text=True).stdout.strip(),
               "command": " ".join(["python3", "scripts/bench_torch_cpu.py"] + sys.argv[1:])}
