@@ -4,8 +4,8 @@
 Measures, in one run on this machine:
   * ResNet-18 training (forward + backward + Adam lr 1e-3, torch's fused CPU Adam) on 32x32
     images, both stems, batch 64 and 256, in float32 and in bfloat16 mixed precision (ember
-    --precision bf16 against torch.autocast("cpu", dtype=torch.bfloat16)): images/s (median
-    step after warm-up for torch; ember-bench-train's mean over the same number of steps),
+    --precision bf16 against torch.autocast("cpu", dtype=torch.bfloat16)): images/s (for both
+    the mean step time over the same number of timed steps after warm-up),
     ms of forward, backward and optimiser, and peak RSS - PyTorch in a fresh subprocess per
     configuration (so peaks do not mix), ember by build/bin/ember-bench-train --device cpu --json
     with EMBER_CPU_LAYERS=--cpu-layers;
@@ -133,7 +133,7 @@ def train_child(args):
     warm = [step()[3] for _ in range(args.warmup)]
     steps = args.steps or max(args.min_steps, min(50, math.ceil(args.seconds / min(warm))))
     fwd, bwd, opt_t, total = zip(*[step() for _ in range(steps)])
-    ms = statistics.median(total) * 1e3
+    ms = statistics.mean(total) * 1e3  # as ember-bench-train: the timed loop's time over its steps
     print(json.dumps({"arch": ARCHS[args.child], "batch_size": args.batch_size, "precision": args.precision,
                       "threads": args.threads, "steps": steps, "images_per_s": args.batch_size / ms * 1e3,
                       "ms_step": ms, "ms_forward": statistics.median(fwd) * 1e3,
@@ -141,31 +141,31 @@ def train_child(args):
                       "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 
 
-def bench_torch_optim(threads, reps):
+def bench_torch_optim(threads, reps, name):
+    """torch's step of one optimiser in every implementation it has on the CPU: [{impl, ms, ...}]."""
     import torch
     torch.set_num_threads(threads)
     shapes = [p.shape for p in make_model("imagenet").parameters()]
     results = []
-    for name in OPTIMIZERS:
-        for impl in ("forloop", "foreach", "fused"):
-            params = [torch.zeros(s, requires_grad=True) for s in shapes]
-            for p in params:
-                p.grad = torch.full_like(p, 1e-3)
-            try:
-                opt = torch_optimizer(name, params, impl)
-                opt.step()  # state allocation outside the timing
-            except (RuntimeError, TypeError, ValueError) as e:
-                if impl == "fused":
-                    continue  # torch has no fused CPU step for this optimiser
-                raise e
-            times = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                opt.step()
-                times.append(time.perf_counter() - t0)
-            results.append({"optimizer": name, "impl": impl, "n": sum(p.numel() for p in params),
-                            "ms": statistics.median(times) * 1e3})
-            print(json.dumps(results[-1]), flush=True)
+    for impl in ("forloop", "foreach", "fused"):
+        params = [torch.zeros(s, requires_grad=True) for s in shapes]
+        for p in params:
+            p.grad = torch.full_like(p, 1e-3)
+        try:
+            opt = torch_optimizer(name, params, impl)
+            opt.step()  # state allocation outside the timing
+        except (RuntimeError, TypeError, ValueError) as e:
+            if impl == "fused":
+                continue  # torch has no fused CPU step for this optimiser
+            raise e
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            opt.step()
+            times.append(time.perf_counter() - t0)
+        results.append({"optimizer": name, "impl": impl, "n": sum(p.numel() for p in params),
+                        "ms": statistics.median(times) * 1e3})
+        print(json.dumps(results[-1]), flush=True)
     return results
 
 
@@ -229,16 +229,18 @@ def bench_training(args, env):
 
 
 def optimizer_round(args, env):
-    """torch's steps (every implementation) then ember's: {name: {impl: ms}}, {name: ms}, copy GB/s."""
-    torch_opt = bench_torch_optim(args.threads, args.optim_reps)
-    flags = [f for name in OPTIMIZERS for f in ("--optimizer", EMBER_NAMES[name])]
-    ember_opt = run_ember(os.path.join(args.build, "bin", "ember-bench-optim"),
+    """Each optimiser's torch steps and, straight after, ember's: {name: {impl: ms}}, {name: ember's
+    row}, copy GB/s. Pairs seconds apart, so that the machine's drift falls between rounds."""
+    torch_ms, mine, copies = {}, {}, []
+    for name in OPTIMIZERS:
+        torch_ms[name] = {r["impl"]: r["ms"] for r in bench_torch_optim(args.threads, args.optim_reps, name)}
+        ember = run_ember(os.path.join(args.build, "bin", "ember-bench-optim"),
                           ["--device", "cpu", "--threads", str(args.threads), "--n", "11181642", "--reps",
-                           str(args.optim_reps), "--json"] + flags, env)
-    torch_ms = {name: {r["impl"]: r["ms"] for r in torch_opt if r["optimizer"] == name} for name in OPTIMIZERS}
-    ember_ms = {r["optimizer"]: r for r in (ember_opt or {}).get("results", [])}
-    mine = {name: ember_ms[EMBER_NAMES[name]] for name in OPTIMIZERS if EMBER_NAMES[name] in ember_ms}
-    return torch_ms, mine, (ember_opt or {}).get("copy_gb_per_s")
+                           str(args.optim_reps), "--optimizer", EMBER_NAMES[name], "--json"], env)
+        if ember and ember.get("results"):
+            mine[name] = ember["results"][0]
+            copies.append(ember["copy_gb_per_s"])
+    return torch_ms, mine, (statistics.median(copies) if copies else None)
 
 
 def bench_optimizers(args, env):
