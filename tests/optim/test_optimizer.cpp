@@ -5,6 +5,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 #include "optim/optimizer.h"
 #include "tests/optim/cases.h"
 #include "tests/support/compare.h"
@@ -376,6 +377,44 @@ TEST(Optimizer, MaximizeClimbsAndZeroGradientsStillDecay) {
   opt->step();
   // g' = -g + 0.1 p; p -= 0.5 g'.
   EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{1.0f - 0.5f * (-1.0f + 0.1f), 2.0f - 0.5f * 0.2f}));
+}
+
+TEST(Optimizer, TheThreadCountNeverChangesTheBits) {
+  // The CPU step splits segments above 32,768 elements between the threads and hands smaller
+  // ones whole to one thread each, in turn: sizes on both sides of that line, odd and tiny,
+  // over 1, 2 and 3 threads (more threads than this machine's cores too) give the same bits.
+  const std::vector<std::pair<std::string, Shape>> shapes = {{"big", {70001}}, {"tiny", {1}}, {"small", {5, 7}},
+                                                             {"edge", {32769}}, {"odd", {33, 3}}, {"last", {40003}}};
+  const int saved_threads = num_threads();
+  for (const std::string spec : {"sgd:lr=0.05,momentum=0.9,nesterov=true", "adam:lr=0.01,amsgrad=true"}) {
+    SCOPED_TRACE(spec);
+    std::vector<float> first;
+    for (const int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      std::vector<std::pair<std::string, Tensor>> named;
+      uint64_t seed = 11;
+      for (const auto& [name, shape] : shapes)
+        named.emplace_back(name, from_vector(testing::initial_values(static_cast<int>(shape_numel(shape)), seed++),
+                                             shape, TensorOptions().requires_grad(true)));
+      FlatParameters flat(named, Device::cpu());
+      const std::vector<float> before = flat.values().to_vector<float>();
+      auto opt = optim::make_optimizer(spec, flat);
+      for (int t = 0; t < 4; ++t) {
+        set_gradients(flat, t);
+        opt->step();
+      }
+      const std::vector<float> after = flat.values().to_vector<float>();
+      if (first.empty()) {
+        first = after;
+        int64_t moved = 0;  // not a step that does nothing
+        for (size_t i = 0; i < after.size(); ++i) moved += after[i] != before[i];
+        EXPECT_GT(moved, int64_t(after.size()) * 9 / 10);
+      }
+      EXPECT_TRUE(bit_equal(from_vector(after, {int64_t(after.size())}), from_vector(first, {int64_t(first.size())})))
+          << threads << " threads";
+    }
+  }
+  set_num_threads(saved_threads);
 }
 
 }  // namespace
