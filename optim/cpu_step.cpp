@@ -2,10 +2,10 @@
 // buffers, calling the same per-element rule as the CUDA kernel (kernels/optim_rules.h).
 // Threads split each large segment into contiguous chunks (small ones go whole to one thread)
 // and each chunk is an `omp simd` loop (the rules are branch-free so that it vectorises: see
-// kernels/optim_rules.h). This file is
-// compiled with -fno-math-errno so that sqrt vectorises too (errno is never read) and with
-// -ffp-contract=off so that no clone fuses a multiply and an add: the CPU step performs
-// exactly the rule's IEEE operations, as the CUDA kernel does (Note [bit-identical steps]).
+// kernels/optim_rules.h). This file is compiled with -fno-math-errno so that sqrt vectorises
+// too (errno is never read) and with -ffp-contract=off so that no clone fuses a multiply and
+// an add: the CPU step performs exactly the rule's IEEE operations, as the CUDA kernel does
+// (Note [bit-identical steps]).
 #include <omp.h>
 
 #include <algorithm>
