@@ -10,11 +10,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
 #include "core/parallel.h"
 #include "optim/cpu_clones.h"
+#include "optim/cpu_known_flags.h"
 #include "optim/step_executors.h"
 
 namespace ember::optim::detail {
@@ -40,8 +42,9 @@ struct SegmentState {
   float* s[kernels::kMaxOptimStates];
 };
 
-// Elements [begin, end) of one segment, vectorised.
-template <class Rule, unsigned kSlots>
+// Elements [begin, end) of one segment, vectorised; with kFlags the step's flags are
+// compile-time constants (Note [known flags] in optim/cpu_known_flags.h).
+template <class Rule, unsigned kSlots, unsigned kFlags>
 EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step, const FusedStepArgs& a,
                                  const SegmentState& state, int64_t begin, int64_t end) {
   float* __restrict__ param = a.param;
@@ -49,7 +52,8 @@ EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step
   float* __restrict__ s0 = state.s[0];
   float* __restrict__ s1 = state.s[1];
   float* __restrict__ s2 = state.s[2];
-  const auto s = step;  // a local copy: visibly loop-invariant
+  auto s = step;  // a local copy: visibly loop-invariant
+  if constexpr (kFlags != kUnknownFlags) KnownFlags<Rule>::set(s, kFlags);
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
     // A missing slot is a zero the rule computes with and never uses.
@@ -64,6 +68,26 @@ EMBER_CPU_CLONES void step_range(const typename Rule::template Step<float>& step
     if constexpr ((kSlots & 2u) != 0) s1[i] = y;
     if constexpr ((kSlots & 4u) != 0) s2[i] = z;
   }
+}
+
+// step_range with the step's flags known at compile time where they are a common setting,
+// else the generic loop.
+template <class Rule, unsigned kSlots, size_t... I>
+void step_range_of_flags(const typename Rule::template Step<float>& step, const FusedStepArgs& a,
+                      const SegmentState& state, int64_t begin, int64_t end, std::index_sequence<I...>) {
+  using Known = KnownFlags<Rule>;
+  [[maybe_unused]] const unsigned flags = Known::of(step);  // unused where no setting is known
+  const bool common = ((flags == Known::kCommon[I] &&
+                        (step_range<Rule, kSlots, Known::kCommon[I]>(step, a, state, begin, end), true)) ||
+                       ...);
+  if (!common) step_range<Rule, kSlots, kUnknownFlags>(step, a, state, begin, end);
+}
+
+template <class Rule, unsigned kSlots>
+void step_range_known(const typename Rule::template Step<float>& step, const FusedStepArgs& a,
+                      const SegmentState& state, int64_t begin, int64_t end) {
+  step_range_of_flags<Rule, kSlots>(step, a, state, begin, end,
+                                    std::make_index_sequence<KnownFlags<Rule>::kCommon.size()>{});
 }
 
 // Segment seg's state pointers, shifted so that element i's state is s[k][i].
@@ -93,12 +117,13 @@ void step_segments(const std::vector<typename Rule::template Step<float>>& steps
       const auto& step = steps[static_cast<size_t>(seg.group)];
       const int64_t n = seg.end - seg.begin;
       if (n <= kParallelGrain) {
-        if (small++ % threads == t) step_range<Rule, kSlots>(step, a, segment_state<kSlots>(a, seg), seg.begin, seg.end);
+        if (small++ % threads == t)
+          step_range_known<Rule, kSlots>(step, a, segment_state<kSlots>(a, seg), seg.begin, seg.end);
         continue;
       }
       const int64_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
       const int64_t begin = seg.begin + std::min(n, t * chunk), end = seg.begin + std::min(n, (t + 1) * chunk);
-      step_range<Rule, kSlots>(step, a, segment_state<kSlots>(a, seg), begin, end);
+      step_range_known<Rule, kSlots>(step, a, segment_state<kSlots>(a, seg), begin, end);
     }
   }
 }

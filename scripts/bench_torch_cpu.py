@@ -288,6 +288,7 @@ def main():
     ap.add_argument("--optim-reps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3, help="alternating torch/ember rounds per configuration")
     ap.add_argument("--skip-optimizers", action="store_true")
+    ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", help="result file (default bench/results/<date>-cpu-<threads>threads.json)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -308,7 +309,7 @@ def main():
               "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
                                        text=True).stdout.strip(),
               "command": " ".join(["python3", "scripts/bench_torch_cpu.py"] + sys.argv[1:])}
-    report["train"] = bench_training(args, env)
+    report["train"] = [] if args.skip_training else bench_training(args, env)
     if not args.skip_optimizers:
         report["optimizers"], report["copy_gb_per_s"] = bench_optimizers(args, env)
     print_summary(report)

@@ -32,13 +32,45 @@ struct Model {
   }
 };
 
-// Fills every trainable gradient of `flat` with step t's values (zeros in some steps).
-void set_gradients(FlatParameters& flat, int t) {
+// Fills every trainable gradient of `flat` with step t's values (zeros in some steps), times sign.
+void set_gradients(FlatParameters& flat, int t, float sign = 1.0f) {
   for (const optim::FlatEntry& e : flat.entries()) {
     if (!e.trainable) continue;
-    const auto g = testing::gradient_sequence(t + 1, static_cast<int>(e.numel) + 1, 1000 + e.offset)[t];
+    auto g = testing::gradient_sequence(t + 1, static_cast<int>(e.numel) + 1, 1000 + e.offset)[t];
+    for (float& v : g) v *= sign;
     copy_from_host(e.param.grad(), g.data() + 1, static_cast<size_t>(e.numel) * sizeof(float));
   }
+}
+
+// Parameters of the given shapes from reproducible values, all trainable.
+std::vector<std::pair<std::string, Tensor>> parameters(const std::vector<std::pair<std::string, Shape>>& shapes) {
+  std::vector<std::pair<std::string, Tensor>> named;
+  uint64_t seed = 11;
+  for (const auto& [name, shape] : shapes)
+    named.emplace_back(name, from_vector(testing::initial_values(static_cast<int>(shape_numel(shape)), seed++), shape,
+                                         TensorOptions().requires_grad(true)));
+  return named;
+}
+
+::testing::AssertionResult same_bits(const std::vector<float>& got, const std::vector<float>& want) {
+  return bit_equal(from_vector(got, {int64_t(got.size())}), from_vector(want, {int64_t(want.size())}));
+}
+
+// Sizes on both sides of the CPU step's split size (32,768 elements), odd and tiny.
+const std::vector<std::pair<std::string, Shape>> kSplitShapes = {{"big", {70001}},  {"tiny", {1}},
+                                                                 {"small", {5, 7}}, {"edge", {32769}},
+                                                                 {"odd", {33, 3}},  {"last", {40003}}};
+
+// The flat values after `steps` steps of `spec` from parameters(shapes), gradients times sign.
+std::vector<float> values_after(const std::string& spec, const std::vector<std::pair<std::string, Shape>>& shapes,
+                                int steps, float sign = 1.0f) {
+  FlatParameters flat(parameters(shapes), Device::cpu());
+  auto opt = optim::make_optimizer(spec, flat);
+  for (int t = 0; t < steps; ++t) {
+    set_gradients(flat, t, sign);
+    opt->step();
+  }
+  return flat.values().to_vector<float>();
 }
 
 TEST(Optimizer, GroupsUseTheirOwnHyperparametersAndFrozenAndPaddingStayPut) {
@@ -383,38 +415,37 @@ TEST(Optimizer, TheThreadCountNeverChangesTheBits) {
   // The CPU step splits segments above 32,768 elements between the threads and hands smaller
   // ones whole to one thread each, in turn: sizes on both sides of that line, odd and tiny,
   // over 1, 2 and 3 threads (more threads than this machine's cores too) give the same bits.
-  const std::vector<std::pair<std::string, Shape>> shapes = {{"big", {70001}}, {"tiny", {1}}, {"small", {5, 7}},
-                                                             {"edge", {32769}}, {"odd", {33, 3}}, {"last", {40003}}};
   const int saved_threads = num_threads();
   for (const std::string spec : {"sgd:lr=0.05,momentum=0.9,nesterov=true", "adam:lr=0.01,amsgrad=true"}) {
     SCOPED_TRACE(spec);
-    std::vector<float> first;
-    for (const int threads : {1, 2, 3}) {
+    set_num_threads(1);
+    const std::vector<float> before = values_after(spec, kSplitShapes, 0), first = values_after(spec, kSplitShapes, 4);
+    int64_t moved = 0;  // not a step that does nothing
+    for (size_t i = 0; i < first.size(); ++i) moved += first[i] != before[i];
+    EXPECT_GT(moved, int64_t(first.size()) * 9 / 10);
+    for (const int threads : {2, 3}) {
       set_num_threads(threads);
-      std::vector<std::pair<std::string, Tensor>> named;
-      uint64_t seed = 11;
-      for (const auto& [name, shape] : shapes)
-        named.emplace_back(name, from_vector(testing::initial_values(static_cast<int>(shape_numel(shape)), seed++),
-                                             shape, TensorOptions().requires_grad(true)));
-      FlatParameters flat(named, Device::cpu());
-      const std::vector<float> before = flat.values().to_vector<float>();
-      auto opt = optim::make_optimizer(spec, flat);
-      for (int t = 0; t < 4; ++t) {
-        set_gradients(flat, t);
-        opt->step();
-      }
-      const std::vector<float> after = flat.values().to_vector<float>();
-      if (first.empty()) {
-        first = after;
-        int64_t moved = 0;  // not a step that does nothing
-        for (size_t i = 0; i < after.size(); ++i) moved += after[i] != before[i];
-        EXPECT_GT(moved, int64_t(after.size()) * 9 / 10);
-      }
-      EXPECT_TRUE(bit_equal(from_vector(after, {int64_t(after.size())}), from_vector(first, {int64_t(first.size())})))
-          << threads << " threads";
+      EXPECT_TRUE(same_bits(values_after(spec, kSplitShapes, 4), first)) << threads << " threads";
     }
   }
   set_num_threads(saved_threads);
+}
+
+TEST(Optimizer, CommonSettingsGiveTheGenericLoopsBits) {
+  // The CPU step compiles common settings with their flags fixed (optim/cpu_known_flags.h).
+  // maximize=true takes the generic loop, and with every gradient negated it performs the
+  // same IEEE operations (-(-g) is g exactly): the two must agree bit for bit. Steps 2-5 are
+  // the specialised ones (step 1 of SGD with momentum is generic too).
+  for (const std::string spec :
+       {"sgd:lr=0.05", "sgd:lr=0.05,weight_decay=0.01", "sgd:lr=0.05,momentum=0.9",
+        "sgd:lr=0.05,momentum=0.9,weight_decay=0.01", "sgd:lr=0.05,momentum=0.9,nesterov=true",
+        "sgd:lr=0.05,momentum=0.9,nesterov=true,weight_decay=0.01", "adam:lr=0.01", "adam:lr=0.01,weight_decay=0.01",
+        "adam:lr=0.01,amsgrad=true", "adamw:lr=0.01", "adamw:lr=0.01,amsgrad=true", "adamw:lr=0.01,weight_decay=0"}) {
+    SCOPED_TRACE(spec);
+    const std::vector<float> known = values_after(spec, kSplitShapes, 5);
+    EXPECT_TRUE(same_bits(values_after(spec + ",maximize=true", kSplitShapes, 5, -1.0f), known));
+    EXPECT_FALSE(same_bits(values_after(spec, kSplitShapes, 4), known));  // the fifth step moved them
+  }
 }
 
 }  // namespace
