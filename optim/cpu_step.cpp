@@ -101,9 +101,9 @@ SegmentState segment_state(const FusedStepArgs& a, const OptimSegment& seg) {
 
 // Every segment in one parallel region (one fork and join per step, not one per segment:
 // ResNet-18 has 62). Each thread takes one contiguous chunk of every large segment (a multiple
-// of 16 elements, so chunks start on cache-line boundaries of the 64-byte-aligned buffers);
-// small segments go whole to one thread each, in turn. Segments are disjoint, so no thread
-// waits for another between them.
+// of 16 elements, 64 bytes; segments start on 4-element boundaries, so neighbouring chunks may
+// share one cache line: a little false sharing, never a race); small segments go whole to one
+// thread each, in turn. Segments are disjoint, so no thread waits for another between them.
 template <class Rule, unsigned kSlots>
 void step_segments(const std::vector<typename Rule::template Step<float>>& steps, const FusedStepArgs& a) {
   int64_t total = 0;

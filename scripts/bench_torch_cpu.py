@@ -295,6 +295,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
     ap.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     ensure_torch()
     if args.child:
         train_child(args)

@@ -1,11 +1,15 @@
 // Optimizer over FlatParameters on the CPU: parameter groups with their own hyperparameters,
 // frozen parameters and padding left alone, state_dict round trips that continue bit for
-// bit, capturable mode, state sizes, hyperparameter changes.
+// bit, capturable mode, state sizes, hyperparameter changes; the CPU step's split over threads
+// and its known-flags loops.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "optim/cpu_known_flags.h"
 #include "optim/optimizer.h"
 #include "tests/optim/cases.h"
 #include "tests/support/compare.h"
@@ -60,6 +64,34 @@ std::vector<std::pair<std::string, Tensor>> parameters(const std::vector<std::pa
 const std::vector<std::pair<std::string, Shape>> kSplitShapes = {{"big", {70001}},  {"tiny", {1}},
                                                                  {"small", {5, 7}}, {"edge", {32769}},
                                                                  {"odd", {33, 3}},  {"last", {40003}}};
+
+// Sets the CPU thread count for one scope.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : saved_(num_threads()) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(saved_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int saved_;
+};
+
+// Whether `steps` steps of `spec` change at least one element of every parameter.
+bool every_parameter_moves(const std::string& spec, const std::vector<std::pair<std::string, Shape>>& shapes,
+                           int steps) {
+  FlatParameters flat(parameters(shapes), Device::cpu());
+  std::vector<std::vector<float>> before;
+  for (const optim::FlatEntry& e : flat.entries()) before.push_back(e.param.reshape({e.numel}).to_vector<float>());
+  auto opt = optim::make_optimizer(spec, flat);
+  for (int t = 0; t < steps; ++t) {
+    set_gradients(flat, t);
+    opt->step();
+  }
+  for (size_t k = 0; k < flat.entries().size(); ++k)
+    if (flat.entries()[k].param.reshape({flat.entries()[k].numel}).to_vector<float>() == before[k]) return false;
+  return true;
+}
 
 // The flat values after `steps` steps of `spec` from parameters(shapes), gradients times sign.
 std::vector<float> values_after(const std::string& spec, const std::vector<std::pair<std::string, Shape>>& shapes,
@@ -415,27 +447,49 @@ TEST(Optimizer, TheThreadCountNeverChangesTheBits) {
   // The CPU step splits segments above 32,768 elements between the threads and hands smaller
   // ones whole to one thread each, in turn: sizes on both sides of that line, odd and tiny,
   // over 1, 2 and 3 threads (more threads than this machine's cores too) give the same bits.
-  const int saved_threads = num_threads();
   for (const std::string spec : {"sgd:lr=0.05,momentum=0.9,nesterov=true", "adam:lr=0.01,amsgrad=true"}) {
     SCOPED_TRACE(spec);
-    set_num_threads(1);
-    const std::vector<float> before = values_after(spec, kSplitShapes, 0), first = values_after(spec, kSplitShapes, 4);
-    int64_t moved = 0;  // not a step that does nothing
-    for (size_t i = 0; i < first.size(); ++i) moved += first[i] != before[i];
-    EXPECT_GT(moved, int64_t(first.size()) * 9 / 10);
+    std::vector<float> first;
+    {
+      const ThreadCount one(1);
+      first = values_after(spec, kSplitShapes, 4);
+      EXPECT_TRUE(every_parameter_moves(spec, kSplitShapes, 4));  // no segment skipped on every thread count
+    }
     for (const int threads : {2, 3}) {
-      set_num_threads(threads);
+      const ThreadCount many(threads);
       EXPECT_TRUE(same_bits(values_after(spec, kSplitShapes, 4), first)) << threads << " threads";
+      EXPECT_TRUE(every_parameter_moves(spec, kSplitShapes, 4)) << threads << " threads";
     }
   }
-  set_num_threads(saved_threads);
+}
+
+TEST(Optimizer, CommonSettingsTakeTheKnownFlagsLoop) {
+  // The dispatch in optim/cpu_step.cpp runs a specialised loop exactly when KnownFlags::of
+  // gives one of kCommon: it does for the usual settings from step 2 on, and not for maximize.
+  using optim::detail::KnownFlags;
+  const auto common = [](const auto& list, unsigned flags) {
+    return std::find(list.begin(), list.end(), flags) != list.end();
+  };
+  kernels::OptimHyper sgd;
+  sgd.lr = 0.05, sgd.momentum = 0.9, sgd.nesterov = true, sgd.weight_decay = 0.01;
+  using Sgd = KnownFlags<kernels::SgdRule>;
+  EXPECT_TRUE(common(Sgd::kCommon, Sgd::of(kernels::sgd_step<float>(sgd, 2, sgd.lr))));
+  EXPECT_EQ(Sgd::of(kernels::sgd_step<float>(sgd, 1, sgd.lr)), optim::detail::kUnknownFlags);  // first step
+  sgd.maximize = true;
+  EXPECT_EQ(Sgd::of(kernels::sgd_step<float>(sgd, 2, sgd.lr)), optim::detail::kUnknownFlags);
+  kernels::OptimHyper adam;
+  adam.lr = 0.01, adam.beta1 = 0.9, adam.beta2 = 0.999, adam.eps = 1e-8, adam.weight_decay = 0.01, adam.amsgrad = true;
+  using AdamW = KnownFlags<kernels::AdamWRule>;
+  EXPECT_TRUE(common(AdamW::kCommon, AdamW::of(kernels::adam_step<float>(adam, 1, adam.lr, true))));
+  adam.beta1 = 0.3;  // torch's lerp from the other side
+  EXPECT_EQ(AdamW::of(kernels::adam_step<float>(adam, 1, adam.lr, true)), optim::detail::kUnknownFlags);
 }
 
 TEST(Optimizer, CommonSettingsGiveTheGenericLoopsBits) {
   // The CPU step compiles common settings with their flags fixed (optim/cpu_known_flags.h).
   // maximize=true takes the generic loop, and with every gradient negated it performs the
-  // same IEEE operations (-(-g) is g exactly): the two must agree bit for bit. Steps 2-5 are
-  // the specialised ones (step 1 of SGD with momentum is generic too).
+  // same IEEE operations (-(-g) is g exactly): the two must agree bit for bit. Adam's steps
+  // and SGD's from step 2 take the specialised loop (CommonSettingsTakeTheKnownFlagsLoop).
   for (const std::string spec :
        {"sgd:lr=0.05", "sgd:lr=0.05,weight_decay=0.01", "sgd:lr=0.05,momentum=0.9",
         "sgd:lr=0.05,momentum=0.9,weight_decay=0.01", "sgd:lr=0.05,momentum=0.9,nesterov=true",
