@@ -30,10 +30,13 @@ const std::vector<std::pair<std::string, Shape>> kShapes = {
 // Why a tolerance: the update is bfloat16 (8 significant bits); the transcription sums in
 // double and ember in float (another order), so a GEMM result near a rounding boundary can
 // land on the neighbouring bfloat16 value, moving that element of a step by 2^-8 (0.4%) of its
-// size; and ember's float32 parameters round every step (1.2e-7 at values near 2). Measured:
-// at most 1.8e-4 steps (the float32 rounding of the parameters; no bfloat16 flip was seen).
-// Tolerance 0.01 steps: a few flips pass, a wrong transposition, scale, momentum or iteration
-// (a difference of the size of a whole step) fails.
+// size, and the later Newton-Schulz iterations carry that difference on to its neighbours;
+// ember's float32 parameters also round every step (1.2e-7 at values near 2). Measured: at
+// most 1.8e-4 steps on an AVX2 machine (no flip); on an AVX-512 one (OpenBLAS's SkylakeX
+// kernels sum in another order) 1.7e-4, but 0.0103 steps in one matrix (conv3, ns_steps=3: a
+// flip). Tolerance 0.05 steps: flips pass; a wrong transposition, scale or momentum, or one
+// Newton-Schulz iteration too many (measured: 0.73 to 1.6 steps in the first four settings),
+// fails.
 TEST(Muon, MatchesTheTorchTranscriptionOnFlattenedConvWeights) {
   for (const std::string spec : {"muon:lr=0.02", "muon:lr=0.05,momentum=0.9,nesterov=false,weight_decay=0.01,ns_steps=3",
                                  "muon:lr=0.01,adjust_lr_fn=match_rms_adamw", "muon:lr=0.01,adjust_lr_fn=spectral_unclamped",
@@ -73,7 +76,7 @@ TEST(Muon, MatchesTheTorchTranscriptionOnFlattenedConvWeights) {
     }
     for (size_t k = 0; k + 1 < named.size(); ++k) {
       EXPECT_GT(largest_step[k], 0.0) << kShapes[k].first;
-      EXPECT_LE(largest_diff[k], 0.01 * largest_step[k])
+      EXPECT_LE(largest_diff[k], 0.05 * largest_step[k])
           << kShapes[k].first << ": " << largest_diff[k] / largest_step[k] << " steps apart";
     }
   }
