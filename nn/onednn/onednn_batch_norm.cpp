@@ -1,5 +1,6 @@
 // oneDNN spatial batch normalisation on ember's NCHW activations as they are (no reorder:
-// oneDNN's batch norm reads plain layouts at full speed), float32 scale, shift and statistics.
+// oneDNN's float32 batch norm reads plain layouts at full speed; its bfloat16 one does not, so
+// bfloat16 comes here widened: onednn_layer_backend.cpp), float32 scale, shift and statistics.
 //
 // oneDNN's conventions beside torch's (nn/cpu/batch_norm_cpu.cpp has the formulas):
 //  - its training forward writes the batch mean and the *biased* variance; ember keeps

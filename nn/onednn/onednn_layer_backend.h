@@ -10,6 +10,9 @@
 //    backend: oneDNN in float32 on widened copies, each output rounded once to bfloat16 -
 //    exactly the reference's mixed-precision rule, at oneDNN's speed;
 //  - float64 (gradient checks), and anything oneDNN rejects, runs on the reference layers.
+// Batch norm in bfloat16 takes the widening path always, by choice, not as a fallback (no
+// note, not counted): oneDNN's bfloat16 batch norm on plain NCHW is its slow generic one
+// (widen_batch_norm in onednn_layer_backend.cpp).
 // Each (operation, dtype) that falls back says so once on stderr; fallback_calls() counts
 // every such call (tests check that oneDNN really ran what they compare).
 #pragma once

@@ -278,6 +278,34 @@ TEST_F(OnednnLayers, Bfloat16ConvolutionAndBatchNorm) {
   expect_matches_reference(op, {x, w, bn_w, bn_b}, 1.0 / 128, 1.0 / 128, /*expect_onednn=*/false);
 }
 
+// bfloat16 batch norm is oneDNN's float32 batch norm on widened copies, rounded once, by
+// choice (Note [oneDNN fallbacks]): no fallback counted or noted, forward and backward give
+// the bits of the same layer run in float32 between bfloat16 casts (oneDNN's own bfloat16
+// batch norm gives them too), and that float32 run needs no primitive the bfloat16 one did
+// not make (with oneDNN's bfloat16 batch norm it would).
+TEST_F(OnednnLayers, Bfloat16BatchNormIsTheFloat32OneRoundedOnce) {
+  const V inputs = {random({3, 5, 7, 6}), random({5}, 0.5, 1.5), random({5})};
+  const auto batch_norm_between_casts = [](bool widened) {
+    return [widened](const V& v) {
+      Tensor x = v[0].to(DType::BFloat16);
+      if (widened) x = x.to(DType::Float32);
+      Tensor y = nn::batch_norm(x, v[1], v[2], Tensor(), Tensor(), true);
+      if (widened) y = y.to(DType::BFloat16);
+      return y.to(DType::Float32);
+    };
+  };
+  ::testing::internal::CaptureStderr();
+  const V got = outputs_and_gradients(CpuLayers::OneDnn, batch_norm_between_casts(false), inputs, 7, true);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find("batch norm"), std::string::npos) << err;
+  const size_t plans = nn::onednn_plan_count();
+  const V want = outputs_and_gradients(CpuLayers::OneDnn, batch_norm_between_casts(true), inputs, 7, true);
+  EXPECT_EQ(nn::onednn_plan_count(), plans) << "the bfloat16 batch norm ran oneDNN's bfloat16 primitives";
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_TRUE(testing::bit_equal(got[i], want[i])) << (i == 0 ? "output" : "gradient of input " + std::to_string(i - 1));
+}
+
 TEST_F(OnednnLayers, NativeBfloat16Convolution) {
   CpuLayersScope scope(CpuLayers::OneDnn);
   const int64_t fallbacks = nn::onednn_fallback_calls();
