@@ -14,9 +14,11 @@ bool onednn_dtype(DType dtype) { return dtype == DType::Float32 || dtype == DTyp
 
 // Batch norm in bfloat16 runs oneDNN's float32 batch norm on widened copies, by choice: on
 // ember's plain NCHW activations oneDNN 2.6 has only its generic bfloat16 batch norm
-// (ncsp_bnorm), 2.7x the time of its float32 one; widened, a ResNet-18 bfloat16 training step
-// at batch 64 went from 445-524 to 684-688 images/s (AVX-512 with avx512_bf16, 2 threads).
-// The same bits either way (float32 arithmetic, each output rounded once; tested).
+// (ncsp_bnorm), 2.7x the time of its float32 one in ONEDNN_VERBOSE; widened, `ember-bench-train
+// --device cpu --precision bf16 --batch-size 64 --threads 2 --steps 10` went from 445-524 to
+// 679-704 images/s (AVX-512 with avx512_bf16). Widened is the reference's rule: float32
+// arithmetic, each output rounded once (oneDNN's bfloat16 kernel gave the same bits on the
+// test's shape, measured before this routing; not checked since).
 bool widen_batch_norm(DType dtype) { return dtype == DType::BFloat16; }
 
 OnednnLayerBackend& the_backend() {
