@@ -8,6 +8,7 @@
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "nn/layer_backend.h"
+#include "tests/support/thread_count.h"
 
 namespace ember::testing {
 
@@ -18,16 +19,6 @@ inline Tensor uniform_tensor(const Shape& shape, uint64_t seed, double low = -1.
   Tensor t = empty(shape, dtype);
   return uniform_(t, low, high, &gen);
 }
-
-// Sets the CPU thread count for a scope (so both the batch-parallel and the sequential
-// paths of the CPU layers run in tests, whatever the machine).
-class ThreadCountScope {
- public:
-  explicit ThreadCountScope(int threads) { set_num_threads(threads); }
-  ~ThreadCountScope() { set_num_threads(0); }
-  ThreadCountScope(const ThreadCountScope&) = delete;
-  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
-};
 
 // Selects the CPU layers for a scope (Note [CPU layer backends]), restoring the previous
 // selection after.

@@ -8,11 +8,11 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops.h"
-#include "core/parallel.h"
 #include "optim/cpu_known_flags.h"
 #include "optim/optimizer.h"
 #include "tests/optim/cases.h"
 #include "tests/support/compare.h"
+#include "tests/support/thread_count.h"
 
 namespace ember {
 namespace {
@@ -65,34 +65,6 @@ const std::vector<std::pair<std::string, Shape>> kSplitShapes = {{"big", {70001}
                                                                  {"small", {5, 7}}, {"edge", {32769}},
                                                                  {"odd", {33, 3}},  {"last", {40003}}};
 
-// Sets the CPU thread count for one scope.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(num_threads()) { set_num_threads(n); }
-  ~ThreadCount() { set_num_threads(saved_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int saved_;
-};
-
-// Whether `steps` steps of `spec` change at least one element of every parameter.
-bool every_parameter_moves(const std::string& spec, const std::vector<std::pair<std::string, Shape>>& shapes,
-                           int steps) {
-  FlatParameters flat(parameters(shapes), Device::cpu());
-  std::vector<std::vector<float>> before;
-  for (const optim::FlatEntry& e : flat.entries()) before.push_back(e.param.reshape({e.numel}).to_vector<float>());
-  auto opt = optim::make_optimizer(spec, flat);
-  for (int t = 0; t < steps; ++t) {
-    set_gradients(flat, t);
-    opt->step();
-  }
-  for (size_t k = 0; k < flat.entries().size(); ++k)
-    if (flat.entries()[k].param.reshape({flat.entries()[k].numel}).to_vector<float>() == before[k]) return false;
-  return true;
-}
-
 // The flat values after `steps` steps of `spec` from parameters(shapes), gradients times sign.
 std::vector<float> values_after(const std::string& spec, const std::vector<std::pair<std::string, Shape>>& shapes,
                                 int steps, float sign = 1.0f) {
@@ -103,6 +75,17 @@ std::vector<float> values_after(const std::string& spec, const std::vector<std::
     opt->step();
   }
   return flat.values().to_vector<float>();
+}
+
+// Whether `steps` steps of `spec` change at least one element of every parameter.
+bool every_parameter_moves(const std::string& spec, const std::vector<std::pair<std::string, Shape>>& shapes,
+                           int steps) {
+  const std::vector<float> before = values_after(spec, shapes, 0), after = values_after(spec, shapes, steps);
+  const FlatParameters layout(parameters(shapes), Device::cpu());
+  for (const optim::FlatEntry& e : layout.entries())
+    if (std::equal(before.begin() + e.offset, before.begin() + e.offset + e.numel, after.begin() + e.offset))
+      return false;
+  return true;
 }
 
 TEST(Optimizer, GroupsUseTheirOwnHyperparametersAndFrozenAndPaddingStayPut) {
@@ -451,12 +434,12 @@ TEST(Optimizer, TheThreadCountNeverChangesTheBits) {
     SCOPED_TRACE(spec);
     std::vector<float> first;
     {
-      const ThreadCount one(1);
+      const testing::ThreadCountScope one(1);
       first = values_after(spec, kSplitShapes, 4);
       EXPECT_TRUE(every_parameter_moves(spec, kSplitShapes, 4));  // no segment skipped on every thread count
     }
     for (const int threads : {2, 3}) {
-      const ThreadCount many(threads);
+      const testing::ThreadCountScope many(threads);
       EXPECT_TRUE(same_bits(values_after(spec, kSplitShapes, 4), first)) << threads << " threads";
       EXPECT_TRUE(every_parameter_moves(spec, kSplitShapes, 4)) << threads << " threads";
     }
