@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
 #include "kernels/hd.h"
 #include "kernels/int_divider.h"
 
@@ -146,6 +147,20 @@ EMBER_HD float bn_relu(float z) { return z < 0.f ? 0.f : z; }
 template <class T>
 EMBER_HD float bn_relu_grad(float dy, float z) {
   return float(T(z)) > 0.f ? dy : 0.f;
+}
+
+// bn_relu_grad's test, float(T(z)) > 0, as one comparison (for the CPU kernels' vector lanes,
+// nn/cpu/batch_norm_kernels_cpu.cpp): z > bn_relu_floor<T>(). For bfloat16 the floor is
+// 2^-134, the largest float that rounds to +0 (a tie, to even): every larger float rounds to
+// 2^-133, the smallest bfloat16, or more; NaN compares false either way. Checked against
+// bn_relu_grad in tests/nn/test_batch_norm_rule.cpp.
+template <class T>
+EMBER_HD float bn_relu_floor() {
+  return 0.f;
+}
+template <>
+EMBER_HD float bn_relu_floor<bfloat16>() {
+  return 0x1p-134f;
 }
 
 // The gradient a batch-norm backward works on: dy, or with a fused ReLU dy masked by the

@@ -94,8 +94,8 @@ class LayerBackend {
   virtual void batch_norm_backward(const BatchNormBackwardArgs& a) = 0;
   // Whether this backend fuses relu(batch_norm(input)) in training mode (BatchNormTrainArgs::
   // relu, batch_norm_relu_backward): the CUDA backend for bfloat16 and float32 NHWC activations
-  // (those its own kernels handle). Elsewhere
-  // nn::batch_norm_relu is the two ops.
+  // (those its own kernels handle), the oneDNN CPU layers for float32 and bfloat16 (ember's CPU
+  // batch-norm kernels). Elsewhere nn::batch_norm_relu is the two ops.
   virtual bool fuses_batch_norm_relu(const Tensor& input) const {
     (void)input;
     return false;
@@ -117,8 +117,9 @@ class LayerBackend {
 //  - reference (nn/cpu/): im2col + OpenBLAS and plain loops; float32, float64 (gradient
 //    checks) and bfloat16 through float32. Simple and obviously correct: what the GPU and
 //    oneDNN layers are tested against.
-//  - onednn (nn/onednn/, where the build found oneDNN): oneDNN's convolutions and batch norm
-//    in float32 (bfloat16 where the CPU has oneDNN's bfloat16 kernels); any other call -
+//  - onednn (nn/onednn/, where the build found oneDNN): oneDNN's convolutions in float32
+//    (bfloat16 where the CPU has oneDNN's bfloat16 kernels) and ember's CPU batch-norm kernels
+//    (nn/cpu/batch_norm_kernels_cpu.h, float32 statistics, ReLU fused); any other call -
 //    float64, a shape or dtype oneDNN rejects - goes to the reference layers after a one-time
 //    note on stderr.
 // EMBER_CPU_LAYERS=reference|onednn picks one when the process first asks; without it oneDNN

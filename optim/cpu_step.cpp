@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
-#include "optim/cpu_clones.h"
+#include "core/cpu_clones.h"
 #include "optim/cpu_known_flags.h"
 #include "optim/step_executors.h"
 

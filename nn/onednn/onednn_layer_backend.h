@@ -1,7 +1,8 @@
-// The oneDNN CPU layers (Note [CPU layer backends] in nn/layer_backend.h): convolutions and
-// batch norm through oneDNN's primitives (onednn_conv.cpp, onednn_batch_norm.cpp), max
-// pooling on the reference layers (one small pass per step in the ImageNet stem only; its
-// int32 indices are the reference's).
+// The oneDNN CPU layers (Note [CPU layer backends] in nn/layer_backend.h): convolutions
+// through oneDNN's primitives (onednn_conv.cpp); batch norm, with a fused ReLU, on ember's CPU
+// batch-norm kernels (Note [CPU batch norm] in onednn_layer_backend.cpp); max pooling on the
+// reference layers (one small pass per step in the ImageNet stem only; its int32 indices are
+// the reference's).
 //
 // Note [oneDNN fallbacks]
 // oneDNN takes float32 everywhere and bfloat16 where the CPU has its bfloat16 kernels
@@ -10,9 +11,7 @@
 //    backend: oneDNN in float32 on widened copies, each output rounded once to bfloat16 -
 //    exactly the reference's mixed-precision rule, at oneDNN's speed;
 //  - float64 (gradient checks), and anything oneDNN rejects, runs on the reference layers.
-// Batch norm in bfloat16 takes the widening path always, by choice, not as a fallback (no
-// note, not counted): oneDNN's bfloat16 batch norm on plain NCHW is its slow generic one
-// (widen_batch_norm in onednn_layer_backend.cpp).
+// Batch norm in float32 and bfloat16 is ember's kernels', not a fallback (no note, not counted).
 // Each (operation, dtype) that falls back says so once on stderr; fallback_calls() counts
 // every such call (tests check that oneDNN really ran what they compare).
 #pragma once
@@ -42,6 +41,8 @@ class OnednnLayerBackend final : public LayerBackend {
   void batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
                                const Tensor& running_mean, const Tensor& running_var, double eps) override;
   void batch_norm_backward(const BatchNormBackwardArgs& a) override;
+  bool fuses_batch_norm_relu(const Tensor& input) const override;
+  void batch_norm_relu_backward(const BatchNormBackwardArgs& a) override;
   void max_pool2d_forward(const Pool2dGeometry& g, const Tensor& out, const Tensor& indices, const Tensor& in) override;
   void max_pool2d_backward(const Pool2dGeometry& g, const Tensor& grad_in, const Tensor& grad_out,
                            const Tensor& indices) override;

@@ -13,12 +13,6 @@ bool conv2d_forward(const Conv2dGeometry& g, const Tensor& out, const Tensor& in
 // Both passes in one call: grad_out is reordered once when they take the same layout.
 bool conv2d_backward(const Conv2dGeometry& g, const Conv2dBackwardArgs& a);
 
-bool batch_norm_forward_train(const BatchNormTrainArgs& a);
-bool batch_norm_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
-                             const Tensor& running_mean, const Tensor& running_var, double eps);
-bool batch_norm_backward(const BatchNormBackwardArgs& a);
-
 size_t conv_plan_count();
-size_t batch_norm_plan_count();
 
 }  // namespace ember::nn::onednn

@@ -8,6 +8,8 @@
 // Tolerances: the replay keeps float partial sums (the kernels' precision) where the CPU
 // layer keeps double, so statistics agree to 1e-5 relative; bfloat16 outputs may land one
 // rounding step apart (2^-8 relative) when the float and double results straddle a tie.
+#include <cmath>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -49,6 +51,22 @@ TEST(BatchNormRule, SplitsTileEachChannelAndOffsetsMatchChannels) {
         ++seen[static_cast<size_t>(o)];
       }
     for (int v : seen) ASSERT_EQ(v, 1);
+  }
+}
+
+// bn_relu_floor's comparison is bn_relu_grad's test (float(T(z)) > 0) on the values around
+// the floors, both zeros, the smallest subnormals, infinities, NaN and every 8191st float.
+TEST(BatchNormRule, ReluFloorIsTheRoundedOutputTest) {
+  const float floor16 = 0x1p-134f;
+  std::vector<float> z = {0.f,     -0.f, 0x1p-149f, -0x1p-149f, floor16, std::nextafter(floor16, 1.f),
+                          std::nextafter(floor16, 0.f), 0x1p-133f, -0x1p-133f, 1.f, -1.f,
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min()};
+  for (uint64_t bits = 0; bits <= 0xffffffffull; bits += 8191) z.push_back(float_from_bits(uint32_t(bits)));
+  for (const float v : z) {
+    EXPECT_EQ(v > kernels::bn_relu_floor<float>(), kernels::bn_relu_grad<float>(1.f, v) != 0.f) << v;
+    EXPECT_EQ(v > kernels::bn_relu_floor<bfloat16>(), kernels::bn_relu_grad<bfloat16>(1.f, v) != 0.f)
+        << std::hexfloat << v;
   }
 }
 

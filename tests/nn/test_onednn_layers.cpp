@@ -13,10 +13,11 @@
 //    u * sqrt(K) * (the magnitude of the partial sums) in practice (u = 6e-8): under 1e-6 of
 //    the output's largest value. atol 1e-5 leaves 10x margin; rtol 1e-5 covers the large
 //    elements. Weight gradients sum N*Ho*Wo products more: the same bound holds.
-//  - batch norm: the reference accumulates its statistics in double, oneDNN in float32 over
-//    M = N*H*W values (M <= 2,000 here); the normalised values carry ~u * sqrt(M) relative
-//    error, and the backward's sums over M products as much again: atol 2e-5, rtol 2e-5. A
-//    wrong eps (1e-3 in one case) or variance would be off by more than 1e-4.
+//  - batch norm: the reference accumulates its statistics in double, these layers (ember's CPU
+//    kernels) in float32 over each H*W plane and in double across planes (M = N*H*W <= 2,000
+//    values here); the normalised values carry at most ~u * sqrt(M) relative error, and the
+//    backward's sums over M products as much again: atol 2e-5, rtol 2e-5. A wrong eps (1e-3
+//    in one case) or variance would be off by more than 1e-4.
 //  - bfloat16: each output is rounded once to bfloat16 from float32 results that agree to the
 //    tolerances above; a value near a rounding boundary may round the other way: one bfloat16
 //    step, 2^-7 relative (2^-8 of the value's binade).
@@ -38,6 +39,7 @@
 #include "core/ops.h"
 #include "nn/batch_norm.h"
 #include "nn/conv2d.h"
+#include "nn/cpu/batch_norm_kernels_cpu.h"
 #include "nn/layer_backend.h"
 #include "nn/resnet.h"
 #include "tests/nn/nn_test_util.h"
@@ -278,47 +280,41 @@ TEST_F(OnednnLayers, Bfloat16ConvolutionAndBatchNorm) {
   expect_matches_reference(op, {x, w, bn_w, bn_b}, 1.0 / 128, 1.0 / 128, /*expect_onednn=*/false);
 }
 
-// bfloat16 batch norm is oneDNN's float32 batch norm on widened copies, rounded once, by
-// choice (Note [oneDNN fallbacks]): no fallback counted or noted, forward and backward give
-// the bits of the same layer run in float32 between bfloat16 casts, in training and in eval,
-// and that float32 run needs no primitive the bfloat16 one did not make (with oneDNN's
-// bfloat16 batch norm it would: this fails on AVX-512 when bfloat16 is not widened, and
-// elsewhere on the fallback note).
-TEST_F(OnednnLayers, Bfloat16BatchNormIsTheFloat32OneRoundedOnce) {
-  const V inputs = {random({3, 5, 7, 6}), random({5}, 0.5, 1.5), random({5})};
-  const Tensor running_mean = random({5}), running_var = random({5}, 0.5, 2);
-  // Training (forward and backward), and eval without autograd (the backend's eval pass; with
-  // autograd, eval is elementwise ops).
-  const auto batch_norm_between_casts = [&](bool widened, bool training) {
-    return [&, widened, training](const V& v) {
-      Tensor x = v[0].to(DType::BFloat16);
-      if (widened) x = x.to(DType::Float32);
-      Tensor y = training ? nn::batch_norm(x, v[1], v[2], Tensor(), Tensor(), true)
-                          : nn::batch_norm(x, v[1], v[2], running_mean, running_var, false);
-      if (widened) y = y.to(DType::BFloat16);
-      return y.to(DType::Float32);
-    };
-  };
-  const auto run = [&](bool widened, bool training) {
-    if (training)
-      return outputs_and_gradients(CpuLayers::OneDnn, batch_norm_between_casts(widened, true), inputs, 7, true);
-    CpuLayersScope scope(CpuLayers::OneDnn);
-    NoGradGuard no_grad;
-    return V{batch_norm_between_casts(widened, false)(inputs)};
-  };
-  for (const bool training : {true, false}) {
-    SCOPED_TRACE(training ? "training" : "eval");
+// Batch norm on these layers is ember's CPU kernels (Note [CPU batch norm] in
+// nn/onednn/onednn_layer_backend.cpp), in float32 and bfloat16, training and eval: no fallback
+// counted or noted, no oneDNN primitive made, and the bits of the kernels called directly.
+TEST_F(OnednnLayers, BatchNormRunsEmbersCpuKernels) {
+  CpuLayersScope scope(CpuLayers::OneDnn);
+  NoGradGuard no_grad;
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor x = random({3, 5, 7, 6}).to(dtype), w = random({5}, 0.5, 1.5), b = random({5});
+    Tensor running_mean = zeros({5}), running_var = ones({5});
+    const size_t plans = nn::onednn_plan_count();
+    const int64_t fallbacks = nn::onednn_fallback_calls();
     ::testing::internal::CaptureStderr();
-    const V got = run(false, training);
+    const Tensor train = nn::batch_norm(x, w, b, running_mean, running_var, true, 0.1, 1e-5);
+    const Tensor eval = nn::batch_norm(x, w, b, running_mean, running_var, false, 0.1, 1e-5);
     const std::string err = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(err.find("batch norm"), std::string::npos) << err;
-    const size_t plans = nn::onednn_plan_count();
-    const V want = run(true, training);
-    EXPECT_EQ(nn::onednn_plan_count(), plans) << "the bfloat16 batch norm ran oneDNN's bfloat16 primitives";
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_TRUE(testing::bit_equal(got[i], want[i]))
-          << (i == 0 ? "output" : "gradient of input " + std::to_string(i - 1));
+    EXPECT_EQ(nn::onednn_plan_count(), plans) << "batch norm made a oneDNN primitive";
+    EXPECT_EQ(nn::onednn_fallback_calls(), fallbacks);
+
+    nn::BatchNormTrainArgs a;
+    a.out = empty(x.sizes(), x.options());
+    a.save_mean = empty({5});
+    a.save_invstd = empty({5});
+    a.input = x;
+    a.weight = w;
+    a.bias = b;
+    a.running_mean = zeros({5});
+    a.running_var = ones({5});
+    nn::cpu::batch_norm_kernels_forward_train(a);
+    EXPECT_TRUE(testing::bit_equal(train, a.out)) << "training";
+    EXPECT_TRUE(testing::bit_equal(running_var, a.running_var)) << "running variance";
+    const Tensor direct_eval = empty(x.sizes(), x.options());
+    nn::cpu::batch_norm_kernels_forward_eval(direct_eval, x, w, b, a.running_mean, a.running_var, 1e-5);
+    EXPECT_TRUE(testing::bit_equal(eval, direct_eval)) << "eval";
   }
 }
 

@@ -1,0 +1,266 @@
+// The CPU batch-norm kernels (batch_norm_kernels_cpu.h): OpenMP over channels, and per channel
+// its N planes of H*W contiguous values, each walked by a short loop: the sums in kLanes float
+// lanes (Note [explicit lanes]), the elementwise passes as GCC vectorises them, each compiled
+// for AVX-512, AVX2 and the baseline (EMBER_CPU_CLONES, picked at load time).
+//
+// Bits: every clone performs the same IEEE operations in the same order (this file is built
+// without FMA contraction, and the lanes, not the vector width, fix the order of the sums), and
+// each channel's work is one thread's, so the thread count never changes a result.
+#include "nn/cpu/batch_norm_kernels_cpu.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/cpu_clones.h"
+#include "kernels/bfloat16.h"
+#include "kernels/nn_batch_norm_rule.h"
+#include "nn/cpu/cpu_layer_backend.h"
+
+namespace ember::nn::cpu {
+
+namespace {
+
+using kernels::BnShape;
+
+constexpr int kLanes = 16;  // float lanes of the sums: one AVX-512 vector, two AVX2 ones
+
+struct Sums {
+  double first = 0, second = 0;
+};
+
+template <class T>
+inline float value(T v) {
+  return static_cast<float>(v);
+}
+
+// Note [explicit lanes]
+// The sums keep kLanes float lanes as one GCC vector (Lanes): one AVX-512 register in the
+// x86-64-v4 clone, two AVX2 ones or four SSE ones in the others, the same IEEE operations lane
+// by lane in each. Written per element, GCC left the bfloat16 loops scalar (kernels/
+// bfloat16.h's conversion through memcpy) and the lane accumulators in scalar registers
+// (objdump); explicit vectors widen a chunk of bfloat16 with one conversion (exact: a
+// bfloat16 is a float's upper half) and add whole vectors.
+using Lanes = float __attribute__((vector_size(4 * kLanes)));
+using Words = uint32_t __attribute__((vector_size(4 * kLanes)));
+using Halves = uint16_t __attribute__((vector_size(2 * kLanes)));
+
+inline Lanes load_lanes(const float* x) {
+  Lanes v;
+  std::memcpy(&v, x, sizeof v);
+  return v;
+}
+inline Lanes load_lanes(const bfloat16* x) {
+  Halves h;
+  std::memcpy(&h, x, sizeof h);
+  const Words w = __builtin_convertvector(h, Words) << 16;
+  Lanes v;
+  std::memcpy(&v, &w, sizeof v);
+  return v;
+}
+
+// The lanes' total, in lane order.
+inline float lane_total(const Lanes& lanes) {
+  float total = 0;
+  for (int l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// Float sums of (x - shift) and (x - shift)^2 over one plane of n values: whole chunks of
+// kLanes in the lanes, then the rest one value per lane.
+template <class T>
+EMBER_CPU_CLONES void add_shifted_sums(const T* __restrict__ x, int64_t n, float shift, Sums* sums) {
+  Lanes first = {}, second = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const Lanes d = load_lanes(x + i) - shift;
+    first += d;
+    second += d * d;
+  }
+  for (int l = 0; i < n; ++i, ++l) {
+    const float d = value(x[i]) - shift;
+    first[l] += d;
+    second[l] += d * d;
+  }
+  sums->first += lane_total(first);
+  sums->second += lane_total(second);
+}
+
+// Per-channel constants of the elementwise passes.
+struct Channel {
+  float mean, invstd, w, b;
+};
+
+// y = bn(x) over one plane, then relu with kRelu.
+template <class T, bool kRelu>
+EMBER_CPU_CLONES void normalize_plane(T* __restrict__ y, const T* __restrict__ x, int64_t n, Channel ch) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = kernels::bn_normalize(value(x[i]), ch.mean, ch.invstd, ch.w, ch.b);
+    y[i] = T(kRelu ? kernels::bn_relu(z) : z);
+  }
+}
+
+// The gradient the backward works on: dy, masked by the recomputed output with kRelu.
+template <class T, bool kRelu>
+inline float masked_grad(T dy, float x, const Channel& ch) {
+  return kernels::bn_masked_grad<T>(value(dy), x, ch.mean, ch.invstd, ch.w, ch.b, kRelu);
+}
+
+// Float sums of g and g * xhat over one plane (g: masked_grad), in lanes as add_shifted_sums.
+template <class T, bool kRelu>
+EMBER_CPU_CLONES void add_grad_sums(const T* __restrict__ dy, const T* __restrict__ x, int64_t n, Channel ch,
+                                    Sums* sums) {
+  Lanes first = {}, second = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const Lanes xs = load_lanes(x + i);
+    Lanes g = load_lanes(dy + i);
+    if constexpr (kRelu) {
+      // masked_grad on the lanes: bn_normalize's arithmetic, then bn_relu_grad's test as
+      // bn_relu_floor's comparison, whose all-ones or zero lanes keep g or make it +0.
+      const Lanes z = (xs - ch.mean) * (ch.invstd * ch.w) + ch.b;
+      g = reinterpret_cast<Lanes>(reinterpret_cast<Words>(g) &
+                                  reinterpret_cast<Words>(z > kernels::bn_relu_floor<T>()));
+    }
+    first += g;
+    second += g * ((xs - ch.mean) * ch.invstd);
+  }
+  for (int l = 0; i < n; ++i, ++l) {
+    const float xv = value(x[i]), g = masked_grad<T, kRelu>(dy[i], xv, ch);
+    first[l] += g;
+    second[l] += g * ((xv - ch.mean) * ch.invstd);
+  }
+  sums->first += lane_total(first);
+  sums->second += lane_total(second);
+}
+
+template <class T, bool kRelu>
+EMBER_CPU_CLONES void input_grad_plane(T* __restrict__ dx, const T* __restrict__ dy, const T* __restrict__ x,
+                                       int64_t n, Channel ch, float mean_dy, float mean_dy_xhat) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float xv = value(x[i]), g = masked_grad<T, kRelu>(dy[i], xv, ch);
+    dx[i] = T(kernels::bn_input_grad(g, xv, ch.mean, ch.invstd, ch.w, mean_dy, mean_dy_xhat));
+  }
+}
+
+BnShape shape_of(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
+
+// Offset of plane (n, c).
+int64_t plane_start(const BnShape& s, int64_t n, int64_t c) { return (n * s.channels + c) * s.plane; }
+
+const float* data_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+float* mutable_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+// Calls f(TypeTag-like T) for the activation type.
+template <class F>
+void dispatch(DType dtype, F&& f) {
+  if (dtype == DType::BFloat16) return f(bfloat16());
+  EMBER_CHECK(dtype == DType::Float32, "internal: the CPU batch-norm kernels take float32 or bfloat16, not {}",
+              dtype_name(dtype));
+  f(float());
+}
+
+template <class T, bool kRelu>
+void forward_train(const BatchNormTrainArgs& a) {
+  const BnShape s = shape_of(a.input);
+  const T* x = a.input.data<T>();
+  T* y = a.out.data<T>();
+  const float *w = a.weight.data<float>(), *b = a.bias.data<float>();
+  float *save_mean = a.save_mean.data<float>(), *save_invstd = a.save_invstd.data<float>();
+  float *running_mean = mutable_or_null(a.running_mean), *running_var = mutable_or_null(a.running_var);
+#pragma omp parallel for num_threads(num_threads()) if (s.total() > kParallelGrain) schedule(static)
+  for (int64_t c = 0; c < s.channels; ++c) {
+    // The shift: the channel's first value, so nearly-constant data do not cancel in float.
+    const float shift = value(x[plane_start(s, 0, c)]);
+    Sums sums;
+    for (int64_t n = 0; n < s.batch; ++n) add_shifted_sums(x + plane_start(s, n, c), s.plane, shift, &sums);
+    double mean = 0, var = 0;
+    kernels::bn_combine(sums.first, sums.second, shift, s.count(), &mean, &var);
+    const float invstd = kernels::bn_invstd(var, a.eps);
+    save_mean[c] = static_cast<float>(mean);
+    save_invstd[c] = invstd;
+    if (running_mean != nullptr)
+      kernels::bn_update_running(&running_mean[c], &running_var[c], mean, var, s.count(), a.momentum);
+    const Channel ch{save_mean[c], invstd, w[c], b[c]};
+    for (int64_t n = 0; n < s.batch; ++n)
+      normalize_plane<T, kRelu>(y + plane_start(s, n, c), x + plane_start(s, n, c), s.plane, ch);
+  }
+}
+
+template <class T>
+void forward_eval(T* y, const T* x, const float* w, const float* b, const float* running_mean,
+                  const float* running_var, double eps, const BnShape& s) {
+#pragma omp parallel for num_threads(num_threads()) if (s.total() > kParallelGrain) schedule(static)
+  for (int64_t c = 0; c < s.channels; ++c) {
+    const Channel ch{running_mean[c], kernels::bn_invstd(running_var[c], eps), w[c], b[c]};
+    for (int64_t n = 0; n < s.batch; ++n)
+      normalize_plane<T, false>(y + plane_start(s, n, c), x + plane_start(s, n, c), s.plane, ch);
+  }
+}
+
+template <class T, bool kRelu>
+void backward(const BatchNormBackwardArgs& a) {
+  const BnShape s = shape_of(a.input);
+  const T *x = a.input.data<T>(), *dy = a.grad_out.data<T>();
+  T* dx = a.grad_in.data<T>();
+  const float *w = a.weight.data<float>(), *b = data_or_null(a.bias);
+  const float *mean = a.save_mean.data<float>(), *invstd = a.save_invstd.data<float>();
+  float *dw = a.grad_weight.data<float>(), *db = a.grad_bias.data<float>();
+  const float inv_count = 1.f / static_cast<float>(s.count());
+#pragma omp parallel for num_threads(num_threads()) if (s.total() > kParallelGrain) schedule(static)
+  for (int64_t c = 0; c < s.channels; ++c) {
+    const Channel ch{mean[c], invstd[c], w[c], kRelu ? b[c] : 0.f};
+    Sums sums;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const int64_t at = plane_start(s, n, c);
+      add_grad_sums<T, kRelu>(dy + at, x + at, s.plane, ch, &sums);
+    }
+    db[c] = static_cast<float>(sums.first);
+    dw[c] = static_cast<float>(sums.second);
+    const float mean_dy = db[c] * inv_count, mean_dy_xhat = dw[c] * inv_count;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const int64_t at = plane_start(s, n, c);
+      input_grad_plane<T, kRelu>(dx + at, dy + at, x + at, s.plane, ch, mean_dy, mean_dy_xhat);
+    }
+  }
+}
+
+}  // namespace
+
+bool batch_norm_kernels_take(const Tensor& input) {
+  return input.device().is_cpu() && input.dim() == 4 && input.is_contiguous() &&
+         (input.dtype() == DType::Float32 || input.dtype() == DType::BFloat16);
+}
+
+void batch_norm_kernels_forward_train(const BatchNormTrainArgs& a) {
+  EMBER_CHECK(batch_norm_kernels_take(a.input) && a.out.is_contiguous(),
+              "internal: the CPU batch-norm kernels take contiguous NCHW float32 or bfloat16");
+  dispatch(a.input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (a.relu) forward_train<T, true>(a);
+    else forward_train<T, false>(a);
+  });
+}
+
+void batch_norm_kernels_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
+                                     const Tensor& running_mean, const Tensor& running_var, double eps) {
+  EMBER_CHECK(batch_norm_kernels_take(in) && out.is_contiguous(),
+              "internal: the CPU batch-norm kernels take contiguous NCHW float32 or bfloat16");
+  dispatch(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    forward_eval<T>(out.data<T>(), in.data<T>(), weight.data<float>(), bias.data<float>(), running_mean.data<float>(),
+                    running_var.data<float>(), eps, shape_of(in));
+  });
+}
+
+void batch_norm_kernels_backward(const BatchNormBackwardArgs& a, bool relu) {
+  EMBER_CHECK(batch_norm_kernels_take(a.input) && a.grad_out.is_contiguous() &&
+                  a.grad_in.is_contiguous() && (!relu || a.bias.defined()),
+              "internal: the CPU batch-norm kernels take contiguous NCHW float32 or bfloat16");
+  dispatch(a.input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (relu) backward<T, true>(a);
+    else backward<T, false>(a);
+  });
+}
+
+}  // namespace ember::nn::cpu
