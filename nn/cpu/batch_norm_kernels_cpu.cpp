@@ -1,7 +1,8 @@
 // The CPU batch-norm kernels (batch_norm_kernels_cpu.h): OpenMP over channels, and per channel
-// its N planes of H*W contiguous values, each walked by a short loop: the sums in kLanes float
-// lanes (Note [explicit lanes]), the elementwise passes as GCC vectorises them, each compiled
-// for AVX-512, AVX2 and the baseline (EMBER_CPU_CLONES, picked at load time).
+// one function per pass over its N planes of H*W contiguous values: the sums in kLanes float
+// lanes (Note [explicit lanes], Note [lane sums]), the elementwise passes as GCC vectorises
+// them, each compiled for AVX-512, AVX2 and the baseline (EMBER_CPU_CLONES, picked at load
+// time).
 //
 // Bits: every clone performs the same IEEE operations in the same order (this file is built
 // without FMA contraction, and the lanes, not the vector width, fix the order of the sums), and
@@ -65,24 +66,68 @@ inline float lane_total(const Lanes& lanes) {
   return total;
 }
 
-// Float sums of (x - shift) and (x - shift)^2 over one plane of n values: whole chunks of
-// kLanes in the lanes, then the rest one value per lane.
-template <class T>
-EMBER_CPU_CLONES void add_shifted_sums(const T* __restrict__ x, int64_t n, float shift, Sums* sums) {
+// Note [lane sums]
+// A channel's two sums run in the lanes across its planes: a plane's whole chunks of kLanes
+// values lane by lane, its rest one value per lane in turn (continuing from the previous
+// plane's, so planes of a few values spread over all lanes), and at the end of the plane that
+// takes the lanes past kFlushValues values, the lanes' totals go into double and the lanes
+// start again. A lane's float sum then holds at most about (kFlushValues + H*W) / kLanes
+// values, the channel's total is exact to double, and a per-plane call costs nothing extra
+// for the tiny planes of late layers (1x1 to 8x8).
+constexpr int64_t kFlushValues = 4096;
+
+struct LaneSums {
   Lanes first = {}, second = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const Lanes d = load_lanes(x + i) - shift;
-    first += d;
-    second += d * d;
+  int next = 0;          // the lane the next single value goes to
+  int64_t pending = 0;   // values in the lanes since the last flush
+  Sums total;
+
+  void add(const Lanes& a, const Lanes& b) {
+    first += a;
+    second += b;
   }
-  for (int l = 0; i < n; ++i, ++l) {
-    const float d = value(x[i]) - shift;
-    first[l] += d;
-    second[l] += d * d;
+  void add_one(float a, float b) {
+    first[next] += a;
+    second[next] += b;
+    next = (next + 1) % kLanes;
   }
-  sums->first += lane_total(first);
-  sums->second += lane_total(second);
+  void end_plane(int64_t values) {
+    pending += values;
+    if (pending >= kFlushValues) flush();
+  }
+  void flush() {
+    total.first += lane_total(first);
+    total.second += lane_total(second);
+    first = Lanes{};
+    second = Lanes{};
+    pending = 0;
+  }
+};
+
+BnShape shape_of(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
+
+// Offset of plane (n, c).
+inline int64_t plane_start(const BnShape& s, int64_t n, int64_t c) { return (n * s.channels + c) * s.plane; }
+
+// Sums of (x - shift) and (x - shift)^2 over channel c.
+template <class T>
+EMBER_CPU_CLONES Sums shifted_sums(const T* __restrict__ x, const BnShape& s, int64_t c, float shift) {
+  LaneSums acc;
+  for (int64_t n = 0; n < s.batch; ++n) {
+    const T* p = x + plane_start(s, n, c);
+    int64_t i = 0;
+    for (; i + kLanes <= s.plane; i += kLanes) {
+      const Lanes d = load_lanes(p + i) - shift;
+      acc.add(d, d * d);
+    }
+    for (; i < s.plane; ++i) {
+      const float d = value(p[i]) - shift;
+      acc.add_one(d, d * d);
+    }
+    acc.end_plane(s.plane);
+  }
+  acc.flush();
+  return acc.total;
 }
 
 // Per-channel constants of the elementwise passes.
@@ -90,12 +135,16 @@ struct Channel {
   float mean, invstd, w, b;
 };
 
-// y = bn(x) over one plane, then relu with kRelu.
+// y = bn(x) over channel c, then relu with kRelu.
 template <class T, bool kRelu>
-EMBER_CPU_CLONES void normalize_plane(T* __restrict__ y, const T* __restrict__ x, int64_t n, Channel ch) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float z = kernels::bn_normalize(value(x[i]), ch.mean, ch.invstd, ch.w, ch.b);
-    y[i] = T(kRelu ? kernels::bn_relu(z) : z);
+EMBER_CPU_CLONES void normalize_channel(T* __restrict__ y, const T* __restrict__ x, const BnShape& s, int64_t c,
+                                        Channel ch) {
+  for (int64_t n = 0; n < s.batch; ++n) {
+    const int64_t at = plane_start(s, n, c);
+    for (int64_t i = at; i < at + s.plane; ++i) {
+      const float z = kernels::bn_normalize(value(x[i]), ch.mean, ch.invstd, ch.w, ch.b);
+      y[i] = T(kRelu ? kernels::bn_relu(z) : z);
+    }
   }
 }
 
@@ -105,47 +154,48 @@ inline float masked_grad(T dy, float x, const Channel& ch) {
   return kernels::bn_masked_grad<T>(value(dy), x, ch.mean, ch.invstd, ch.w, ch.b, kRelu);
 }
 
-// Float sums of g and g * xhat over one plane (g: masked_grad), in lanes as add_shifted_sums.
+// Sums of g and g * xhat over channel c (g: masked_grad).
 template <class T, bool kRelu>
-EMBER_CPU_CLONES void add_grad_sums(const T* __restrict__ dy, const T* __restrict__ x, int64_t n, Channel ch,
-                                    Sums* sums) {
-  Lanes first = {}, second = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const Lanes xs = load_lanes(x + i);
-    Lanes g = load_lanes(dy + i);
-    if constexpr (kRelu) {
-      // masked_grad on the lanes: bn_normalize's arithmetic, then bn_relu_grad's test as
-      // bn_relu_floor's comparison, whose all-ones or zero lanes keep g or make it +0.
-      const Lanes z = (xs - ch.mean) * (ch.invstd * ch.w) + ch.b;
-      g = reinterpret_cast<Lanes>(reinterpret_cast<Words>(g) &
-                                  reinterpret_cast<Words>(z > kernels::bn_relu_floor<T>()));
+EMBER_CPU_CLONES Sums grad_sums(const T* __restrict__ dy, const T* __restrict__ x, const BnShape& s, int64_t c,
+                                Channel ch) {
+  LaneSums acc;
+  for (int64_t n = 0; n < s.batch; ++n) {
+    const int64_t at = plane_start(s, n, c);
+    int64_t i = at;
+    for (; i + kLanes <= at + s.plane; i += kLanes) {
+      const Lanes xs = load_lanes(x + i);
+      Lanes g = load_lanes(dy + i);
+      if constexpr (kRelu) {
+        // masked_grad on the lanes: bn_normalize's arithmetic, then bn_relu_grad's test as
+        // bn_relu_floor's comparison, whose all-ones or zero lanes keep g or make it +0.
+        const Lanes z = (xs - ch.mean) * (ch.invstd * ch.w) + ch.b;
+        g = reinterpret_cast<Lanes>(reinterpret_cast<Words>(g) &
+                                    reinterpret_cast<Words>(z > kernels::bn_relu_floor<T>()));
+      }
+      acc.add(g, g * ((xs - ch.mean) * ch.invstd));
     }
-    first += g;
-    second += g * ((xs - ch.mean) * ch.invstd);
+    for (; i < at + s.plane; ++i) {
+      const float xv = value(x[i]), g = masked_grad<T, kRelu>(dy[i], xv, ch);
+      acc.add_one(g, g * ((xv - ch.mean) * ch.invstd));
+    }
+    acc.end_plane(s.plane);
   }
-  for (int l = 0; i < n; ++i, ++l) {
-    const float xv = value(x[i]), g = masked_grad<T, kRelu>(dy[i], xv, ch);
-    first[l] += g;
-    second[l] += g * ((xv - ch.mean) * ch.invstd);
-  }
-  sums->first += lane_total(first);
-  sums->second += lane_total(second);
+  acc.flush();
+  return acc.total;
 }
 
+// dx over channel c.
 template <class T, bool kRelu>
-EMBER_CPU_CLONES void input_grad_plane(T* __restrict__ dx, const T* __restrict__ dy, const T* __restrict__ x,
-                                       int64_t n, Channel ch, float mean_dy, float mean_dy_xhat) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float xv = value(x[i]), g = masked_grad<T, kRelu>(dy[i], xv, ch);
-    dx[i] = T(kernels::bn_input_grad(g, xv, ch.mean, ch.invstd, ch.w, mean_dy, mean_dy_xhat));
+EMBER_CPU_CLONES void input_grad_channel(T* __restrict__ dx, const T* __restrict__ dy, const T* __restrict__ x,
+                                         const BnShape& s, int64_t c, Channel ch, float mean_dy, float mean_dy_xhat) {
+  for (int64_t n = 0; n < s.batch; ++n) {
+    const int64_t at = plane_start(s, n, c);
+    for (int64_t i = at; i < at + s.plane; ++i) {
+      const float xv = value(x[i]), g = masked_grad<T, kRelu>(dy[i], xv, ch);
+      dx[i] = T(kernels::bn_input_grad(g, xv, ch.mean, ch.invstd, ch.w, mean_dy, mean_dy_xhat));
+    }
   }
 }
-
-BnShape shape_of(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
-
-// Offset of plane (n, c).
-int64_t plane_start(const BnShape& s, int64_t n, int64_t c) { return (n * s.channels + c) * s.plane; }
 
 const float* data_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 float* mutable_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
@@ -171,8 +221,7 @@ void forward_train(const BatchNormTrainArgs& a) {
   for (int64_t c = 0; c < s.channels; ++c) {
     // The shift: the channel's first value, so nearly-constant data do not cancel in float.
     const float shift = value(x[plane_start(s, 0, c)]);
-    Sums sums;
-    for (int64_t n = 0; n < s.batch; ++n) add_shifted_sums(x + plane_start(s, n, c), s.plane, shift, &sums);
+    const Sums sums = shifted_sums(x, s, c, shift);
     double mean = 0, var = 0;
     kernels::bn_combine(sums.first, sums.second, shift, s.count(), &mean, &var);
     const float invstd = kernels::bn_invstd(var, a.eps);
@@ -180,9 +229,7 @@ void forward_train(const BatchNormTrainArgs& a) {
     save_invstd[c] = invstd;
     if (running_mean != nullptr)
       kernels::bn_update_running(&running_mean[c], &running_var[c], mean, var, s.count(), a.momentum);
-    const Channel ch{save_mean[c], invstd, w[c], b[c]};
-    for (int64_t n = 0; n < s.batch; ++n)
-      normalize_plane<T, kRelu>(y + plane_start(s, n, c), x + plane_start(s, n, c), s.plane, ch);
+    normalize_channel<T, kRelu>(y, x, s, c, {save_mean[c], invstd, w[c], b[c]});
   }
 }
 
@@ -191,9 +238,7 @@ void forward_eval(T* y, const T* x, const float* w, const float* b, const float*
                   const float* running_var, double eps, const BnShape& s) {
 #pragma omp parallel for num_threads(num_threads()) if (s.total() > kParallelGrain) schedule(static)
   for (int64_t c = 0; c < s.channels; ++c) {
-    const Channel ch{running_mean[c], kernels::bn_invstd(running_var[c], eps), w[c], b[c]};
-    for (int64_t n = 0; n < s.batch; ++n)
-      normalize_plane<T, false>(y + plane_start(s, n, c), x + plane_start(s, n, c), s.plane, ch);
+    normalize_channel<T, false>(y, x, s, c, {running_mean[c], kernels::bn_invstd(running_var[c], eps), w[c], b[c]});
   }
 }
 
@@ -209,18 +254,11 @@ void backward(const BatchNormBackwardArgs& a) {
 #pragma omp parallel for num_threads(num_threads()) if (s.total() > kParallelGrain) schedule(static)
   for (int64_t c = 0; c < s.channels; ++c) {
     const Channel ch{mean[c], invstd[c], w[c], kRelu ? b[c] : 0.f};
-    Sums sums;
-    for (int64_t n = 0; n < s.batch; ++n) {
-      const int64_t at = plane_start(s, n, c);
-      add_grad_sums<T, kRelu>(dy + at, x + at, s.plane, ch, &sums);
-    }
+    const Sums sums = grad_sums<T, kRelu>(dy, x, s, c, ch);
     db[c] = static_cast<float>(sums.first);
     dw[c] = static_cast<float>(sums.second);
     const float mean_dy = db[c] * inv_count, mean_dy_xhat = dw[c] * inv_count;
-    for (int64_t n = 0; n < s.batch; ++n) {
-      const int64_t at = plane_start(s, n, c);
-      input_grad_plane<T, kRelu>(dx + at, dy + at, x + at, s.plane, ch, mean_dy, mean_dy_xhat);
-    }
+    input_grad_channel<T, kRelu>(dx, dy, x, s, c, ch, mean_dy, mean_dy_xhat);
   }
 }
 

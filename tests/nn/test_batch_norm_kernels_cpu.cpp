@@ -1,7 +1,8 @@
 // The CPU batch-norm kernels (nn/cpu/batch_norm_kernels_cpu.h) against the reference CPU
 // layers (double statistics; bfloat16 through float32 copies): float32 and bfloat16, with and
 // without the fused ReLU, on shapes with one-value planes, planes that are not a multiple of
-// the kernels' 16 lanes, batch 1, odd channel counts and one large enough for several threads;
+// the kernels' 16 lanes, batch 1, odd channel counts, one large enough for several threads and
+// channels long enough for several flushes of the float lanes into double;
 // data far from zero (the shift); the running statistics, evaluation, and the same bits at 1,
 // 2 and 3 threads.
 //
@@ -96,6 +97,9 @@ struct KernelCase {
 const KernelCase kCases[] = {
     {{1, 1, 1, 2}, 0, 1},     {{2, 3, 1, 1}, 3, 2},   {{3, 5, 7, 9}, 3, 2},  {{1, 17, 5, 3}, -1, 1},
     {{2, 4, 17, 17}, 0, 1},   {{5, 3, 1, 33}, 2, 1},  {{4, 16, 32, 32}, 0.5, 1},
+    // Note [lane sums]: 600 one-value planes (their values rotate through the lanes), and
+    // planes of 143 values flushed to double every 29 planes.
+    {{600, 3, 1, 1}, 1, 1},   {{40, 2, 11, 13}, -2, 1},
 };
 
 // The kernels' results and the reference's on one case: {got, want}.
