@@ -9,8 +9,10 @@
 // each channel's work is one thread's, so the thread count never changes a result.
 #include "nn/cpu/batch_norm_kernels_cpu.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 #include "core/cpu_clones.h"
 #include "kernels/bfloat16.h"
@@ -45,12 +47,17 @@ using Lanes = float __attribute__((vector_size(4 * kLanes)));
 using Words = uint32_t __attribute__((vector_size(4 * kLanes)));
 using Halves = uint16_t __attribute__((vector_size(2 * kLanes)));
 
-inline Lanes load_lanes(const float* x) {
+// Forced inline (EMBER_LANES_INLINE): a 64-byte vector crosses no call between code built
+// for different vector widths (at -O0 an out-of-line baseline copy would return it in memory
+// to an AVX-512 clone expecting it in zmm0).
+#define EMBER_LANES_INLINE inline __attribute__((always_inline))
+
+EMBER_LANES_INLINE Lanes load_lanes(const float* x) {
   Lanes v;
   std::memcpy(&v, x, sizeof v);
   return v;
 }
-inline Lanes load_lanes(const bfloat16* x) {
+EMBER_LANES_INLINE Lanes load_lanes(const bfloat16* x) {
   Halves h;
   std::memcpy(&h, x, sizeof h);
   const Words w = __builtin_convertvector(h, Words) << 16;
@@ -60,7 +67,7 @@ inline Lanes load_lanes(const bfloat16* x) {
 }
 
 // The lanes' total, in lane order.
-inline float lane_total(const Lanes& lanes) {
+EMBER_LANES_INLINE float lane_total(const Lanes& lanes) {
   float total = 0;
   for (int l = 0; l < kLanes; ++l) total += lanes[l];
   return total;
@@ -82,20 +89,20 @@ struct LaneSums {
   int64_t pending = 0;   // values in the lanes since the last flush
   Sums total;
 
-  void add(const Lanes& a, const Lanes& b) {
+  EMBER_LANES_INLINE void add(const Lanes& a, const Lanes& b) {
     first += a;
     second += b;
   }
-  void add_one(float a, float b) {
+  EMBER_LANES_INLINE void add_one(float a, float b) {
     first[next] += a;
     second[next] += b;
     next = (next + 1) % kLanes;
   }
-  void end_plane(int64_t values) {
+  EMBER_LANES_INLINE void end_plane(int64_t values) {
     pending += values;
     if (pending >= kFlushValues) flush();
   }
-  void flush() {
+  EMBER_LANES_INLINE void flush() {
     total.first += lane_total(first);
     total.second += lane_total(second);
     first = Lanes{};
@@ -269,9 +276,29 @@ bool batch_norm_kernels_take(const Tensor& input) {
          (input.dtype() == DType::Float32 || input.dtype() == DType::BFloat16);
 }
 
+namespace {
+
+// The entry points' checks (the ops check the user's input first, nn/batch_norm.cpp; these
+// guard direct callers): the kernels take the input, every other activation is contiguous
+// and of its shape and type, and there is data (with training, more than one value per
+// channel: the unbiased variance divides by M - 1).
+void check_activations(const Tensor& input, std::initializer_list<const Tensor*> others, bool training) {
+  EMBER_CHECK(batch_norm_kernels_take(input),
+              "internal: the CPU batch-norm kernels take contiguous NCHW float32 or bfloat16, got {} {}",
+              dtype_name(input.dtype()), shape_str(input.sizes()));
+  for (const Tensor* t : others)
+    EMBER_CHECK(t->defined() && t->is_contiguous() && t->sizes() == input.sizes() && t->dtype() == input.dtype(),
+                "internal: a CPU batch-norm activation does not match the input {}", shape_str(input.sizes()));
+  const int64_t per_channel = input.numel() / std::max<int64_t>(input.size(1), 1);
+  EMBER_CHECK(input.numel() > 0 && (!training || per_channel > 1),
+              "internal: the CPU batch-norm kernels got {} values per channel (input {})", per_channel,
+              shape_str(input.sizes()));
+}
+
+}  // namespace
+
 void batch_norm_kernels_forward_train(const BatchNormTrainArgs& a) {
-  EMBER_CHECK(batch_norm_kernels_take(a.input) && a.out.is_contiguous(),
-              "internal: the CPU batch-norm kernels take contiguous NCHW float32 or bfloat16");
+  check_activations(a.input, {&a.out}, true);
   dispatch(a.input.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (a.relu) forward_train<T, true>(a);
@@ -281,8 +308,7 @@ void batch_norm_kernels_forward_train(const BatchNormTrainArgs& a) {
 
 void batch_norm_kernels_forward_eval(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
                                      const Tensor& running_mean, const Tensor& running_var, double eps) {
-  EMBER_CHECK(batch_norm_kernels_take(in) && out.is_contiguous(),
-              "internal: the CPU batch-norm kernels take contiguous NCHW float32 or bfloat16");
+  check_activations(in, {&out}, false);
   dispatch(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
     forward_eval<T>(out.data<T>(), in.data<T>(), weight.data<float>(), bias.data<float>(), running_mean.data<float>(),
@@ -291,9 +317,8 @@ void batch_norm_kernels_forward_eval(const Tensor& out, const Tensor& in, const 
 }
 
 void batch_norm_kernels_backward(const BatchNormBackwardArgs& a, bool relu) {
-  EMBER_CHECK(batch_norm_kernels_take(a.input) && a.grad_out.is_contiguous() &&
-                  a.grad_in.is_contiguous() && (!relu || a.bias.defined()),
-              "internal: the CPU batch-norm kernels take contiguous NCHW float32 or bfloat16");
+  check_activations(a.input, {&a.grad_out, &a.grad_in}, true);
+  EMBER_CHECK(!relu || a.bias.defined(), "internal: the fused batch norm + relu backward needs the bias");
   dispatch(a.input.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (relu) backward<T, true>(a);

@@ -7,21 +7,29 @@
 // 2 and 3 threads.
 //
 // Tolerances, as |got - want| <= atol * max(1, max|want|) + rtol * |want|:
-//  - float32: the kernels sum each plane (up to 1,089 values here) in 16 float lanes and the
-//    planes in double, the reference everything in double; the statistics then differ by about
-//    u * sqrt(plane / 16) relative (u = 6e-8), well under 1e-6, and the backward's sums over
+//  - float32: the kernels sum in 16 float lanes, flushed to double every 4,096 values or so
+//    (Note [lane sums]), the reference everything in double; the statistics then differ by
+//    about u * sqrt(4096 / 16) relative (u = 6e-8), around 1e-6, and the backward's sums over
 //    M = N*H*W products likewise: atol 2e-5, rtol 2e-5 (the oneDNN layers' test's figures). A
-//    wrong eps, shift or lane would be off by more than 1e-4.
+//    wrong eps, shift or lane would be off by more than 1e-4. With the fused ReLU, an output
+//    within ~1e-7 of zero could take the other side of the mask on the two sides; the fixed
+//    seeds here have none (the lanes' own mask is checked exactly in FusedMaskOnTheLanes).
 //  - bfloat16: each output is rounded once to bfloat16 from float32 values that agree as above,
 //    so a value near a rounding boundary may round the other way: one bfloat16 step, 1/128.
 //    The parameter gradients and statistics stay float32: 2e-5 as above.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/autograd/grad_mode.h"
+#include "core/error.h"
 #include "core/ops.h"
+#include "kernels/bfloat16.h"
+#include "kernels/nn_batch_norm_rule.h"
 #include "nn/batch_norm.h"
 #include "nn/cpu/batch_norm_kernels_cpu.h"
 #include "tests/nn/nn_test_util.h"
@@ -36,6 +44,7 @@ constexpr double kMomentum = 0.7, kEps = 1e-5;
 
 struct Results {
   Tensor y, running_mean, running_var, dx, dw, db;
+  Tensor save_mean, save_invstd;  // the kernels' only
 };
 
 ::testing::AssertionResult close(const Tensor& got, const Tensor& want, double atol, double rtol) {
@@ -73,7 +82,7 @@ Results run_kernels(const Tensor& x, const Tensor& w, const Tensor& b, const Ten
   g.bias = relu ? b : Tensor();
   g.eps = kEps;
   nn::cpu::batch_norm_kernels_backward(g, relu);
-  return {f.out, f.running_mean, f.running_var, g.grad_in, g.grad_weight, g.grad_bias};
+  return {f.out, f.running_mean, f.running_var, g.grad_in, g.grad_weight, g.grad_bias, f.save_mean, f.save_invstd};
 }
 
 // The same through the ops on the reference layers, with autograd.
@@ -86,7 +95,7 @@ Results run_reference(const Tensor& x, const Tensor& w, const Tensor& b, const T
   Tensor y = nn::batch_norm(xg, wg, bg, running_mean, running_var, true, kMomentum, kEps);
   if (relu) y = ember::relu(y);
   sum(y.to(DType::Float32) * dy.to(DType::Float32)).backward();
-  return {y.detach(), running_mean, running_var, xg.grad(), wg.grad(), bg.grad()};
+  return {y.detach(), running_mean, running_var, xg.grad(), wg.grad(), bg.grad(), Tensor(), Tensor()};
 }
 
 struct KernelCase {
@@ -96,6 +105,7 @@ struct KernelCase {
 
 const KernelCase kCases[] = {
     {{1, 1, 1, 2}, 0, 1},     {{2, 3, 1, 1}, 3, 2},   {{3, 5, 7, 9}, 3, 2},  {{1, 17, 5, 3}, -1, 1},
+    {{3, 2, 4, 4}, 0, 1},  // planes of exactly one chunk of lanes
     {{2, 4, 17, 17}, 0, 1},   {{5, 3, 1, 33}, 2, 1},  {{4, 16, 32, 32}, 0.5, 1},
     // Note [lane sums]: 600 one-value planes (their values rotate through the lanes), and
     // planes of 143 values flushed to double every 29 planes.
@@ -166,27 +176,80 @@ TEST(BatchNormKernelsCpu, EvaluationMatchesTheReferenceLayers) {
 
 // Each channel is one thread's work, in a fixed order: the thread count changes no bit.
 TEST(BatchNormKernelsCpu, TheThreadCountNeverChangesTheBits) {
-  const Shape shape = {4, 19, 16, 17};  // above the parallel grain; 19 channels split unevenly
+  const Shape shape = {4, 19, 32, 17};  // 41,344 values: above the parallel grain (32,768); 19 channels split unevenly
+  for (DType dtype : {DType::Float32, DType::BFloat16})
+    for (bool relu : {false, true}) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + (relu ? " + relu" : ""));
+      const Tensor x = uniform_tensor(shape, 34000, -1, 2).to(dtype), dy = uniform_tensor(shape, 34001).to(dtype);
+      const Tensor w = uniform_tensor({19}, 34002, 0.5, 1.5), b = uniform_tensor({19}, 34003);
+      Results one;
+      for (int threads : {1, 2, 3}) {
+        testing::ThreadCountScope scope(threads);
+        const Results r = run_kernels(x, w, b, dy, relu);
+        if (threads == 1) {
+          one = r;
+          continue;
+        }
+        SCOPED_TRACE(std::to_string(threads) + " threads");
+        for (const auto& [got, want] : {std::pair{r.y, one.y}, {r.dx, one.dx}, {r.dw, one.dw}, {r.db, one.db},
+                                        {r.running_mean, one.running_mean}, {r.running_var, one.running_var},
+                                        {r.save_mean, one.save_mean}, {r.save_invstd, one.save_invstd}})
+          EXPECT_BIT_EQUAL(got, want);
+      }
+    }
+}
+
+// The fused ReLU's mask on the 16 lanes (bn_relu_floor's comparison) against the scalar rule
+// (bn_masked_grad) where they could part: outputs of both zeros, the bfloat16 floor 2^-134 and
+// its neighbours, the smallest subnormals, NaN. x = 0 with mean 0, invstd 1 and weight 1 makes
+// channel c's recomputed output its bias, edge[c] (a float, not a bfloat16); dy = 1, so each
+// channel's grad_bias counts the values that pass. A plane of 29 values fills one chunk of
+// lanes and 13 single values.
+TEST(BatchNormKernelsCpu, FusedMaskOnTheLanes) {
+  const float floor16 = 0x1p-134f;
+  const std::vector<float> edge = {0.f,  -0.f, floor16, -floor16, std::nextafter(floor16, 1.f),
+                                   std::nextafter(floor16, 0.f), 0x1p-133f, 0x1p-149f, -0x1p-149f,
+                                   std::numeric_limits<float>::quiet_NaN(), 1.f, -1.f, 0x1p-126f, 2.5f, -2.5f, 7.f};
+  const int64_t channels = static_cast<int64_t>(edge.size());
   for (DType dtype : {DType::Float32, DType::BFloat16}) {
     SCOPED_TRACE(dtype_name(dtype));
-    const Tensor x = uniform_tensor(shape, 34000, -1, 2).to(dtype), dy = uniform_tensor(shape, 34001).to(dtype);
-    const Tensor w = uniform_tensor({19}, 34002, 0.5, 1.5), b = uniform_tensor({19}, 34003);
-    Results one;
-    for (int threads : {1, 2, 3}) {
-      testing::ThreadCountScope scope(threads);
-      const Results r = run_kernels(x, w, b, dy, true);
-      if (threads == 1) {
-        one = r;
-        continue;
-      }
-      SCOPED_TRACE(std::to_string(threads) + " threads");
-      EXPECT_BIT_EQUAL(r.y, one.y);
-      EXPECT_BIT_EQUAL(r.dx, one.dx);
-      EXPECT_BIT_EQUAL(r.dw, one.dw);
-      EXPECT_BIT_EQUAL(r.db, one.db);
-      EXPECT_BIT_EQUAL(r.running_var, one.running_var);
+    const Shape shape = {1, channels, 1, 29};
+    nn::BatchNormBackwardArgs g;
+    g.grad_in = empty(shape, dtype);
+    g.grad_weight = empty({channels});
+    g.grad_bias = empty({channels});
+    g.grad_out = ones(shape, dtype);
+    g.input = zeros(shape, dtype);
+    g.weight = ones({channels});
+    g.bias = from_vector(edge, {channels});
+    g.save_mean = zeros({channels});
+    g.save_invstd = ones({channels});
+    nn::cpu::batch_norm_kernels_backward(g, true);
+    const std::vector<float> counted = g.grad_bias.to_vector<float>();
+    for (int64_t c = 0; c < channels; ++c) {
+      const float pass = dtype == DType::BFloat16
+                             ? kernels::bn_masked_grad<bfloat16>(1.f, 0.f, 0.f, 1.f, 1.f, edge[c], true)
+                             : kernels::bn_masked_grad<float>(1.f, 0.f, 0.f, 1.f, 1.f, edge[c], true);
+      EXPECT_EQ(counted[c], 29 * pass) << "output " << std::hexfloat << edge[c];
     }
   }
+}
+
+TEST(BatchNormKernelsCpu, RejectActivationsThatDoNotMatchTheInput) {
+  const Tensor x = uniform_tensor({2, 3, 4, 5}, 36000);
+  nn::BatchNormTrainArgs f;
+  f.out = empty({2, 3, 4, 4});  // wrong shape
+  f.save_mean = empty({3});
+  f.save_invstd = empty({3});
+  f.input = x;
+  f.weight = ones({3});
+  f.bias = zeros({3});
+  EXPECT_THROW(nn::cpu::batch_norm_kernels_forward_train(f), Error);
+  f.out = empty(x.sizes(), DType::BFloat16);  // wrong type
+  EXPECT_THROW(nn::cpu::batch_norm_kernels_forward_train(f), Error);
+  f.input = uniform_tensor({1, 3, 1, 1}, 36001);  // one value per channel
+  f.out = empty(f.input.sizes());
+  EXPECT_THROW(nn::cpu::batch_norm_kernels_forward_train(f), Error);
 }
 
 TEST(BatchNormKernelsCpu, TakeContiguousFloatAndBfloat16Only) {

@@ -1,8 +1,9 @@
 // BatchNorm2d::forward_relu on the CPU: the reference layers do not fuse, so it is the two
 // modules (counting the batch once); the oneDNN layers fuse through ember's CPU batch-norm
 // kernels (nn/cpu/batch_norm_kernels_cpu.h), which must give the bits of the two modules on
-// those layers, forward and backward: relu commutes with rounding, and the fused backward's
-// mask (the recomputed output > 0) is the relu backward's. The fused CUDA pass is checked
+// those layers, forward and backward: relu commutes with rounding (up to the sign of zero: a
+// bfloat16 output in [-2^-134, 0) is +0 fused and -0 unfused, which random data never hits),
+// and the fused backward's mask (the recomputed output > 0) is the relu backward's. The fused CUDA pass is checked
 // against the two modules in tests/nn/test_nn_cuda.cpp (FusedBatchNormRelu).
 #include <gtest/gtest.h>
 
