@@ -140,6 +140,37 @@ TEST_F(OnednnLayers, ConvolutionForwardAndEveryGradient) {
   }
 }
 
+// Note [one-pixel backward weights]: convolutions with a 1x1 output map take their weight
+// gradient from one matmul per tap inside the input: a 3x3 kernel on a 1x1 map (one live tap),
+// stride 2 from 2x2 (four), no padding (all nine), a 1x1 kernel, NHWC, and bfloat16 - each
+// against the reference (tolerances as for every convolution: the matmul sums the same
+// N products per weight, in another order), and in float32 a matmul plan made (a bias keeps
+// oneDNN's own pass).
+TEST_F(OnednnLayers, OnePixelConvolutionWeightsAreOneMatmulPerLiveTap) {
+  const std::vector<ConvCase> cases = {
+      {{3, 5, 1, 1}, {4, 5, 3, 3}, 1, 1, false, false},  {{2, 6, 2, 2}, {7, 6, 3, 3}, 2, 1, false, false},
+      {{4, 3, 3, 3}, {5, 3, 3, 3}, 1, 0, false, false},  {{5, 17, 1, 1}, {13, 17, 1, 1}, 1, 0, false, false},
+      {{2, 16, 1, 1}, {16, 16, 3, 3}, 1, 1, false, true}, {{2, 4, 1, 1}, {3, 4, 3, 3}, 1, 1, true, false}};
+  for (const ConvCase& c : cases)
+    for (DType dtype : {DType::Float32, DType::BFloat16}) {
+      SCOPED_TRACE("input " + shape_str(c.input) + " weight " + shape_str(c.weight) + " " + dtype_name(dtype) +
+                   (c.bias ? " bias" : ""));
+      V inputs = {random(c.input), random(c.weight)};
+      if (c.bias) inputs.push_back(random({c.weight[0]}));
+      const Op op = [&](const V& v) {
+        const Tensor x = c.nhwc ? v[0].to_channels_last() : v[0];
+        const Tensor b = v.size() > 2 ? v[2].to(dtype) : Tensor();
+        return nn::conv2d(x.to(dtype), v[1].to(dtype), b, {c.stride, c.padding}).to(DType::Float32);
+      };
+      const size_t plans = nn::onednn_plan_count();
+      const double tol = dtype == DType::BFloat16 ? 1.0 / 128 : 1e-5;
+      expect_matches_reference(op, inputs, tol, tol, dtype == DType::Float32);
+      if (!c.bias && dtype == DType::Float32) {  // bfloat16 may reuse it (through float32 without AVX-512)
+        EXPECT_GT(nn::onednn_plan_count(), plans) << "no matmul plan made";
+      }
+    }
+}
+
 struct BnCase {
   Shape input;
   double eps;
