@@ -61,9 +61,10 @@ void OnednnLayerBackend::conv2d_backward_weight(const Conv2dGeometry& g, const T
 }
 
 void OnednnLayerBackend::conv2d_backward(const Conv2dGeometry& g, const Conv2dBackwardArgs& a) {
-  const bool one_pixel_weights = a.grad_weight.defined() && !a.grad_bias.defined() && onednn::one_pixel_output(g);
-  if (onednn_dtype(a.grad_out.dtype()) && one_pixel_weights &&
-      onednn::conv2d_backward_weights_one_pixel(g, a.grad_weight, a.grad_out, a.input)) {
+  // Note [small-map backward weights]
+  const bool small_map_weights = a.grad_weight.defined() && !a.grad_bias.defined() && onednn::small_output_map(g);
+  if (onednn_dtype(a.grad_out.dtype()) && small_map_weights &&
+      onednn::conv2d_backward_weights_small_map(g, a.grad_weight, a.grad_out, a.input)) {
     if (!a.grad_in.defined()) return;
     Conv2dBackwardArgs data = a;  // the data pass alone, as any other
     data.grad_weight = Tensor();
@@ -121,6 +122,6 @@ void OnednnLayerBackend::max_pool2d_backward(const Pool2dGeometry& g, const Tens
 LayerBackend& onednn_layer_backend() { return the_backend(); }
 bool onednn_layers_built() { return true; }
 int64_t onednn_fallback_calls() { return the_backend().fallback_calls(); }
-size_t onednn_plan_count() { return onednn::conv_plan_count() + onednn::one_pixel_plan_count(); }
+size_t onednn_plan_count() { return onednn::conv_plan_count() + onednn::small_map_plan_count(); }
 
 }  // namespace ember::nn

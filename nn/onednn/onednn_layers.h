@@ -13,14 +13,14 @@ bool conv2d_forward(const Conv2dGeometry& g, const Tensor& out, const Tensor& in
 // Both passes in one call: grad_out is reordered once when they take the same layout.
 bool conv2d_backward(const Conv2dGeometry& g, const Conv2dBackwardArgs& a);
 
-// Note [one-pixel backward weights] (onednn_conv_one_pixel.cpp): the weight gradient of a
-// convolution with a 1x1 output map, one matmul per tap inside the input; false, having
+// Note [small-map backward weights] (onednn_conv_small_map.cpp): the weight gradient of a
+// convolution with an output map of at most 4 pixels, one matmul per tap; false, having
 // touched nothing, where oneDNN has no optimised matmul for the dtype.
-bool one_pixel_output(const Conv2dGeometry& g);
-bool conv2d_backward_weights_one_pixel(const Conv2dGeometry& g, const Tensor& grad_weight, const Tensor& grad_out,
+bool small_output_map(const Conv2dGeometry& g);
+bool conv2d_backward_weights_small_map(const Conv2dGeometry& g, const Tensor& grad_weight, const Tensor& grad_out,
                                        const Tensor& input);
 
 size_t conv_plan_count();
-size_t one_pixel_plan_count();
+size_t small_map_plan_count();
 
 }  // namespace ember::nn::onednn

@@ -140,16 +140,18 @@ TEST_F(OnednnLayers, ConvolutionForwardAndEveryGradient) {
   }
 }
 
-// Note [one-pixel backward weights]: convolutions with a 1x1 output map take their weight
-// gradient from one matmul per tap inside the input: a 3x3 kernel on a 1x1 map (one live tap),
-// stride 2 from 2x2 (four), no padding (all nine), a 1x1 kernel, NHWC, and bfloat16 - each
+// Note [small-map backward weights]: convolutions with output maps of at most 4 pixels take
+// their weight gradient from one matmul per tap: a 3x3 kernel on a 1x1 map (one live tap),
+// stride 2 from 2x2 (four), no padding (all nine), a 1x1 kernel, 2x2 maps with padding (taps
+// with 1, 2 and 4 live pixels), a 3x2 kernel with stride (2, 1) and padding (1, 0), NHWC, and bfloat16 - each
 // against the reference (tolerances as for every convolution: the matmul sums the same
 // N products per weight, in another order), and in float32 a matmul plan made (a bias keeps
 // oneDNN's own pass).
-TEST_F(OnednnLayers, OnePixelConvolutionWeightsAreOneMatmulPerLiveTap) {
+TEST_F(OnednnLayers, SmallMapConvolutionWeightsAreOneMatmulPerTap) {
   const std::vector<ConvCase> cases = {
       {{3, 5, 1, 1}, {4, 5, 3, 3}, 1, 1, false, false},  {{2, 6, 2, 2}, {7, 6, 3, 3}, 2, 1, false, false},
       {{4, 3, 3, 3}, {5, 3, 3, 3}, 1, 0, false, false},  {{5, 17, 1, 1}, {13, 17, 1, 1}, 1, 0, false, false},
+      {{3, 9, 2, 2}, {6, 9, 3, 3}, 1, 1, false, false},  {{2, 5, 3, 3}, {4, 5, 3, 2}, {2, 1}, {1, 0}, false, false},
       {{2, 16, 1, 1}, {16, 16, 3, 3}, 1, 1, false, true}, {{2, 4, 1, 1}, {3, 4, 3, 3}, 1, 1, true, false}};
   for (const ConvCase& c : cases)
     for (DType dtype : {DType::Float32, DType::BFloat16}) {
