@@ -75,17 +75,19 @@ EMBER_LANES_INLINE float lane_total(const Lanes& lanes) {
 
 // Note [lane sums]
 // A channel's two sums run in the lanes across its planes: a plane's whole chunks of kLanes
-// values lane by lane, its rest one value per lane in turn (continuing from the previous
-// plane's, so planes of a few values spread over all lanes), and at the end of the plane that
-// takes the lanes past kFlushValues values, the lanes' totals go into double and the lanes
-// start again. A lane's float sum then holds at most about (kFlushValues + H*W) / kLanes
-// values, the channel's total is exact to double, and a per-plane call costs nothing extra
-// for the tiny planes of late layers (1x1 to 8x8).
+// values lane by lane, its rest in a scalar float pair of its own, and at the end of the plane
+// that takes the lanes past kFlushValues values the lanes' totals go into double and the lanes
+// start again; the scalar pair goes into double every kRestFlush values. A float sum then
+// holds at most about (kFlushValues + H*W) / kLanes or kRestFlush values, the channel's total
+// is exact to double, and the tiny planes of late layers (1x1 to 8x8, all or mostly rest) cost
+// a scalar add per value, not a lane reduction per plane nor a vector lane written by index.
 constexpr int64_t kFlushValues = 4096;
+constexpr int kRestFlush = 256;
 
 struct LaneSums {
   Lanes first = {}, second = {};
-  int next = 0;          // the lane the next single value goes to
+  float rest_first = 0, rest_second = 0;
+  int rest_count = 0;    // values in the scalar pair since its last flush
   int64_t pending = 0;   // values in the lanes since the last flush
   Sums total;
 
@@ -94,13 +96,19 @@ struct LaneSums {
     second += b;
   }
   EMBER_LANES_INLINE void add_one(float a, float b) {
-    first[next] += a;
-    second[next] += b;
-    next = (next + 1) % kLanes;
+    rest_first += a;
+    rest_second += b;
+    if (++rest_count == kRestFlush) flush_rest();
   }
   EMBER_LANES_INLINE void end_plane(int64_t values) {
     pending += values;
     if (pending >= kFlushValues) flush();
+  }
+  EMBER_LANES_INLINE void flush_rest() {
+    total.first += rest_first;
+    total.second += rest_second;
+    rest_first = rest_second = 0;
+    rest_count = 0;
   }
   EMBER_LANES_INLINE void flush() {
     total.first += lane_total(first);
@@ -108,6 +116,7 @@ struct LaneSums {
     first = Lanes{};
     second = Lanes{};
     pending = 0;
+    flush_rest();
   }
 };
 
@@ -155,10 +164,14 @@ EMBER_CPU_CLONES void normalize_channel(T* __restrict__ y, const T* __restrict__
   }
 }
 
-// The gradient the backward works on: dy, masked by the recomputed output with kRelu.
+// The gradient the backward works on: dy, masked with kRelu where the recomputed output is
+// not positive - bn_masked_grad, with bn_relu_grad's test as bn_relu_floor's comparison (the
+// same, and tested so, without a bfloat16 rounding per value), as on the lanes.
 template <class T, bool kRelu>
 inline float masked_grad(T dy, float x, const Channel& ch) {
-  return kernels::bn_masked_grad<T>(value(dy), x, ch.mean, ch.invstd, ch.w, ch.b, kRelu);
+  if constexpr (!kRelu) return value(dy);
+  const float z = kernels::bn_normalize(x, ch.mean, ch.invstd, ch.w, ch.b);
+  return z > kernels::bn_relu_floor<T>() ? value(dy) : 0.f;
 }
 
 // Sums of g and g * xhat over channel c (g: masked_grad).
