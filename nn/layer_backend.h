@@ -138,10 +138,13 @@ CpuLayers parse_cpu_layers(const std::string& name);
 LayerBackend& reference_layer_backend();
 LayerBackend& onednn_layer_backend();  // throws a clear Error in a build without oneDNN
 bool onednn_layers_built();
-// Calls the oneDNN layers handed on (Note [oneDNN fallbacks] in nn/onednn/), and primitives
-// they hold (one per pass, shape, dtype and thread count); both 0 without oneDNN.
+// Calls the oneDNN layers handed on (Note [oneDNN fallbacks] in nn/onednn/); the plans they
+// hold (one per convolution pass or small-map product, shape, dtype and thread count,
+// counting the shapes oneDNN has none for); convolution weight gradients taken as small-map
+// products (Note [small-map backward weights]). All 0 without oneDNN.
 int64_t onednn_fallback_calls();
 size_t onednn_plan_count();
+int64_t onednn_small_map_weight_calls();
 // Throws a clear Error in a CPU-only build (nn/cuda_unavailable.cpp).
 LayerBackend& cuda_layer_backend();
 LayerBackend& layer_backend_for(Device device);

@@ -14,5 +14,6 @@ LayerBackend& onednn_layer_backend() {
 bool onednn_layers_built() { return false; }
 int64_t onednn_fallback_calls() { return 0; }
 size_t onednn_plan_count() { return 0; }
+int64_t onednn_small_map_weight_calls() { return 0; }
 
 }  // namespace ember::nn

@@ -8,14 +8,17 @@
 // = [O, K] x [K, C], the live pixels' [N, .] blocks stacked along K (K = N * live pixels); a
 // tap with none is zero. oneDNN 2.6's direct backward-weights works through every tap and
 // pixel there: 12 ms for a 512-channel 3x3 layer on 1x1 maps at batch 256 in bfloat16, 7 ms
-// for a 256-channel one on 2x2 maps, 4-7x their forwards (ONEDNN_VERBOSE, AVX-512); from 4x4
-// maps on it is the faster (the products would do 100 / 144 of its arithmetic in smaller
-// pieces). Each product is a oneDNN matmul (float32, or bfloat16 with float accumulation)
-// made once per shape, dtype and thread count, on pixel-major copies of grad_out and the input
-// ([H, W, N, C]: each pixel's block contiguous, none made for a 1x1 map).
+// for a 256-channel one on 2x2 maps, 4-7x their forwards (ONEDNN_VERBOSE, AVX-512); the
+// products take 0.35 and 1.4 ms. From 4x4 maps on oneDNN's pass is the faster (the products
+// would do 100 / 144 of its arithmetic, in smaller pieces). Each product is a oneDNN matmul (float32, or bfloat16 with float accumulation)
+// made once per shape, dtype and thread count. grad_out is copied once pixel-major ([Ho, Wo, N,
+// O]: each pixel's block contiguous, used in place where a tap has one live pixel or all of
+// them); the input's blocks are gathered per tap, in place where the input is 1x1.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/autograd/grad_mode.h"
@@ -30,6 +33,11 @@ namespace {
 using dnnl::memory;
 
 constexpr int64_t kSmallMapPixels = 4;
+// A kernel of many taps on a tiny map (7x7 covering a 7x7 input, say) would be that many small
+// products where one larger one would do: those stay with oneDNN's pass.
+constexpr int64_t kSmallMapTaps = 9;
+
+std::atomic<int64_t> small_map_calls{0};
 
 struct MatmulKey {
   int64_t out_channels, depth, in_channels;  // [O, K] x [K, C]
@@ -88,67 +96,90 @@ std::vector<LivePixel> live_pixels(const Conv2dGeometry& g, int64_t i, int64_t j
   return live;
 }
 
-// The plan of every tap's product (nullptr for a tap with no live pixel), or an empty vector
-// where oneDNN has no optimised matmul for one of them.
-std::vector<const MatmulPlan*> tap_plans(const Conv2dGeometry& g, DType dtype, int threads) {
-  std::vector<const MatmulPlan*> taps;
+// One tap's product: its live pixels, and its plan (none for a tap with no live pixel).
+struct TapProduct {
+  std::vector<LivePixel> live;
+  MatmulKey key;
+  const MatmulPlan* plan = nullptr;
+};
+
+// Every tap's product, or an empty vector where oneDNN has no optimised matmul for one.
+std::vector<TapProduct> tap_products(const Conv2dGeometry& g, DType dtype, int threads) {
+  std::vector<TapProduct> taps;
   for (int64_t i = 0; i < g.kernel_h; ++i)
     for (int64_t j = 0; j < g.kernel_w; ++j) {
-      const auto live = static_cast<int64_t>(live_pixels(g, i, j).size());
-      if (live == 0) {
-        taps.push_back(nullptr);
-        continue;
+      TapProduct tap;
+      tap.live = live_pixels(g, i, j);
+      const auto depth = static_cast<int64_t>(tap.live.size()) * g.batch;
+      tap.key = {g.out_channels, depth, g.in_channels, dtype, threads};
+      if (depth > 0) {
+        tap.plan = plans().get(tap.key, make_plan);
+        if (tap.plan == nullptr) return {};
       }
-      const MatmulPlan* plan =
-          plans().get({g.out_channels, live * g.batch, g.in_channels, dtype, threads}, make_plan);
-      if (plan == nullptr) return {};
-      taps.push_back(plan);
+      taps.push_back(std::move(tap));
     }
   return taps;
 }
 
+// A tap's stacked blocks [K, channels] of a pixel-major tensor: the block itself when there is
+// one (contiguous already), `whole` when the tap's pixels are all of them in order, else
+// copies into `scratch`. block(p) gives pixel p's [N, channels] block.
+template <class Block>
+Tensor stacked(const std::vector<LivePixel>& live, int64_t n, const Tensor& scratch, const Tensor& whole,
+               Block&& block) {
+  if (live.size() == 1 && block(live[0]).is_contiguous()) return block(live[0]);
+  if (whole.defined()) return whole;
+  for (size_t k = 0; k < live.size(); ++k)
+    scratch.slice(0, int64_t(k) * n, int64_t(k + 1) * n).copy_(block(live[k]));
+  return scratch;
+}
+
 }  // namespace
 
-bool small_output_map(const Conv2dGeometry& g) { return g.out_h() * g.out_w() <= kSmallMapPixels; }
+bool small_output_map(const Conv2dGeometry& g) {
+  return g.out_h() * g.out_w() <= kSmallMapPixels && g.kernel_h * g.kernel_w <= kSmallMapTaps;
+}
 
 bool conv2d_backward_weights_small_map(const Conv2dGeometry& g, const Tensor& grad_weight, const Tensor& grad_out,
                                        const Tensor& input) {
   EMBER_CHECK(small_output_map(g) && !g.channels_last, "internal: not a small-map NCHW convolution");
   const ThreadTeam team;
-  const std::vector<const MatmulPlan*> taps = tap_plans(g, grad_out.dtype(), team.size());
+  const std::vector<TapProduct> taps = tap_products(g, grad_out.dtype(), team.size());
   if (taps.empty()) return false;
+  small_map_calls++;
   NoGradGuard no_grad;
-  const Tensor dy = grad_out.permute({2, 3, 0, 1}).contiguous();  // [Ho, Wo, N, O]
-  const Tensor x = input.permute({2, 3, 0, 1}).contiguous();      // [H, W, N, C]
-  const int64_t n = g.batch, most = g.out_h() * g.out_w() * n;
-  const Tensor a = empty({most, g.out_channels}, grad_out.options()), b = empty({most, g.in_channels}, input.options());
+  const int64_t n = g.batch, pixels = g.out_h() * g.out_w();
+  const Tensor dy = grad_out.permute({2, 3, 0, 1}).contiguous();  // [Ho, Wo, N, O]: a block per pixel
+  const Tensor all_dy = dy.view({pixels * n, g.out_channels});
+  const Tensor a = empty({pixels * n, g.out_channels}, grad_out.options());
+  const Tensor b = empty({pixels * n, g.in_channels}, input.options());
   const Tensor result = empty({g.out_channels, g.in_channels}, grad_out.options());
   grad_weight.zero_();  // the taps with no live pixel
-  checked(
-      "matmul (small-map convolution backward weights)", [&] { return fmt::format("{} output pixels", most / n); },
-      [&] {
-        for (int64_t i = 0, tap = 0; i < g.kernel_h; ++i)
-          for (int64_t j = 0; j < g.kernel_w; ++j, ++tap) {
-            const MatmulPlan* plan = taps[static_cast<size_t>(tap)];
-            if (plan == nullptr) continue;
-            int64_t k = 0;  // blocks stacked so far
-            for (const LivePixel& p : live_pixels(g, i, j)) {
-              a.slice(0, k * n, (k + 1) * n).copy_(dy.select(0, p.oh).select(0, p.ow));
-              b.slice(0, k * n, (k + 1) * n).copy_(x.select(0, p.ih).select(0, p.iw));
-              ++k;
-            }
-            Execution exec;
-            exec.run(plan->primitive,
-                     {{DNNL_ARG_SRC, exec.wrap(plan->a_t, a)},
-                      {DNNL_ARG_WEIGHTS, exec.wrap(plan->b, b)},
-                      {DNNL_ARG_DST, exec.wrap(plan->result, result)}},
-                     plan->scratchpad);
-            grad_weight.select(3, j).select(2, i).copy_(result);
-          }
-      });
+  for (size_t t = 0; t < taps.size(); ++t) {
+    const TapProduct& tap = taps[t];
+    if (tap.plan == nullptr) continue;
+    const bool every_pixel = static_cast<int64_t>(tap.live.size()) == pixels;  // in order, as dy's blocks
+    const Tensor a_tap = stacked(tap.live, n, a, every_pixel ? all_dy : Tensor(),
+                                 [&](const LivePixel& p) { return dy.select(0, p.oh).select(0, p.ow); });
+    const Tensor b_tap = stacked(tap.live, n, b, Tensor(),
+                                 [&](const LivePixel& p) { return input.select(3, p.iw).select(2, p.ih); });
+    checked(
+        "matmul (small-map convolution backward weights)", [&] { return shape_of(tap.key); },
+        [&] {
+          Execution exec;
+          exec.run(tap.plan->primitive,
+                   {{DNNL_ARG_SRC, exec.wrap(tap.plan->a_t, a_tap)},
+                    {DNNL_ARG_WEIGHTS, exec.wrap(tap.plan->b, b_tap)},
+                    {DNNL_ARG_DST, exec.wrap(tap.plan->result, result)}},
+                   tap.plan->scratchpad);
+        });
+    const auto i = static_cast<int64_t>(t) / g.kernel_w, j = static_cast<int64_t>(t) % g.kernel_w;
+    grad_weight.select(3, j).select(2, i).copy_(result);
+  }
   return true;
 }
 
 size_t small_map_plan_count() { return plans().size(); }
+int64_t small_map_weight_calls() { return small_map_calls; }
 
 }  // namespace ember::nn::onednn

@@ -122,6 +122,7 @@ void OnednnLayerBackend::max_pool2d_backward(const Pool2dGeometry& g, const Tens
 LayerBackend& onednn_layer_backend() { return the_backend(); }
 bool onednn_layers_built() { return true; }
 int64_t onednn_fallback_calls() { return the_backend().fallback_calls(); }
+int64_t onednn_small_map_weight_calls() { return onednn::small_map_weight_calls(); }
 size_t onednn_plan_count() { return onednn::conv_plan_count() + onednn::small_map_plan_count(); }
 
 }  // namespace ember::nn

@@ -14,13 +14,15 @@ bool conv2d_forward(const Conv2dGeometry& g, const Tensor& out, const Tensor& in
 bool conv2d_backward(const Conv2dGeometry& g, const Conv2dBackwardArgs& a);
 
 // Note [small-map backward weights] (onednn_conv_small_map.cpp): the weight gradient of a
-// convolution with an output map of at most 4 pixels, one matmul per tap; false, having
-// touched nothing, where oneDNN has no optimised matmul for the dtype.
+// convolution with an output map of at most 4 pixels and a kernel of at most 9 taps, one
+// matmul per tap; false, having touched nothing, where oneDNN has no optimised matmul for one
+// of its products (the dtype on this CPU, or a shape).
 bool small_output_map(const Conv2dGeometry& g);
 bool conv2d_backward_weights_small_map(const Conv2dGeometry& g, const Tensor& grad_weight, const Tensor& grad_out,
                                        const Tensor& input);
 
 size_t conv_plan_count();
 size_t small_map_plan_count();
+int64_t small_map_weight_calls();  // successful conv2d_backward_weights_small_map calls
 
 }  // namespace ember::nn::onednn

@@ -40,10 +40,15 @@ std::map<std::string, std::vector<double>> column_by_optimizer(const fs::path& f
 // in tests/optim/test_blockwise8_vs_32bit.cpp), so the curves move apart by a few percent of
 // how far they have come. Batch losses of 16 images are noisy (the same weights give losses
 // 0.2 apart from one batch to the next), so the curves compared are the epochs' mean training
-// losses (epochs.csv): |8-bit - 32-bit| <= 0.05 + 0.1 * (32-bit fall since epoch 1). Measured
-// (lr 1e-3): 0.018, 0.024, 0.046 at epochs 1-3 against bounds 0.05, 0.14, 0.24, while the
-// losses fall from 2.63 to 0.79; an 8-bit state that fails to learn (a lost state, a wrong
-// absmax) stays near 2.3 and exceeds the bound by a loss of 1 or more.
+// losses (epochs.csv): |8-bit - 32-bit| <= 0.1 + 0.15 * (32-bit fall since epoch 1). Measured
+// (lr 1e-3, this configuration through `ember-train --seed S` for seeds 0-5, at 9308f06):
+// gaps of 0.004-0.065 at epoch 1, 0.005-0.118 at epoch 2 and 0.0-0.226 at epoch 3, while the
+// losses fall from 2.45-2.71 to 0.61-0.99 (bounds 0.1, 0.22-0.29, 0.33-0.40). The first bound
+// was 0.05 + 0.1 * fall, set from one seed's 0.018, 0.024, 0.046: changes to the batch norm's
+// summation order moved this seed's epoch-1 gap to 0.054, and seeds 1 and 2 sat at 0.065 and
+// 0.050 - the divergence of two chaotic runs, not an 8-bit error. An 8-bit state that fails to
+// learn (a lost state, a wrong absmax) stays near 2.3 and exceeds the bound by a loss of 1 or
+// more by epoch 3.
 TEST(TrainBlockwise8, Adam8bitFollowsAdamOnTheCifar10Slice) {
   const std::string dir = ember::testing::cifar10_mini_dir();
   if (dir.empty())
@@ -70,7 +75,7 @@ TEST(TrainBlockwise8, Adam8bitFollowsAdamOnTheCifar10Slice) {
   ASSERT_EQ(loss32.size(), 3u);
   ASSERT_EQ(loss8.size(), 3u);
   for (size_t e = 0; e < loss32.size(); ++e) {
-    const double bound = 0.05 + 0.1 * (loss32[0] - loss32[e]);
+    const double bound = 0.1 + 0.15 * (loss32[0] - loss32[e]);
     EXPECT_TRUE(std::fabs(loss8[e] - loss32[e]) <= bound)
         << "epoch " << e + 1 << ": adam8bit " << loss8[e] << ", adam " << loss32[e] << ", bound " << bound;
   }
