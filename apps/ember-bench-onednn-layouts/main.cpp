@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/common/app_main.h"
@@ -67,6 +68,18 @@ struct Operand {
   }
 };
 
+// One pass timed as ember runs it: both inputs reordered in (where their layouts differ), the
+// primitive, the output reordered out.
+using Arg = std::pair<int, Operand*>;
+double time_pass(const Options& o, dnnl::stream& s, const dnnl::primitive& p, Arg in1, Arg in2, Arg out) {
+  return median_ms(o.reps, s, [&] {
+    in1.second->in(s);
+    in2.second->in(s);
+    p.execute(s, {{in1.first, in1.second->inner}, {in2.first, in2.second->inner}, {out.first, out.second->inner}});
+    out.second->out(s);
+  });
+}
+
 struct PassTimes {
   double forward, backward_data, backward_weights;
   std::string impl;
@@ -94,35 +107,20 @@ PassTimes time_passes(const Options& o, const Shape& sh, memory::data_type type,
   t.impl = std::string(fwd.impl_info_str()) + " / " + bwd_data.impl_info_str() + " / " + bwd_weights.impl_info_str();
   {
     Operand x(user_src, fwd.src_desc()), k(user_w, fwd.weights_desc()), y(user_dst, fwd.dst_desc());
-    dnnl::convolution_forward p(fwd);
-    t.forward = median_ms(o.reps, s, [&] {
-      x.in(s);
-      k.in(s);
-      p.execute(s, {{DNNL_ARG_SRC, x.inner}, {DNNL_ARG_WEIGHTS, k.inner}, {DNNL_ARG_DST, y.inner}});
-      y.out(s);
-    });
+    t.forward = time_pass(o, s, dnnl::convolution_forward(fwd), {DNNL_ARG_SRC, &x}, {DNNL_ARG_WEIGHTS, &k},
+                          {DNNL_ARG_DST, &y});
   }
   {
     Operand dy(user_dst, bwd_data.diff_dst_desc()), k(user_w, bwd_data.weights_desc()),
         dx(user_src, bwd_data.diff_src_desc());
-    dnnl::convolution_backward_data p(bwd_data);
-    t.backward_data = median_ms(o.reps, s, [&] {
-      dy.in(s);
-      k.in(s);
-      p.execute(s, {{DNNL_ARG_DIFF_DST, dy.inner}, {DNNL_ARG_WEIGHTS, k.inner}, {DNNL_ARG_DIFF_SRC, dx.inner}});
-      dx.out(s);
-    });
+    t.backward_data = time_pass(o, s, dnnl::convolution_backward_data(bwd_data), {DNNL_ARG_DIFF_DST, &dy},
+                                {DNNL_ARG_WEIGHTS, &k}, {DNNL_ARG_DIFF_SRC, &dx});
   }
   {
     Operand x(user_src, bwd_weights.src_desc()), dy(user_dst, bwd_weights.diff_dst_desc()),
         dk(user_w, bwd_weights.diff_weights_desc());
-    dnnl::convolution_backward_weights p(bwd_weights);
-    t.backward_weights = median_ms(o.reps, s, [&] {
-      x.in(s);
-      dy.in(s);
-      p.execute(s, {{DNNL_ARG_SRC, x.inner}, {DNNL_ARG_DIFF_DST, dy.inner}, {DNNL_ARG_DIFF_WEIGHTS, dk.inner}});
-      dk.out(s);
-    });
+    t.backward_weights = time_pass(o, s, dnnl::convolution_backward_weights(bwd_weights), {DNNL_ARG_SRC, &x},
+                                   {DNNL_ARG_DIFF_DST, &dy}, {DNNL_ARG_DIFF_WEIGHTS, &dk});
   }
   return t;
 }
